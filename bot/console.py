@@ -1,0 +1,132 @@
+"""The terminal frontend: the same tutor as on Discord, one line of input at a time.
+
+Works interactively and with a pipe (``printf '/quiz\n2\n' | python -m bot chat``): when stdin is
+not a terminal, each input line is echoed so the output reads as a transcript, and the chat ends at
+end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from typing import TextIO
+
+from bot.tutor.commands import Command, help_reply
+from bot.tutor.replies import Action, Kind, Reply
+from bot.tutor.service import LearnerRef, Tutor, Window
+
+PLATFORM = "terminal"
+# Everyone using the terminal on this machine shares one leaderboard.
+GUILD = "local"
+
+QUIT = Command("quit", "", "leave the chat (your progress is saved)")
+
+
+def render(reply: Reply) -> str:
+    """A Reply as plain terminal text."""
+    out: list[str] = []
+    if reply.title:
+        out.append(f"── {reply.title} " + "─" * max(0, 60 - len(reply.title)))
+    out.append(reply.text)
+    if reply.code:
+        out.append("")
+        out.append(textwrap.indent(reply.code.rstrip("\n"), "    │ "))
+    if reply.choices:
+        out.append("")
+        out.extend(f"  {i}) {choice}" for i, choice in enumerate(reply.choices, start=1))
+    hints = []
+    if Action.NEXT in reply.actions:
+        hints.append("Enter or /quiz: next question")
+    if Action.HINT in reply.actions:
+        hints.append("/hint")
+    if Action.SKIP in reply.actions:
+        hints.append("/skip")
+    if hints:
+        out.append("")
+        out.append("(" + " · ".join(hints) + ")")
+    return "\n".join(out)
+
+
+class Chat:
+    """Turns typed lines into tutor calls. Holds only what the terminal needs between lines."""
+
+    def __init__(self, tutor: Tutor, who: LearnerRef) -> None:
+        self.tutor = tutor
+        self.who = who
+        self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
+        self.last: Reply | None = None
+
+    async def handle(self, line: str) -> Reply | None:
+        """The reply to one line, or None to quit."""
+        text = line.strip()
+        if not text:
+            # Enter after feedback moves on; elsewhere an empty line does nothing.
+            if self.last is not None and Action.NEXT in self.last.actions:
+                return await self.tutor.quiz(self.who, self.topic)
+            return Reply(text="", kind=Kind.INFO)
+        if not text.startswith("/"):
+            return await self.tutor.answer(self.who, text)
+        name, _, rest = text[1:].partition(" ")
+        args = rest.split()
+        match name.lower():
+            case "quiz" | "next":
+                self.topic = args[0] if args else None
+                return await self.tutor.quiz(self.who, self.topic)
+            case "hint":
+                return await self.tutor.hint(self.who)
+            case "skip":
+                return await self.tutor.skip(self.who, self.topic)
+            case "progress":
+                return await self.tutor.progress(self.who)
+            case "leaderboard":
+                return await self._leaderboard(args)
+            case "quit" | "exit":
+                return None
+            case _:
+                return help_reply(self.tutor.bank.topics, (QUIT,))
+
+    async def _leaderboard(self, args: list[str]) -> Reply:
+        window, page = Window.ALL, 1
+        for arg in args:
+            if arg.isdigit():
+                page = int(arg)
+            elif arg.lower() in Window.__members__.values():
+                window = Window(arg.lower())
+            else:
+                return Reply(text="Usage: /leaderboard [week|month|all] [page]", kind=Kind.ERROR)
+        return await self.tutor.leaderboard(self.who, window, page)
+
+
+async def run_chat(
+    tutor: Tutor, who: LearnerRef, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> int:
+    interactive = stdin.isatty()
+    chat = Chat(tutor, who)
+
+    def say(text: str) -> None:
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    say(
+        f"Hello {who.display_name}! I'm your transfer-learning tutor "
+        f"({len(tutor.bank)} questions on {len(tutor.bank.topics)} topics)."
+    )
+    say("Type /quiz to start, /help for commands, /quit to leave.\n")
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:  # end of input
+            break
+        if not interactive:
+            say(f"> {line.rstrip()}")
+        reply = await chat.handle(line)
+        if reply is None:
+            break
+        chat.last = reply if reply.kind is not Kind.INFO or reply.text else chat.last
+        if reply.text:
+            say(render(reply) + "\n")
+    say("Bye! Your progress is saved.")
+    return 0

@@ -1,0 +1,268 @@
+"""The SQLAlchemy implementation of the tutor's ``Store``.
+
+SQLite allows one writer at a time, so writes go through their own engine with a single pooled
+connection and ``BEGIN IMMEDIATE``: writers queue in the pool instead of failing with "database is
+locked", and reads (on a second engine) proceed in parallel thanks to WAL. Every write is committed
+before its method returns, which is what lets a frontend promise "committed before the reply".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.store.models import Attempt, Learner, OpenQuestionRow
+from bot.tutor.progress import AttemptRow, LeaderRow
+from bot.tutor.service import LearnerRef, NewAttempt
+from bot.tutor.session import OpenQuestion
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The database cannot be used (bad path, permissions, corrupt file). Safe to show."""
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event (below) control transactions instead of the driver.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL in WAL mode: a killed process loses nothing committed; only a power cut can
+        # lose the last transactions. FULL would fsync every answer for little gain here.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+class SqlStore:
+    def __init__(self, url: str | URL) -> None:
+        self.url = make_url(url)
+        sqlite = self.url.get_backend_name() == "sqlite"
+        if sqlite:
+            self._writer = create_async_engine(
+                self.url, pool_size=1, max_overflow=0, pool_timeout=60
+            )
+            self._reader = create_async_engine(self.url)
+            _configure_sqlite(self._writer, writer=True)
+            _configure_sqlite(self._reader, writer=False)
+        else:
+            # Servers (PostgreSQL) handle concurrent writers themselves.
+            self._writer = self._reader = create_async_engine(self.url, pool_pre_ping=True)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.connect() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+    # --- migrations -----------------------------------------------------------------------------
+
+    async def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision (Alembic ``upgrade head``)."""
+        from bot.store.migrate import upgrade_connection
+
+        async with self._write() as conn:
+            await conn.run_sync(upgrade_connection)
+
+    # --- Store protocol -------------------------------------------------------------------------
+
+    async def learner_id(self, ref: LearnerRef) -> int:
+        key = and_(
+            Learner.platform == ref.platform,
+            Learner.user_id == ref.user_id,
+            Learner.guild_id == ref.guild_id,
+        )
+        name = ref.display_name[:100]
+        async with self._write() as conn:
+            row = (await conn.execute(select(Learner.id, Learner.display_name).where(key))).first()
+            if row is None:
+                try:
+                    result = await conn.execute(
+                        insert(Learner).values(
+                            platform=ref.platform,
+                            user_id=ref.user_id,
+                            guild_id=ref.guild_id,
+                            display_name=name,
+                            created_at=datetime.now(UTC),
+                        )
+                    )
+                    return int(result.inserted_primary_key[0])
+                except IntegrityError:  # another process created it first
+                    await conn.rollback()
+                    row = (
+                        await conn.execute(select(Learner.id, Learner.display_name).where(key))
+                    ).one()
+            if row.display_name != name:
+                await conn.execute(
+                    update(Learner).where(Learner.id == row.id).values(display_name=name)
+                )
+            return int(row.id)
+
+    async def open_question(self, learner_id: int) -> OpenQuestion | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        OpenQuestionRow.question_id,
+                        OpenQuestionRow.asked_at,
+                        OpenQuestionRow.hinted,
+                    ).where(OpenQuestionRow.learner_id == learner_id)
+                )
+            ).first()
+        return OpenQuestion(row.question_id, row.asked_at, row.hinted) if row else None
+
+    async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                delete(OpenQuestionRow).where(OpenQuestionRow.learner_id == learner_id)
+            )
+            if open_ is not None:
+                await conn.execute(
+                    insert(OpenQuestionRow).values(
+                        learner_id=learner_id,
+                        question_id=open_.question_id,
+                        asked_at=open_.asked_at,
+                        hinted=open_.hinted,
+                    )
+                )
+
+    async def record_attempt(
+        self, learner_id: int, attempt: NewAttempt, answering: OpenQuestion
+    ) -> bool:
+        async with self._write() as conn:
+            # Closing the question and storing the answer in one transaction makes a double
+            # click (or two frontends) record one attempt, not two.
+            closed = await conn.execute(
+                delete(OpenQuestionRow).where(
+                    OpenQuestionRow.learner_id == learner_id,
+                    OpenQuestionRow.question_id == answering.question_id,
+                    OpenQuestionRow.asked_at == answering.asked_at,
+                )
+            )
+            if closed.rowcount != 1:
+                await conn.rollback()
+                return False
+            await conn.execute(
+                insert(Attempt).values(
+                    learner_id=learner_id,
+                    question_id=attempt.question_id,
+                    topic=attempt.topic,
+                    answer=attempt.answer,
+                    correct=attempt.correct,
+                    hinted=attempt.hinted,
+                    points=attempt.points,
+                    time_to_answer_ms=attempt.time_to_answer_ms,
+                    answered_at=attempt.answered_at,
+                )
+            )
+        return True
+
+    async def attempts(self, learner_id: int) -> Sequence[AttemptRow]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(
+                    Attempt.question_id,
+                    Attempt.topic,
+                    Attempt.correct,
+                    Attempt.hinted,
+                    Attempt.points,
+                    Attempt.answered_at,
+                )
+                .where(Attempt.learner_id == learner_id)
+                .order_by(Attempt.answered_at, Attempt.id)
+            )
+            return [AttemptRow(*row) for row in rows]
+
+    async def leaderboard(
+        self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
+    ) -> Sequence[LeaderRow]:
+        # Each question counts once, at its best points (the rule in bot.tutor.progress).
+        per_question = (
+            select(
+                Attempt.learner_id,
+                func.max(Attempt.points).label("best"),
+                func.count().label("n"),
+                func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right"),
+            )
+            .join(Learner, Learner.id == Attempt.learner_id)
+            .where(Learner.platform == platform, Learner.guild_id == guild_id)
+            .group_by(Attempt.learner_id, Attempt.question_id)
+        )
+        if since is not None:
+            per_question = per_question.where(Attempt.answered_at >= since)
+        pq = per_question.subquery()
+        score = func.sum(pq.c.best).label("score")
+        right = func.sum(pq.c.right).label("right")
+        query = (
+            select(Learner.display_name, score, func.sum(pq.c.n).label("n"), right)
+            .join(pq, pq.c.learner_id == Learner.id)
+            .group_by(Learner.id, Learner.display_name)
+            .order_by(score.desc(), right.desc(), Learner.display_name)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            LeaderRow(offset + i + 1, r.display_name, int(r.score), int(r.n), int(r.right))
+            for i, r in enumerate(rows)
+        ]
+
+
+async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
+    """Open (creating its directory if needed) and migrate the database, or raise StoreError."""
+    parsed = make_url(url)
+    path = _sqlite_file(parsed)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database directory {path.parent}: {exc.strerror}"
+            ) from None
+    store = SqlStore(parsed)
+    if migrate:
+        try:
+            await store.upgrade()
+        except (DBAPIError, OSError) as exc:
+            await store.close()
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot open the database {safe_url(parsed)}: {reason}") from None
+    return store
