@@ -26,6 +26,17 @@ class RunnerSettings(BaseModel):
     weights_dir: Path = Path("data/keras")
 
 
+class DiscordSettings(BaseModel):
+    """The Discord frontend (``TUTOR_DISCORD__*``)."""
+
+    # None lets Discord recommend the number of shards (AutoShardedBot).
+    shard_count: int | None = Field(default=None, ge=1)
+    # After a learner's snippet finishes, their next /run waits this long (the pool is shared).
+    run_cooldown_s: float = Field(default=10.0, ge=0)
+    # On SIGTERM, how long in-flight interactions may take to finish before the pool stops.
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+
 class Settings(BaseSettings):
     """The bot's settings. Environment: ``TUTOR_*`` and ``DISCORD_TOKEN``."""
 
@@ -45,3 +56,4 @@ class Settings(BaseSettings):
     # Development: sync slash commands to this guild only (instant), instead of globally.
     dev_guild_id: int | None = None
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)

@@ -85,6 +85,7 @@ def _error(text: str) -> Reply:
 
 
 NO_OPEN_QUESTION = "No question is open. Type /quiz to get one."
+NOT_OPEN = "That question is no longer open. Type /quiz for a new one."
 
 
 class Tutor:
@@ -101,23 +102,30 @@ class Tutor:
             self._ids[key] = await self.store.learner_id(who)
         return self._ids[key]
 
-    async def quiz(self, who: LearnerRef, topic: str | None = None) -> Reply:
-        """Ask the next question (replacing any open one, which is not counted)."""
+    async def quiz(
+        self, who: LearnerRef, topic: str | None = None, difficulty: int | None = None
+    ) -> Reply:
+        """Ask the next question (replacing any open one, which is not counted).
+
+        ``difficulty`` (1 to 3) restricts the choice to questions of that difficulty."""
         if topic is not None and topic not in self.bank.topics:
             return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
         learner = await self._id(who)
         current = await self.store.open_question(learner)
         avoid = {current.question_id} if current else set()
-        return await self._ask_next(learner, topic, avoid)
+        return await self._ask_next(learner, topic, avoid, difficulty)
 
-    async def _ask_next(self, learner: int, topic: str | None, avoid: set[str]) -> Reply:
+    async def _ask_next(
+        self, learner: int, topic: str | None, avoid: set[str], difficulty: int | None = None
+    ) -> Reply:
         history = [
             PastAttempt(r.question_id, r.correct, r.answered_at)
             for r in await self.store.attempts(learner)
         ]
-        pick = session.choose_next(self.bank, history, topic, avoid)
+        pick = session.choose_next(self.bank, history, topic, avoid, difficulty)
         if pick is None:
-            return _error("There are no questions for that topic yet.")
+            what = "that topic" if difficulty is None else "that topic and difficulty"
+            return _error(f"There are no questions for {what} yet.")
         await self.store.set_open_question(learner, OpenQuestion(pick.question.id, self.now()))
         return session.ask(pick)
 
@@ -134,7 +142,7 @@ class Tutor:
         if current is None:
             return _error(NO_OPEN_QUESTION)
         if question_id is not None and question_id != current.question_id:
-            return _error("That question is no longer open. Type /quiz for a new one.")
+            return _error(NOT_OPEN)
         question = self.bank.get(current.question_id)
         if question is None:
             # The content changed since it was asked; nothing sensible to grade against.
@@ -160,23 +168,32 @@ class Tutor:
             return _error("That question was already answered. Type /quiz for a new one.")
         return session.feedback(question, result, current.hinted)
 
-    async def hint(self, who: LearnerRef) -> Reply:
+    async def hint(self, who: LearnerRef, question_id: str | None = None) -> Reply:
+        """A hint for the open question. ``question_id``, as for ``answer``, is the question the
+        learner saw (e.g. a Hint button on an old message): any other is refused."""
         learner = await self._id(who)
         current = await self.store.open_question(learner)
         question = self.bank.get(current.question_id) if current else None
         if current is None or question is None:
             return _error(NO_OPEN_QUESTION)
+        if question_id is not None and question_id != current.question_id:
+            return _error(NOT_OPEN)
         if not current.hinted:
             hinted = OpenQuestion(current.question_id, current.asked_at, hinted=True)
             await self.store.set_open_question(learner, hinted)
         return session.hint(question, already=current.hinted)
 
-    async def skip(self, who: LearnerRef, topic: str | None = None) -> Reply:
-        """Put the open question aside (nothing is recorded) and ask another."""
+    async def skip(
+        self, who: LearnerRef, topic: str | None = None, question_id: str | None = None
+    ) -> Reply:
+        """Put the open question aside (nothing is recorded) and ask another. ``question_id``
+        guards against skipping a newer question from an old message, as for ``answer``."""
         learner = await self._id(who)
         current = await self.store.open_question(learner)
         if current is None:
             return _error(NO_OPEN_QUESTION)
+        if question_id is not None and question_id != current.question_id:
+            return _error(NOT_OPEN)
         await self.store.set_open_question(learner, None)
         return await self._ask_next(learner, topic, {current.question_id})
 

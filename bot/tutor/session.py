@@ -67,14 +67,21 @@ def choose_next(
     history: Sequence[PastAttempt],
     topic: str | None = None,
     avoid: Collection[str] = (),
+    difficulty: int | None = None,
 ) -> Pick | None:
     """The next question: unanswered ones first, then those last answered wrongly, then the
     least recently answered. ``avoid`` (e.g. just skipped) goes last within its group.
+    ``topic`` and ``difficulty`` (1 to 3), when given, restrict the candidates.
 
     Within a group, easier questions come first and then file order, so a new learner meets the
     course in the order it was written.
     """
-    candidates = [q for q in bank.questions if topic is None or q.topic == topic]
+    candidates = [
+        q
+        for q in bank.questions
+        if (topic is None or q.topic == topic)
+        and (difficulty is None or q.difficulty == difficulty)
+    ]
     if not candidates:
         return None
     last: dict[str, PastAttempt] = {}

@@ -1,0 +1,152 @@
+"""Replies as Discord messages: embeds, safe text, and the one way every handler answers.
+
+Handlers never build messages by hand: the tutor core returns a ``Reply`` and ``send`` turns it
+into the right Discord call for the interaction's state (first response, after a "thinking"
+deferral, or a follow-up after a silent component deferral).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+
+from bot.tutor.replies import Kind, Reply
+from bot.tutor.service import DIRECT_MESSAGES, LearnerRef
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+FIELD_VALUE = 1024
+CUSTOM_ID = 100
+
+COLOURS = {
+    Kind.QUESTION: discord.Colour.blurple(),
+    Kind.HINT: discord.Colour.gold(),
+    Kind.INFO: discord.Colour.light_grey(),
+    Kind.ERROR: discord.Colour.orange(),
+    Kind.PROGRESS: discord.Colour.teal(),
+    Kind.LEADERBOARD: discord.Colour.purple(),
+}
+RIGHT = discord.Colour.green()
+WRONG = discord.Colour.red()
+
+# Extras key: the interaction was deferred with a "thinking…" message, and whether it is private.
+THINKING = "tlt_thinking_ephemeral"
+
+_KEEP = {"\n", "\t"}
+# Look-alike of a backtick: three of them cannot close the code block we put the text in.
+FENCE_BREAKER = "ˋ"
+
+
+def learner(interaction: discord.Interaction) -> LearnerRef:
+    """Who is asking. Progress is per server; direct messages are their own "server"."""
+    user = interaction.user
+    guild = str(interaction.guild_id) if interaction.guild_id else DIRECT_MESSAGES
+    return LearnerRef(PLATFORM, str(user.id), guild, user.display_name)
+
+
+def neutralise(text: str) -> str:
+    """Replace invisible and control characters (bidi overrides, zero-width spaces, NUL, ANSI
+    escapes' ESC, ...) with a visible U+FFFD, so output cannot hide or reorder what it shows."""
+    return "".join(
+        "\ufffd"
+        if ch not in _KEEP and unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
+def clip(text: str, limit: int, marker: str = "…") -> str:
+    return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
+
+
+def code_block(text: str, limit: int, lang: str = "") -> str:
+    """``text`` in a code block that fits ``limit`` characters and cannot be broken out of."""
+    body = neutralise(text).replace("```", FENCE_BREAKER * 3).rstrip("\n") or " "
+    if body.endswith("`"):  # a trailing backtick would merge with the closing fence
+        body += " "
+    wrapper = len(f"```{lang}\n\n```")
+    return f"```{lang}\n{clip(body, limit - wrapper, chr(10) + '…')}\n```"
+
+
+def embed_for(reply: Reply, colour: discord.Colour | None = None) -> discord.Embed:
+    """One embed for a tutor reply: its text, the numbered choices and the code."""
+    if colour is None:
+        if reply.kind is Kind.FEEDBACK:
+            colour = RIGHT if reply.correct else WRONG
+        else:
+            colour = COLOURS.get(reply.kind, discord.Colour.light_grey())
+    parts = [reply.text]
+    if reply.choices:
+        parts.append("\n".join(f"**{i}.** {c}" for i, c in enumerate(reply.choices, start=1)))
+    tail = ""
+    if reply.code:
+        room = EMBED_DESCRIPTION - sum(len(p) + 2 for p in parts)
+        tail = code_block(reply.code, max(room, 200), "py")
+    description = clip("\n\n".join(parts), EMBED_DESCRIPTION - len(tail) - 2)
+    if tail:
+        description = f"{description}\n\n{tail}"
+    embed = discord.Embed(description=description, colour=colour)
+    if reply.title:
+        embed.title = clip(reply.title, EMBED_TITLE)
+    return embed
+
+
+def error_embed(text: str) -> discord.Embed:
+    return discord.Embed(description=text, colour=COLOURS[Kind.ERROR])
+
+
+async def defer_thinking(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Acknowledge now with a "thinking…" message; the answer replaces it (``send``)."""
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    interaction.extras[THINKING] = ephemeral
+
+
+async def defer_silently(interaction: discord.Interaction) -> None:
+    """Acknowledge a button click without a visible message; answers follow as new messages."""
+    await interaction.response.defer()
+
+
+async def send(
+    interaction: discord.Interaction,
+    *,
+    embed: discord.Embed,
+    ephemeral: bool,
+    view: discord.ui.View | None = None,
+    files: Sequence[discord.File] = (),
+) -> None:
+    """Answer ``interaction`` once, whatever it has done so far."""
+    extra: dict[str, Any] = {}
+    if view is not None:
+        extra["view"] = view
+    if files:
+        extra["files"] = list(files)
+    if not interaction.response.is_done():
+        await interaction.response.send_message(embed=embed, ephemeral=ephemeral, **extra)
+        return
+    thinking = interaction.extras.pop(THINKING, None)
+    if thinking is None:  # silent component deferral, or a second message
+        await interaction.followup.send(embed=embed, ephemeral=ephemeral, **extra)
+    elif ephemeral and not thinking:
+        # The public "thinking" message cannot become private: close it with a neutral line
+        # and say the private part in a follow-up, which Discord then keeps private.
+        await interaction.edit_original_response(content="⚠️ That did not work.", embed=None)
+        await interaction.followup.send(embed=embed, ephemeral=True, **extra)
+    else:
+        if files:
+            extra["attachments"] = extra.pop("files")
+        await interaction.edit_original_response(embed=embed, **extra)
+
+
+async def send_reply(
+    interaction: discord.Interaction, reply: Reply, view: discord.ui.View | None = None
+) -> None:
+    await send(interaction, embed=embed_for(reply), ephemeral=reply.ephemeral, view=view)

@@ -1,0 +1,131 @@
+"""A run's result as an embed (plus the full output as a file when it had to be cut).
+
+Everything here comes from a learner's snippet, so all of it is treated as hostile: control and
+invisible characters are made visible, code fences cannot be closed early, and nothing pings
+(the bot sends with ``allowed_mentions`` none).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import discord
+
+from bot.cogs.render import FIELD_VALUE, clip, code_block, neutralise
+from bot.cogs.run._runner import RunResultLike, field
+
+STATUS = {
+    "ok": ("✅", "Ran successfully", discord.Colour.green()),
+    "error": ("❌", "Raised an exception", discord.Colour.red()),
+    "timeout": ("⏱️", "Stopped: time limit reached", discord.Colour.orange()),
+    "memory_limit": ("🧠", "Stopped: memory limit reached", discord.Colour.orange()),
+    "output_limit": ("📜", "Stopped: output limit reached", discord.Colour.orange()),
+    "crashed": ("💥", "The sandbox crashed", discord.Colour.dark_red()),
+}
+# Budgets keep the whole embed under Discord's 6,000 characters.
+STREAM_CHARS = 900
+MODELS_CHARS = 1200
+EXPLANATION_CHARS = FIELD_VALUE
+NOTES_CHARS = 500
+
+
+def describe_limit(limit: Any) -> str:
+    if isinstance(limit, Mapping):
+        name = limit.get("name") or limit.get("limit") or limit.get("kind") or "limit"
+        value = limit.get("value")
+        unit = limit.get("unit") or ""
+        return neutralise(f"{name} {value}{unit}" if value is not None else str(name))
+    return neutralise(str(limit))
+
+
+def status_line(result: RunResultLike) -> tuple[str, str, discord.Colour]:
+    """The headline (outcome, and which limit if one ended the run) and a details line."""
+    icon, text, colour = STATUS.get(
+        result.status, ("❔", f"Finished: {neutralise(result.status)}", discord.Colour.greyple())
+    )
+    if result.limit is not None:
+        text += f" ({describe_limit(result.limit)})"
+    details = []
+    if result.duration_s is not None:
+        details.append(f"{result.duration_s:.1f} s")
+    if result.peak_memory_mb:
+        details.append(f"peak memory {result.peak_memory_mb:.0f} MB")
+    return f"{icon} {text}", " · ".join(details), colour
+
+
+def _models(result: RunResultLike) -> str:
+    lines = []
+    for model in result.models or ():
+        name = neutralise(str(field(model, "name", "model")))
+        out = field(model, "output_shape")
+        inp = field(model, "input_shape")
+        params = field(model, "params")
+        trainable = field(model, "trainable_params")
+        line = f"{name}: output {out}"
+        if inp is not None:
+            line += f"  (input {inp})"
+        if params is not None:
+            line += f"\n  {params:,} params" + (
+                f", {trainable:,} trainable" if trainable is not None else ""
+            )
+        lines.append(neutralise(line))
+    return "\n".join(lines)
+
+
+def _exception(result: RunResultLike) -> str | None:
+    exc = result.exception
+    if exc is None:
+        return None
+    kind = neutralise(str(field(exc, "type", "Exception")))
+    line = field(exc, "line")
+    message = str(field(exc, "message", "") or "")
+    where = f" on line {line}" if line is not None else ""
+    return f"{kind}{where}: {message}" if message else f"{kind}{where}"
+
+
+def full_output(result: RunResultLike) -> str:
+    return f"--- stdout ---\n{result.stdout or ''}\n--- stderr ---\n{result.stderr or ''}\n"
+
+
+def result_message(
+    result: RunResultLike, title: str | None = None
+) -> tuple[discord.Embed, list[discord.File]]:
+    headline, details, colour = status_line(result)
+    embed = discord.Embed(title=clip(headline, 256), colour=colour)
+    parts = [f"**{neutralise(title)}**"] if title else []
+    if details:
+        parts.append(details)
+    exception = _exception(result)
+    if exception:
+        parts.append(code_block(exception, 400))
+    models = _models(result)
+    if models:
+        parts.append("**Models**\n" + code_block(models, MODELS_CHARS))
+    embed.description = "\n".join(parts) or None
+    cut = False
+    for name, stream in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if not stream:
+            continue
+        shown = stream
+        if len(stream) > STREAM_CHARS:
+            cut = True
+            # The end of stderr (the traceback) matters most; the start of stdout reads best.
+            shown = "…\n" + stream[-STREAM_CHARS:] if name == "stderr" else stream
+        embed.add_field(name=name, value=code_block(shown, FIELD_VALUE), inline=False)
+    if result.explanation:
+        embed.add_field(
+            name="What happened",
+            value=clip(neutralise(result.explanation), EXPLANATION_CHARS),
+            inline=False,
+        )
+    if result.notes:
+        notes = "\n".join(f"• {neutralise(str(n))}" for n in result.notes)
+        embed.add_field(name="Notes", value=clip(notes, NOTES_CHARS), inline=False)
+    files = []
+    if cut:
+        embed.set_footer(text="The output was cut: the full output is attached.")
+        data = io.BytesIO(full_output(result).encode("utf-8", "replace"))
+        files.append(discord.File(data, filename="output.txt"))
+    return embed, files

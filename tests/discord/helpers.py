@@ -1,0 +1,33 @@
+"""Small readers for what the bot put on the (simulated) screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import simcord
+
+
+def world(env: simcord.Env) -> tuple[Any, Any, Any]:
+    guild = env.create_guild()
+    channel = guild.create_text_channel("learn")
+    alice = guild.add_member(env.create_user("alice"))
+    return guild, channel, alice
+
+
+def buttons(message: Any) -> dict[str, dict[str, Any]]:
+    """label → raw button payload, for a message's (possibly edited) components."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in message.components:
+        for component in row.get("components", []):
+            if component.get("type") == 2:
+                found[component.get("label") or component.get("custom_id")] = component
+    return found
+
+
+def text_of(message: Any) -> str:
+    """Content plus every embed's title, description and fields, for simple assertions."""
+    parts = [message.content or ""]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
