@@ -143,7 +143,8 @@ async def send(
     else:
         if files:
             extra["attachments"] = extra.pop("files")
-        await interaction.edit_original_response(embed=embed, **extra)
+        # content=None clears a progress line ("you are number 2 in the queue").
+        await interaction.edit_original_response(content=None, embed=embed, **extra)
 
 
 async def send_reply(

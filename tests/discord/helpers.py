@@ -31,3 +31,16 @@ def text_of(message: Any) -> str:
         parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
         parts += [f"{f.name}\n{f.value}" for f in embed.fields]
     return "\n".join(parts)
+
+
+def refusals(env: simcord.Env) -> list[str]:
+    """The user errors the bot answered through its error handler (acknowledging them for
+    SimCord, which otherwise fails a test whose bot raised)."""
+    from bot.cogs.errors import UserError
+
+    found = []
+    for error in env.errors:
+        cause = error.__cause__ if error.__cause__ is not None else error
+        assert isinstance(cause, UserError), f"unexpected error: {error!r}"
+        found.append(str(cause))
+    return found
