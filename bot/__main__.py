@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | content check | db upgrade | bench``.
+"""Command line: ``python -m bot run | chat | content check | db upgrade | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 """
@@ -51,11 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--write", action="store_true")
 
+    sync = sub.add_parser(
+        "sync-commands",
+        parents=[common],
+        help="publish the slash commands to Discord (needs DISCORD_TOKEN)",
+    )
+    sync.add_argument(
+        "--guild",
+        type=int,
+        default=None,
+        help="only to this server (instant; for development) instead of globally",
+    )
+
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[common], help="create or migrate the database")
 
     bench = sub.add_parser("bench", parents=[common], help="benchmarks (see bench/)")
-    bench.add_argument("name", nargs="?", default="answers", choices=["answers"])
+    bench.add_argument("name", nargs="?", default="answers", choices=["answers", "discord"])
     return parser
 
 
@@ -91,6 +103,49 @@ async def _chat(settings: Settings, user: str) -> int:
         return await run_chat(Tutor(bank, store), who)
     finally:
         await store.close()
+
+
+async def _discord(settings: Settings) -> int:
+    """The Discord bot until SIGTERM/SIGINT. Problems the operator can fix are one line on
+    stderr (never with the token in it); the rest is logged."""
+    import aiohttp
+    import discord
+
+    from bot.client import create_bot, serve
+
+    assert settings.discord_token is not None
+    bank = _load(settings)
+    store = await open_store(settings.database_url.get_secret_value())
+    bot = create_bot(settings, bank=bank, store=store)  # the bot closes the store
+    try:
+        await serve(bot, settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        print(
+            "Discord rejected DISCORD_TOKEN: copy the token again from the Developer Portal "
+            "(your application → Bot → Reset Token).",
+            file=sys.stderr,
+        )
+        return 1
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"cannot reach Discord ({type(exc).__name__}); not starting.", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _sync_commands(settings: Settings, guild: int | None) -> int:
+    from bot.client import create_bot, sync_commands
+
+    if settings.discord_token is None:
+        print("sync-commands needs DISCORD_TOKEN.", file=sys.stderr)
+        return 1
+    store = await open_store(settings.database_url.get_secret_value())
+    bot = create_bot(settings, bank=_load(settings), store=store, runner=None)
+    async with bot:
+        await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+        synced = await sync_commands(bot, guild)
+    where = f"to server {guild}" if guild else "globally (allow up to an hour to appear)"
+    print(f"Published {len(synced)} commands {where}: " + ", ".join(c.name for c in synced))
+    return 0
 
 
 async def _db_upgrade(settings: Settings) -> int:
@@ -131,19 +186,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "run":
                 if settings.discord_token:
-                    print(
-                        "DISCORD_TOKEN is set, but the Discord frontend is not built yet; "
-                        "unset it to use the terminal chat.",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    return asyncio.run(_discord(settings))
                 return asyncio.run(_chat(settings, getpass.getuser()))
+            case "sync-commands":
+                return asyncio.run(_sync_commands(settings, args.guild))
             case "chat":
                 return asyncio.run(_chat(settings, args.user or getpass.getuser()))
             case "content":
                 return _content(args, settings)
             case "db":
                 return asyncio.run(_db_upgrade(settings))
+            case "bench" if args.name == "discord":
+                from bench.discord_ack import main as bench_discord
+
+                return asyncio.run(bench_discord(settings))
             case "bench":
                 from bench.answers import main as bench_answers
 

@@ -63,6 +63,8 @@ class TutorBot(commands.AutoShardedBot):
         store: SqlStore | None = None,
         runner: SnippetRunner | _Auto | None = AUTO,
     ) -> None:
+        # The bot never joins voice: no warning about voice libraries it does not need.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import simcord
@@ -44,3 +46,19 @@ def refusals(env: simcord.Env) -> list[str]:
         assert isinstance(cause, UserError), f"unexpected error: {error!r}"
         found.append(str(cause))
     return found
+
+
+@contextmanager
+def unsettled(env: simcord.Env) -> Iterator[None]:
+    """Actor verbs deliver their event and return at once, instead of waiting for the bot to
+    finish reacting: the only way to have many interactions in flight together (or one in
+    flight during a shutdown). Uses SimCord's private settle hook; ``env.settle()`` afterwards."""
+
+    async def deliver_only(**_: Any) -> None:
+        return None
+
+    env._settle_internal = deliver_only  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del env._settle_internal
