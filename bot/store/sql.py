@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, event, func, insert, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.store.models import Attempt, Learner, OpenQuestionRow
@@ -248,7 +248,10 @@ class SqlStore:
 
 async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
     """Open (creating its directory if needed) and migrate the database, or raise StoreError."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError("the database URL is not a valid SQLAlchemy URL") from None
     path = _sqlite_file(parsed)
     if path is not None:
         try:
@@ -257,7 +260,15 @@ async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
             raise StoreError(
                 f"cannot create the database directory {path.parent}: {exc.strerror}"
             ) from None
-    store = SqlStore(parsed)
+    try:
+        store = SqlStore(parsed)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"no database driver for {parsed.drivername!r} ({exc}); install it, e.g. "
+            "pip install asyncpg for postgresql+asyncpg"
+        ) from None
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {safe_url(parsed)}: {exc}") from None
     if migrate:
         try:
             await store.upgrade()
