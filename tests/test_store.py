@@ -44,7 +44,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(store):
-    async with store._write() as conn:
+    async with store._reader.connect() as conn:
         mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
         fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
     assert (mode, fks) == ("wal", 1)
@@ -134,3 +134,22 @@ async def test_leaderboard_counts_each_question_once_at_its_best(store):
     page2 = await store.leaderboard("test", "g1", None, 1, 1)
     assert [(r.rank, r.display_name) for r in page2] == [(2, "Ada")]
     assert await store.leaderboard("test", "empty", None, 10, 0) == []
+
+
+async def test_a_question_changed_by_another_process_is_not_answered_from_a_stale_cache(db_url):
+    first, second = await open_store(db_url), await open_store(db_url)
+    try:
+        lid = await first.learner_id(learner())
+        asked = OpenQuestion("q1", T0)
+        await first.set_open_question(lid, asked)
+        # Another process (say, a second terminal) hints the same question.
+        await second.set_open_question(lid, OpenQuestion("q1", T0, hinted=True))
+        assert await first.open_question(lid) == asked  # cached, stale
+        assert not await first.record_attempt(lid, attempt("q1", True, 10, T0), asked)
+        fresh = await first.open_question(lid)
+        assert fresh == OpenQuestion("q1", T0, hinted=True)  # read again after the refusal
+        assert await first.record_attempt(lid, attempt("q1", True, 5, T0), fresh)
+        assert [r.points for r in await second.attempts(lid)] == [5]
+    finally:
+        await first.close()
+        await second.close()
