@@ -153,3 +153,22 @@ async def test_a_question_changed_by_another_process_is_not_answered_from_a_stal
     finally:
         await first.close()
         await second.close()
+
+
+async def test_group_commit_batches_and_isolates_a_failing_write(store):
+    from sqlalchemy import text
+
+    lids = [await store.learner_id(learner(f"L{i}")) for i in range(3)]
+
+    async def bad(conn):
+        await conn.execute(text("insert into no_such_table values (1)"))
+
+    results = await asyncio.gather(
+        *(answer(store, lid, "q1", True, 10, T0) for lid in lids),
+        store._commits.run(bad),
+        return_exceptions=True,
+    )
+    assert results[:3] == [True, True, True]
+    assert "no_such_table" in str(results[3])
+    for lid in lids:
+        assert len(await store.attempts(lid)) == 1
