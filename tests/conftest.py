@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.store import SqlStore, open_store
+from bot.store.database import AsyncServer
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.service import LearnerRef, Tutor
 
@@ -24,9 +26,15 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'tutor.db'}"
 
 
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[SqlStore]:
-    store = await open_store(db_url)
+@pytest.fixture(params=["threaded-sqlite", "async-engine"])
+async def store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[SqlStore]:
+    """The store as it runs on SQLite, and through SQLAlchemy's async engine (aiosqlite here),
+    the path a database server such as PostgreSQL takes."""
+    if request.param == "threaded-sqlite":
+        store = await open_store(db_url)
+    else:
+        store = SqlStore(db_url, AsyncServer(make_url(db_url)))
+        await store.upgrade()
     yield store
     await store.close()
 

@@ -43,11 +43,16 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
     await second.close()
 
 
-async def test_sqlite_runs_in_wal_mode_with_foreign_keys(store):
-    async with store._reader.connect() as conn:
-        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
-        fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
-    assert (mode, fks) == ("wal", 1)
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url):
+    store = await open_store(db_url)
+
+    def pragmas(conn):
+        return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in PRAGMAS)
+
+    PRAGMAS = ("journal_mode", "foreign_keys", "synchronous")
+    assert await store._db.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
+    assert await store._db.write(pragmas) == ("wal", 1, 1)
+    await store.close()
 
 
 async def test_unusable_database_path_is_a_clear_error(tmp_path: Path):
@@ -160,15 +165,27 @@ async def test_group_commit_batches_and_isolates_a_failing_write(store):
 
     lids = [await store.learner_id(learner(f"L{i}")) for i in range(3)]
 
-    async def bad(conn):
-        await conn.execute(text("insert into no_such_table values (1)"))
+    def bad(conn):
+        conn.execute(text("insert into no_such_table values (1)"))
 
     results = await asyncio.gather(
         *(answer(store, lid, "q1", True, 10, T0) for lid in lids),
-        store._commits.run(bad),
+        store._db.write(bad),
         return_exceptions=True,
     )
     assert results[:3] == [True, True, True]
     assert "no_such_table" in str(results[3])
     for lid in lids:
         assert len(await store.attempts(lid)) == 1
+
+
+async def test_last_attempts_keeps_the_latest_per_question(store):
+    lid = await store.learner_id(learner())
+    await answer(store, lid, "q1", True, 10, T0)
+    await answer(store, lid, "q2", True, 10, T0 + timedelta(minutes=1))
+    await answer(store, lid, "q1", False, 0, T0 + timedelta(minutes=2))
+    latest = sorted(await store.last_attempts(lid), key=lambda a: a.question_id)
+    assert [(a.question_id, a.correct, a.answered_at) for a in latest] == [
+        ("q1", False, T0 + timedelta(minutes=2)),
+        ("q2", True, T0 + timedelta(minutes=1)),
+    ]

@@ -1,43 +1,41 @@
 """Group commit: many writers, one transaction.
 
-SQLite commits one transaction at a time, and each commit costs far more than the statements in
-it. Writes from concurrent learners are therefore queued and run by one task in a shared
-transaction; each caller's await returns only after that transaction is committed, so "committed
-before the reply" still holds for every answer. With one writer there is no waiting: the batch is
-just that write.
+A commit costs far more than the statements in it, and SQLite commits one transaction at a time.
+Writes from concurrent learners are therefore queued and run together in one transaction; each
+caller's await returns only after that transaction is committed, so "committed before the reply"
+still holds for every answer. With one writer there is no waiting: the batch is just that write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-WriteOp = Callable[[AsyncConnection], Awaitable[T]]
+Op = TypeVar("Op")
+# Runs every op of a batch in one transaction and returns their results, in order.
+RunBatch = Callable[[Sequence[Op]], Awaitable[Sequence[Any]]]
 
 # Bounds how long the last writer of a batch waits for the ones before it.
 MAX_BATCH = 200
 
 
-class GroupCommit:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._pending: list[tuple[WriteOp[Any], asyncio.Future[Any]]] = []
+class GroupCommit(Generic[Op]):
+    def __init__(self, run_batch: RunBatch[Op]) -> None:
+        self._run_batch = run_batch
+        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    async def run(self, op: WriteOp[T]) -> T:
+    async def run(self, op: Op) -> Any:
         """Run ``op`` in a write transaction; return its result once that is committed."""
         if self._closing:
             raise RuntimeError("the store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
         self._wake.set()
         if self._task is None or self._task.done():
@@ -61,18 +59,19 @@ class GroupCommit:
             if self._closing:
                 return
 
-    async def _commit(self, batch: list[tuple[WriteOp[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
         live = [(op, fut) for op, fut in batch if not fut.cancelled()]
+        if not live:
+            return
         try:
-            async with self._engine.begin() as conn:
-                results = [await op(conn) for op, _ in live]
+            results = await self._run_batch([op for op, _ in live])
         except Exception as exc:
             if len(live) > 1:
                 # One bad write must not fail its neighbours: run each on its own.
                 log.warning("a batched write failed; retrying its %d writes one by one", len(live))
                 for item in live:
                     await self._commit([item])
-            elif live and not live[0][1].done():
+            elif not live[0][1].done():
                 live[0][1].set_exception(exc)
             return
         for (_, future), result in zip(live, results, strict=True):
