@@ -236,7 +236,9 @@ def _position(root: Any, loc: Iterable[str | int]) -> tuple[int, int]:
 
 
 def _message(error: Mapping[str, Any]) -> str:
-    loc = [p for p in error["loc"] if p not in ("questions",)]
+    loc = list(error["loc"])
+    if loc[:1] == ["questions"] and len(loc) > 1:
+        loc = loc[1:]  # "questions.3.hint" reads better as "hint" at question 3's position
     kind = error["type"]
     where = ".".join(str(p) for p in loc if not isinstance(p, int))
     if kind == "extra_forbidden":
@@ -272,7 +274,7 @@ def parse_text(text: str, path: str) -> tuple[list[Question], list[Problem], dic
     top = {k: v for k, v in _plain(root).items() if k != "questions"}
     raw_questions = root.get("questions")
     try:
-        QuestionFile.model_validate({**top, "questions": [] if raw_questions is None else [{}]})
+        QuestionFile.model_validate({**top, "questions": [{}] if raw_questions else []})
     except ValidationError as exc:
         for err in exc.errors():
             if err["loc"][:1] == ("questions",) and len(err["loc"]) > 1:

@@ -71,6 +71,10 @@ class Store(Protocol):
 
     async def attempts(self, learner_id: int) -> Sequence[AttemptRow]: ...
 
+    async def last_attempts(self, learner_id: int) -> Sequence[PastAttempt]:
+        """The latest attempt at each question the learner has answered."""
+        ...
+
     async def leaderboard(
         self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
     ) -> Sequence[LeaderRow]: ...
@@ -118,10 +122,7 @@ class Tutor:
     async def _ask_next(
         self, learner: int, topic: str | None, avoid: set[str], difficulty: int | None = None
     ) -> Reply:
-        history = [
-            PastAttempt(r.question_id, r.correct, r.answered_at)
-            for r in await self.store.attempts(learner)
-        ]
+        history = await self.store.last_attempts(learner)
         pick = session.choose_next(self.bank, history, topic, avoid, difficulty)
         if pick is None:
             what = "that topic" if difficulty is None else "that topic and difficulty"

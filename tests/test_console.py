@@ -1,0 +1,159 @@
+"""The terminal chat end to end: a real subprocess with a scripted stdin."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, SAMPLE_BANK
+
+
+def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "chat",
+            "--user",
+            user,
+            "--content-dir",
+            str(SAMPLE_BANK),
+            "--database-url",
+            f"sqlite+aiosqlite:///{db}",
+            *extra,
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def attempts(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as raw:
+        return raw.execute(
+            "select question_id, answer, correct, hinted, points from attempts order by id"
+        ).fetchall()
+
+
+def test_scripted_session_prints_a_transcript(tmp_path: Path):
+    db = tmp_path / "t.db"
+    result = chat("/quiz\n2\n\n/hint\nglobal average pooling\n/progress\n", db)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # The input is echoed, so the output reads as a transcript.
+    assert "> /quiz" in out and "> global average pooling" in out
+    assert "Which is right?" in out and "  2) Right one" in out
+    assert "✅ Correct! +10 points" in out and "Yes, because it is right." in out
+    assert "Which layer flattens a feature map by averaging?" in out  # Enter asked the next one
+    assert "💡 Global..." in out
+    assert "+5 points (with a hint)" in out
+    assert "Score: 15" in out
+    assert out.rstrip().endswith("Bye! Your progress is saved.")  # EOF ends the chat
+    assert attempts(db) == [
+        ("easy-choice", "Right one", 1, 0, 10),
+        ("text-answer", "global average pooling", 1, 1, 5),
+    ]
+
+
+def test_bad_input_gets_a_clear_message_and_records_nothing(tmp_path: Path):
+    db = tmp_path / "t.db"
+    result = chat(
+        "hello\n3\n/frobnicate\n/quiz\n9\nabc\n/leaderboard yesterday\n/quit\n/quiz\n", db
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("No question is open. Type /quiz to get one.") == 2
+    assert "/leaderboard [week|month|all] [page]" in out  # unknown command: the help
+    assert "Choose a number from 1 to 3." in out
+    assert "Answer with the number of a choice, 1 to 3." in out
+    assert "Usage: /leaderboard" in out
+    assert out.count("Which is right?") == 1  # /quit stopped before the last /quiz
+    assert attempts(db) == []
+
+
+def test_progress_is_kept_across_sessions_and_shared_leaderboard(tmp_path: Path):
+    db = tmp_path / "t.db"
+    chat("/quiz\n2\n", db, user="ada")
+    chat("/quiz\n1\n", db, user="bob")
+    result = chat("/leaderboard\n/quiz\n", db, user="ada")
+    assert "1. ada · 10 points · 1/1 correct" in result.stdout
+    assert "2. bob · 0 points · 0/1 correct" in result.stdout
+    # ada already answered the first question, so she gets the next one.
+    assert "Which layer flattens" in result.stdout
+
+
+def test_killed_process_loses_no_answer(tmp_path: Path):
+    db = tmp_path / "t.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "chat",
+            "--user",
+            "ada",
+            "--content-dir",
+            str(SAMPLE_BANK),
+            "--database-url",
+            f"sqlite+aiosqlite:///{db}",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("/quiz\n2\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until the feedback is printed, then kill -9
+        line = proc.stdout.readline()
+        if "Correct!" in line:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert attempts(db) == [("easy-choice", "Right one", 1, 0, 10)]
+
+
+def test_missing_content_dir_and_bad_database_exit_non_zero(tmp_path: Path):
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--content-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        input="",
+    )
+    assert missing.returncode == 1
+    assert "content directory not found" in missing.stderr
+    assert "not starting" in missing.stderr
+
+    (tmp_path / "file").write_text("x")
+    bad_db = chat("/quiz\n", tmp_path / "file" / "t.db")
+    assert bad_db.returncode == 1
+    assert bad_db.stderr.startswith("error: cannot create the database directory")
+
+
+def test_bad_database_urls_are_clear_errors_without_the_password(tmp_path: Path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 300)
+    cases = {
+        f"sqlite+aiosqlite://user:s3cret-pass@/{garbage}": "invalid database URL",
+        f"sqlite+aiosqlite:///{garbage}": "cannot open the database",
+        "postgresql+nosuchdriver://u:s3cret-pass@localhost/x": "no database driver",
+        "postgresql+asyncpg://u:s3cret-pass@localhost/x": "no database driver",
+        "::not a url::": "the database URL is not a valid SQLAlchemy URL",
+    }
+    for url, message in cases.items():
+        result = chat("/quiz\n", tmp_path / "unused.db", "--database-url", url)
+        assert result.returncode == 1, url
+        assert result.stderr.startswith(f"error: {message}"), result.stderr
+        assert "s3cret-pass" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr

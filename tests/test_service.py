@@ -1,0 +1,127 @@
+"""The tutor through its public API, over the real SQLite store."""
+
+from bot.store import open_store
+from bot.tutor.replies import Kind
+from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
+from tests.conftest import learner
+
+
+async def test_quiz_answer_records_one_attempt(tutor, store, clock):
+    ada = learner()
+    question = await tutor.quiz(ada)
+    assert (question.kind, question.question_id) == (Kind.QUESTION, "easy-choice")
+    clock.advance(seconds=12)
+    reply = await tutor.answer(ada, "2")
+    assert (reply.kind, reply.correct) == (Kind.FEEDBACK, True)
+    [row] = await store.attempts(await store.learner_id(ada))
+    assert (row.question_id, row.correct, row.hinted, row.points) == (
+        "easy-choice",
+        True,
+        False,
+        10,
+    )
+
+
+async def test_time_to_answer_is_measured_from_the_question(tutor, store, clock, db_url):
+    import sqlite3
+
+    ada = learner()
+    await tutor.quiz(ada)
+    clock.advance(seconds=7.5)
+    await tutor.answer(ada, "1")
+    with sqlite3.connect(db_url.split(":///", 1)[1]) as raw:
+        assert raw.execute("select time_to_answer_ms, answer from attempts").fetchone() == (
+            7500,
+            "Wrong one",
+        )
+
+
+async def test_invalid_answers_record_nothing(tutor, store):
+    ada = learner()
+    assert (await tutor.answer(ada, "1")).text.startswith("No question is open")
+    await tutor.quiz(ada)
+    for bad in ("7", "zero", "", "x" * (MAX_ANSWER_CHARS + 1)):
+        reply = await tutor.answer(ada, bad)
+        assert reply.kind is Kind.ERROR and reply.ephemeral, bad
+    assert await store.attempts(await store.learner_id(ada)) == []
+    # The question is still open after the bad tries.
+    assert (await tutor.answer(ada, "2")).correct is True
+
+
+async def test_a_hinted_answer_earns_half(tutor, store):
+    ada = learner()
+    await tutor.quiz(ada)
+    assert (await tutor.hint(ada)).kind is Kind.HINT
+    await tutor.hint(ada)  # asking twice costs nothing more
+    reply = await tutor.answer(ada, "2")
+    assert "+5 points (with a hint)" in reply.text
+    [row] = await store.attempts(await store.learner_id(ada))
+    assert (row.hinted, row.points) == (True, 5)
+    assert (await tutor.hint(ada)).kind is Kind.ERROR  # nothing open any more
+
+
+async def test_skip_records_nothing_and_moves_on(tutor, store):
+    ada = learner()
+    assert (await tutor.skip(ada)).kind is Kind.ERROR
+    first = await tutor.quiz(ada)
+    second = await tutor.skip(ada)
+    assert second.question_id != first.question_id
+    assert await store.attempts(await store.learner_id(ada)) == []
+
+
+async def test_answer_to_a_question_that_is_not_open_is_refused(tutor):
+    ada = learner()
+    await tutor.quiz(ada)
+    stale = await tutor.answer(ada, "1", question_id="hard-choice")
+    assert "no longer open" in stale.text
+    assert (await tutor.answer(ada, "2", question_id="easy-choice")).correct
+    again = await tutor.answer(ada, "2", question_id="easy-choice")
+    assert again.kind is Kind.ERROR
+
+
+async def test_open_question_and_hint_survive_a_restart(bank, db_url, clock):
+    ada = learner()
+    first = await open_store(db_url)
+    await Tutor(bank, first, now=clock).quiz(ada)
+    await Tutor(bank, first, now=clock).hint(ada)
+    await first.close()
+
+    second = await open_store(db_url)
+    reply = await Tutor(bank, second, now=clock).answer(ada, "2", question_id="easy-choice")
+    assert "+5 points (with a hint)" in reply.text
+    await second.close()
+
+
+async def test_progress_and_leaderboard(tutor):
+    ada, bob = learner("Ada"), learner("Bob")
+    assert "No answers yet" in (await tutor.progress(ada)).text
+    await tutor.quiz(ada, "shapes")
+    await tutor.answer(ada, "global average pooling")
+    await tutor.quiz(ada, "shapes")
+    await tutor.answer(ada, "(None, 4)")
+    await tutor.quiz(bob)
+    await tutor.answer(bob, "2")
+    text = (await tutor.progress(ada)).text
+    assert "Score: 10" in text
+    assert "correct: 1 (50%)" in text
+    assert "shapes" in text and "1/2" in text
+    board = (await tutor.leaderboard(ada, Window.WEEK)).text.splitlines()
+    assert board == ["  1. Ada · 10 points · 1/2 correct", "  2. Bob · 10 points · 1/1 correct"]
+
+
+async def test_unknown_topic_and_direct_messages(tutor):
+    reply = await tutor.quiz(learner(), "cooking")
+    assert reply.kind is Kind.ERROR and "basics" in reply.text
+    dm = await tutor.leaderboard(learner(guild=""))
+    assert dm.kind is Kind.ERROR and "server" in dm.text
+
+
+async def test_question_removed_from_content_is_closed(bank, store, clock):
+    from bot.tutor.content import Bank
+
+    ada = learner()
+    await Tutor(bank, store, now=clock).quiz(ada)
+    smaller = Bank(tuple(q for q in bank.questions if q.id != "easy-choice"))
+    reply = await Tutor(smaller, store, now=clock).answer(ada, "2")
+    assert "removed" in reply.text
+    assert await store.open_question(await store.learner_id(ada)) is None

@@ -1,0 +1,191 @@
+"""The SQLite store: migrations, durability settings, attempts and the leaderboard."""
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from bot.store import StoreError, open_store
+from bot.store.models import Base
+from bot.tutor.progress import AttemptRow, best_points_score
+from bot.tutor.service import NewAttempt
+from bot.tutor.session import OpenQuestion
+from tests.conftest import learner
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def sqlite_path(url: str) -> str:
+    return url.split(":///", 1)[1]
+
+
+async def test_migration_from_empty_creates_schema_matching_models(db_url):
+    store = await open_store(db_url)
+    await store.close()
+    engine = create_engine(db_url.replace("+aiosqlite", ""))
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
+    engine.dispose()
+    assert diff == [], "models and migrations disagree: write a migration"
+    assert version == "0001"
+
+
+async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
+    lid = await store.learner_id(learner())
+    second = await open_store(db_url)  # a restart runs the migrations again
+    assert await second.learner_id(learner()) == lid
+    await second.close()
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url):
+    store = await open_store(db_url)
+
+    def pragmas(conn):
+        return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in PRAGMAS)
+
+    PRAGMAS = ("journal_mode", "foreign_keys", "synchronous")
+    assert await store._db.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
+    assert await store._db.write(pragmas) == ("wal", 1, 1)
+    await store.close()
+
+
+async def test_unusable_database_path_is_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot create the database directory"):
+        await open_store(f"sqlite+aiosqlite:///{blocker / 'sub' / 'tutor.db'}")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the database"):
+        await open_store(f"sqlite+aiosqlite:///{garbage}")
+
+
+async def test_learners_are_scoped_by_platform_and_guild(store):
+    a = await store.learner_id(learner("Ada", guild="g1"))
+    assert await store.learner_id(learner("Ada", guild="g1")) == a
+    assert await store.learner_id(learner("Ada", guild="g2")) != a
+    assert await store.learner_id(learner("Ada", guild="g1", platform="other")) != a
+    assert await store.learner_id(learner("Ada", guild="")) != a  # direct messages
+
+
+def attempt(qid: str, correct: bool, points: int, when: datetime, topic: str = "t") -> NewAttempt:
+    return NewAttempt(qid, topic, "ans", correct, False, points, 1500, when)
+
+
+async def answer(store, lid: int, qid: str, correct: bool, points: int, when: datetime) -> bool:
+    open_ = OpenQuestion(qid, when - timedelta(seconds=2))
+    await store.set_open_question(lid, open_)
+    return await store.record_attempt(lid, attempt(qid, correct, points, when), open_)
+
+
+async def test_attempt_is_committed_when_record_returns(db_url, store):
+    lid = await store.learner_id(learner())
+    assert await answer(store, lid, "q1", True, 10, T0)
+    # A separate, plain sqlite3 connection sees it at once: it is on disk, not in a session.
+    with sqlite3.connect(sqlite_path(db_url)) as raw:
+        rows = raw.execute("select question_id, correct, points, time_to_answer_ms from attempts")
+        assert rows.fetchall() == [("q1", 1, 10, 1500)]
+        assert raw.execute("select count(*) from open_questions").fetchone() == (0,)
+
+
+async def test_an_open_question_is_answered_once(store):
+    lid = await store.learner_id(learner())
+    open_ = OpenQuestion("q1", T0)
+    await store.set_open_question(lid, open_)
+    results = await asyncio.gather(
+        *(store.record_attempt(lid, attempt("q1", True, 10, T0), open_) for _ in range(5))
+    )
+    assert sorted(results) == [False, False, False, False, True]
+    assert len(await store.attempts(lid)) == 1
+
+
+async def test_open_question_round_trip_keeps_time_zone_and_hint(store):
+    lid = await store.learner_id(learner())
+    assert await store.open_question(lid) is None
+    await store.set_open_question(lid, OpenQuestion("q1", T0, hinted=True))
+    assert await store.open_question(lid) == OpenQuestion("q1", T0, hinted=True)
+    await store.set_open_question(lid, None)
+    assert await store.open_question(lid) is None
+
+
+async def test_leaderboard_counts_each_question_once_at_its_best(store):
+    ada = await store.learner_id(learner("Ada"))
+    bob = await store.learner_id(learner("Bob"))
+    eve = await store.learner_id(learner("Eve", guild="elsewhere"))
+    await answer(store, ada, "q1", False, 0, T0)
+    await answer(store, ada, "q1", True, 10, T0 + timedelta(minutes=1))
+    await answer(store, ada, "q1", True, 10, T0 + timedelta(minutes=2))  # no farming
+    await answer(store, ada, "q2", True, 15, T0 + timedelta(minutes=3))
+    await answer(store, bob, "q3", True, 30, T0 + timedelta(days=20))
+    await answer(store, eve, "q3", True, 30, T0)
+
+    board = await store.leaderboard("test", "g1", None, 10, 0)
+    assert [(r.rank, r.display_name, r.score, r.attempts, r.correct) for r in board] == [
+        (1, "Bob", 30, 1, 1),
+        (2, "Ada", 25, 4, 3),
+    ]
+    rows = await store.attempts(ada)
+    assert best_points_score(rows) == 25  # the SQL rule equals the Python rule
+    assert all(isinstance(r, AttemptRow) and r.answered_at.tzinfo for r in rows)
+
+    week = await store.leaderboard("test", "g1", T0 + timedelta(days=14), 10, 0)
+    assert [r.display_name for r in week] == ["Bob"]
+    page2 = await store.leaderboard("test", "g1", None, 1, 1)
+    assert [(r.rank, r.display_name) for r in page2] == [(2, "Ada")]
+    assert await store.leaderboard("test", "empty", None, 10, 0) == []
+
+
+async def test_a_question_changed_by_another_process_is_not_answered_from_a_stale_cache(db_url):
+    first, second = await open_store(db_url), await open_store(db_url)
+    try:
+        lid = await first.learner_id(learner())
+        asked = OpenQuestion("q1", T0)
+        await first.set_open_question(lid, asked)
+        # Another process (say, a second terminal) hints the same question.
+        await second.set_open_question(lid, OpenQuestion("q1", T0, hinted=True))
+        assert await first.open_question(lid) == asked  # cached, stale
+        assert not await first.record_attempt(lid, attempt("q1", True, 10, T0), asked)
+        fresh = await first.open_question(lid)
+        assert fresh == OpenQuestion("q1", T0, hinted=True)  # read again after the refusal
+        assert await first.record_attempt(lid, attempt("q1", True, 5, T0), fresh)
+        assert [r.points for r in await second.attempts(lid)] == [5]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_group_commit_batches_and_isolates_a_failing_write(store):
+    from sqlalchemy import text
+
+    lids = [await store.learner_id(learner(f"L{i}")) for i in range(3)]
+
+    def bad(conn):
+        conn.execute(text("insert into no_such_table values (1)"))
+
+    results = await asyncio.gather(
+        *(answer(store, lid, "q1", True, 10, T0) for lid in lids),
+        store._db.write(bad),
+        return_exceptions=True,
+    )
+    assert results[:3] == [True, True, True]
+    assert "no_such_table" in str(results[3])
+    for lid in lids:
+        assert len(await store.attempts(lid)) == 1
+
+
+async def test_last_attempts_keeps_the_latest_per_question(store):
+    lid = await store.learner_id(learner())
+    await answer(store, lid, "q1", True, 10, T0)
+    await answer(store, lid, "q2", True, 10, T0 + timedelta(minutes=1))
+    await answer(store, lid, "q1", False, 0, T0 + timedelta(minutes=2))
+    latest = sorted(await store.last_attempts(lid), key=lambda a: a.question_id)
+    assert [(a.question_id, a.correct, a.answered_at) for a in latest] == [
+        ("q1", False, T0 + timedelta(minutes=2)),
+        ("q2", True, T0 + timedelta(minutes=1)),
+    ]
