@@ -14,7 +14,7 @@ import pytest
 import simcord
 
 from bot import create_bot
-from bot.client import run_until_stopped
+from bot.client import run_until_stopped, sync_commands
 from tests.discord.conftest import attempts
 from tests.discord.fakes import FakeRunner
 from tests.discord.helpers import text_of, unsettled, world
@@ -112,3 +112,26 @@ def test_run_without_a_token_is_the_terminal_chat(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "I'm your transfer-learning tutor" in result.stdout
+
+
+async def test_one_process_serves_guilds_on_several_shards(settings, bots, db_path):
+    sharded = settings.model_copy(
+        update={"discord": settings.discord.model_copy(update={"shard_count": 2})}
+    )
+    bot = create_bot(sharded, runner=None)
+    bots.append(bot)
+    env = simcord.Env(bot)
+    await env.start()
+    try:
+        await sync_commands(bot)
+        for shard in (0, 1):
+            guild = env.create_guild(f"shard {shard}", shard_id=shard)
+            channel = guild.create_text_channel("learn")
+            member = guild.add_member(env.create_user(f"learner{shard}"))
+            asked = await member.slash(channel, "quiz", topic="basics", difficulty="easy")
+            await member.click(asked.response, label="2")
+            assert bot.get_guild(guild.id).shard_id == shard
+        assert sorted(bot.shards) == [0, 1]
+    finally:
+        await env.shutdown()
+    assert len(attempts(db_path)) == 2

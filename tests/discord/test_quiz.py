@@ -200,6 +200,8 @@ async def test_unknown_topic_is_refused_privately_and_topics_autocomplete(env):
 
     choices = await alice.autocomplete(channel, "quiz", "topic", "sha")
     assert choices == [{"name": "shapes", "value": "shapes"}]
+    choices = await alice.autocomplete(channel, "skip", "topic", "")
+    assert [c["value"] for c in choices] == ["basics", "shapes"]
 
 
 async def test_custom_ids_fit_discords_limit(env):
