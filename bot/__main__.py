@@ -88,7 +88,10 @@ async def _chat(settings: Settings, user: str) -> int:
         from bot.console import GUILD, PLATFORM, run_chat
 
         who = LearnerRef(PLATFORM, user, GUILD, user)
-        return await run_chat(Tutor(bank, store), who)
+        # Progress charts go next to a SQLite database, else to data/.
+        database = store.url.database if store.url.get_backend_name() == "sqlite" else None
+        pictures = Path(database).parent if database else Path("data")
+        return await run_chat(Tutor(bank, store), who, pictures_dir=pictures)
     finally:
         await store.close()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
 from bot.tutor.commands import Command, help_reply
@@ -51,9 +53,10 @@ def render(reply: Reply) -> str:
 class Chat:
     """Turns typed lines into tutor calls. Holds only what the terminal needs between lines."""
 
-    def __init__(self, tutor: Tutor, who: LearnerRef) -> None:
+    def __init__(self, tutor: Tutor, who: LearnerRef, pictures_dir: Path = Path("data")) -> None:
         self.tutor = tutor
         self.who = who
+        self.pictures_dir = pictures_dir
         self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
         self.last: Reply | None = None
 
@@ -73,18 +76,39 @@ class Chat:
             case "quiz" | "next":
                 self.topic = args[0] if args else None
                 return await self.tutor.quiz(self.who, self.topic)
+            case "review":
+                return await self.tutor.review(self.who, args[0] if args else None)
+            case "settings":
+                if len(args) == 2 and args[0].lower() == "timezone":
+                    return await self.tutor.set_timezone(self.who, args[1])
+                return Reply(
+                    text="Usage: /settings timezone NAME (e.g. Europe/Paris)", kind=Kind.ERROR
+                )
             case "hint":
                 return await self.tutor.hint(self.who)
             case "skip":
                 return await self.tutor.skip(self.who, self.topic)
             case "progress":
-                return await self.tutor.progress(self.who)
+                return self._save_picture(await self.tutor.progress(self.who))
             case "leaderboard":
                 return await self._leaderboard(args)
             case "quit" | "exit":
                 return None
             case _:
                 return help_reply(self.tutor.bank.topics, (QUIT,))
+
+    def _save_picture(self, reply: Reply) -> Reply:
+        """A terminal cannot show the chart: write it next to the database and say where."""
+        if reply.image is None:
+            return reply
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.who.user_id)
+        path = self.pictures_dir / f"progress-{safe}.png"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(reply.image)
+        except OSError as exc:
+            return replace(reply, text=f"{reply.text}\n\n(Could not save the chart: {exc})")
+        return replace(reply, text=f"{reply.text}\n\nChart: {path}")
 
     async def _leaderboard(self, args: list[str]) -> Reply:
         window, page = Window.ALL, 1
@@ -99,10 +123,14 @@ class Chat:
 
 
 async def run_chat(
-    tutor: Tutor, who: LearnerRef, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    tutor: Tutor,
+    who: LearnerRef,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    pictures_dir: Path = Path("data"),
 ) -> int:
     interactive = stdin.isatty()
-    chat = Chat(tutor, who)
+    chat = Chat(tutor, who, pictures_dir)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")

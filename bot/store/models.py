@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -62,6 +63,8 @@ class Learner(Base):
     guild_id: Mapped[str] = mapped_column(String(64), index=True)
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # IANA name; streaks count days in this zone (/settings timezone).
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
 
 
 class Attempt(Base):
@@ -97,3 +100,36 @@ class OpenQuestionRow(Base):
     question_id: Mapped[str] = mapped_column(String(60))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     hinted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReviewCard(Base):
+    """The FSRS card of one learner for one question: when to ask it again."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_learner_due", "learner_id", "due"),)
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    state: Mapped[int] = mapped_column(Integer)  # fsrs.State
+    step: Mapped[int | None] = mapped_column(Integer)
+    stability: Mapped[float | None] = mapped_column(Float)
+    difficulty: Mapped[float | None] = mapped_column(Float)
+    due: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_review: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_rating: Mapped[int] = mapped_column(Integer)  # fsrs.Rating
+
+
+class ReviewLog(Base):
+    """Every review (answer) with its FSRS rating, kept so schedules can be replayed or refit."""
+
+    __tablename__ = "review_logs"
+    __table_args__ = (Index("ix_review_logs_learner_reviewed", "learner_id", "reviewed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(60))
+    rating: Mapped[int] = mapped_column(Integer)
+    reviewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)

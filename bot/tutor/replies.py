@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 
 class Kind(StrEnum):
@@ -34,7 +33,7 @@ class Reply:
     code: str | None = None
     choices: tuple[str, ...] = ()
     ephemeral: bool = False  # only the learner should see it (Discord: an ephemeral message)
-    image: Path | None = None
+    image: bytes | None = None  # a PNG, e.g. the progress chart
     question_id: str | None = None
     correct: bool | None = None  # for feedback: was the answer right
     actions: tuple[Action, ...] = ()
