@@ -26,7 +26,7 @@ from bot.store.database import Database, connect
 from bot.store.models import Attempt, Learner, OpenQuestionRow, ReviewCard, ReviewLog
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
-from bot.tutor.service import LearnerRef, NewAttempt
+from bot.tutor.service import Decide, LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class SqlStore:
         self.url = make_url(url)
         self._db = database or connect(self.url)
         # Write-through cache of open questions, the most read row. The database stays the
-        # judge: record_attempt only succeeds if the row still matches, and a miss evicts the
+        # judge: record_answer only succeeds if the row still matches, and a miss evicts the
         # entry, so another process changing a learner's question costs one refused answer.
         self._open: OrderedDict[int, OpenQuestion | None] = OrderedDict()
 
@@ -172,10 +172,10 @@ class SqlStore:
         await self._db.write(op)
         self._remember(learner_id, open_)
 
-    async def record_attempt(
-        self, learner_id: int, attempt: NewAttempt, answering: OpenQuestion, card: CardState
-    ) -> bool:
-        def op(conn: Connection) -> bool:
+    async def record_answer(
+        self, learner_id: int, answering: OpenQuestion, decide: Decide
+    ) -> tuple[NewAttempt, CardState] | None:
+        def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two.
             closed = conn.execute(
@@ -188,7 +188,10 @@ class SqlStore:
                 },
             )
             if closed.rowcount != 1:
-                return False
+                return None
+            params = {"learner_id": learner_id, "question_id": answering.question_id}
+            row = conn.execute(_SELECT_CARD, params).first()
+            attempt, card = decide(CardState(*row) if row else None)
             conn.execute(_INSERT_ATTEMPT, {"learner_id": learner_id, **asdict(attempt)})
             conn.execute(
                 _upsert(conn.dialect.name, "card"), {"learner_id": learner_id, **asdict(card)}
@@ -203,7 +206,7 @@ class SqlStore:
                     "duration_ms": attempt.time_to_answer_ms,
                 },
             )
-            return True
+            return attempt, card
 
         recorded = await self._db.write(op)
         if recorded:
@@ -234,14 +237,6 @@ class SqlStore:
         def op(conn: Connection) -> dict[str, CardState]:
             rows = conn.execute(_SELECT_CARDS, {"learner_id": learner_id})
             return {row.question_id: CardState(*row) for row in rows}
-
-        return await self._db.read(op)
-
-    async def card(self, learner_id: int, question_id: str) -> CardState | None:
-        def op(conn: Connection) -> CardState | None:
-            params = {"learner_id": learner_id, "question_id": question_id}
-            row = conn.execute(_SELECT_CARD, params).first()
-            return CardState(*row) if row else None
 
         return await self._db.read(op)
 

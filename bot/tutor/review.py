@@ -27,6 +27,9 @@ FAST_BASE_S = 5.0
 READING_CHARS_PER_S = 25.0
 # A question counts as mastered while the learner would recall it with at least this probability.
 MASTERY_RETRIEVABILITY = 0.9
+# fsrs.Card() without an id makes one from the clock and sleeps 1 ms to keep it unique; our cards
+# are keyed by learner and question in the database, so the id is unused.
+CARD_ID = 0
 
 
 @dataclass(frozen=True)
@@ -67,17 +70,7 @@ def rating_for(correct: bool, hinted: bool, elapsed_s: float, fast_s: float) -> 
 
 def review(card: CardState | None, question_id: str, rating: Rating, now: datetime) -> CardState:
     """The card after this review (a new card when the question is answered the first time)."""
-    if card is None:
-        before = Card()
-    else:
-        before = Card(
-            state=State(card.state),
-            step=card.step,
-            stability=card.stability,
-            difficulty=card.difficulty,
-            due=card.due,
-            last_review=card.last_review,
-        )
+    before = Card(card_id=CARD_ID, due=now) if card is None else _fsrs_card(card)
     after, _log = scheduler().review_card(before, rating, now)
     return CardState(
         question_id,
@@ -92,7 +85,12 @@ def review(card: CardState | None, question_id: str, rating: Rating, now: dateti
 
 
 def retrievability(card: CardState, now: datetime) -> float:
-    fsrs_card = Card(
+    return float(scheduler().get_card_retrievability(_fsrs_card(card), now))
+
+
+def _fsrs_card(card: CardState) -> Card:
+    return Card(
+        card_id=CARD_ID,
         state=State(card.state),
         step=card.step,
         stability=card.stability,
@@ -100,7 +98,6 @@ def retrievability(card: CardState, now: datetime) -> float:
         due=card.due,
         last_review=card.last_review,
     )
-    return float(scheduler().get_card_retrievability(fsrs_card, now))
 
 
 def is_mastered(card: CardState, now: datetime) -> bool:

@@ -47,6 +47,10 @@ class NewAttempt:
     answered_at: datetime
 
 
+# Given the review card as stored (None before the first answer), the attempt and new card to store.
+Decide = Callable[["CardState | None"], "tuple[NewAttempt, CardState]"]
+
+
 class Window(StrEnum):
     WEEK = "week"
     MONTH = "month"
@@ -64,12 +68,15 @@ class Store(Protocol):
 
     async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None: ...
 
-    async def record_attempt(
-        self, learner_id: int, attempt: NewAttempt, answering: OpenQuestion, card: CardState
-    ) -> bool:
-        """Store the attempt, the question's new review card and its review log entry, and close
-        ``answering``, in one transaction committed on return. False (and nothing stored) if
-        ``answering`` is no longer the open question."""
+    async def record_answer(
+        self, learner_id: int, answering: OpenQuestion, decide: Decide
+    ) -> tuple[NewAttempt, CardState] | None:
+        """Close ``answering`` and store the answer, in one transaction committed on return.
+
+        ``decide`` gets the question's review card as it is in that transaction (None the first
+        time) and returns the attempt and the new card to store, with a review log entry.
+        Returns what was stored, or None (and nothing stored) if ``answering`` is no longer the
+        open question."""
         ...
 
     async def attempts(self, learner_id: int) -> Sequence[AttemptRow]: ...
@@ -77,8 +84,6 @@ class Store(Protocol):
     async def cards(self, learner_id: int) -> Mapping[str, CardState]:
         """The learner's review cards by question id."""
         ...
-
-    async def card(self, learner_id: int, question_id: str) -> CardState | None: ...
 
     async def timezone(self, learner_id: int) -> str: ...
 
@@ -176,25 +181,30 @@ class Tutor:
             return _error(str(exc))
         now = self.now()
         elapsed_s = max(0.0, (now - current.asked_at).total_seconds())
-        card_before = await self.store.card(learner, question.id)
-        xp = session.xp_for(question, result.correct, current.hinted, card_before, now)
-        rating = review.rating_for(
-            result.correct, current.hinted, elapsed_s, review.fast_threshold_s(question)
-        )
-        card = review.review(card_before, question.id, rating, now)
-        attempt = NewAttempt(
-            question.id,
-            question.topic,
-            result.answer,
-            result.correct,
-            current.hinted,
-            xp,
-            int(elapsed_s * 1000),
-            now,
-        )
-        if not await self.store.record_attempt(learner, attempt, current, card):
+        fast_s = review.fast_threshold_s(question)
+
+        def decide(before: CardState | None) -> tuple[NewAttempt, CardState]:
+            # Runs inside the store's transaction, so two answers cannot both read the same
+            # card: the schedule and the XP always follow from the card as stored.
+            xp = session.xp_for(question, result.correct, current.hinted, before, now)
+            rating = review.rating_for(result.correct, current.hinted, elapsed_s, fast_s)
+            attempt = NewAttempt(
+                question.id,
+                question.topic,
+                result.answer,
+                result.correct,
+                current.hinted,
+                xp,
+                int(elapsed_s * 1000),
+                now,
+            )
+            return attempt, review.review(before, question.id, rating, now)
+
+        recorded = await self.store.record_answer(learner, current, decide)
+        if recorded is None:
             return _error("That question was already answered. Type /quiz for a new one.")
-        return session.feedback(question, result, current.hinted, xp, card)
+        attempt, card = recorded
+        return session.feedback(question, result, current.hinted, attempt.points, card)
 
     async def hint(self, who: LearnerRef) -> Reply:
         learner = await self._id(who)
