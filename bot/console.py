@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bot.console_admin import USAGE, AdminCommands
 from bot.tutor.commands import Command, help_reply
+from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import LearnerRef, Tutor, Window
 
@@ -53,15 +55,24 @@ def render(reply: Reply) -> str:
 class Chat:
     """Turns typed lines into tutor calls. Holds only what the terminal needs between lines."""
 
-    def __init__(self, tutor: Tutor, who: LearnerRef, pictures_dir: Path = Path("data")) -> None:
+    def __init__(
+        self,
+        tutor: Tutor,
+        who: LearnerRef,
+        files_dir: Path = Path("data"),
+        admin: AdminCommands | None = None,
+    ) -> None:
         self.tutor = tutor
         self.who = who
-        self.pictures_dir = pictures_dir
+        self.files_dir = files_dir  # where charts are written
+        self.admin = admin
         self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
         self.last: Reply | None = None
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one line, or None to quit."""
+        if self.admin is not None and self.admin.pending is not None:
+            return await self.admin.confirm(line)
         text = line.strip()
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
@@ -92,17 +103,27 @@ class Chat:
                 return self._save_picture(await self.tutor.progress(self.who))
             case "leaderboard":
                 return await self._leaderboard(args)
+            case "mod":
+                if self.admin is None:
+                    return Reply(
+                        text="Moderator commands need a local admin: start the chat with --admin.",
+                        kind=Kind.ERROR,
+                    )
+                return await self.admin.handle(args)
             case "quit" | "exit":
                 return None
             case _:
-                return help_reply(self.tutor.bank.topics, (QUIT,))
+                reply = help_reply(self.tutor.bank.topics, (QUIT,))
+                if self.admin is not None:
+                    reply = replace(reply, text=f"{reply.text}\n\n{USAGE}")
+                return reply
 
     def _save_picture(self, reply: Reply) -> Reply:
         """A terminal cannot show the chart: write it next to the database and say where."""
         if reply.image is None:
             return reply
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.who.user_id)
-        path = self.pictures_dir / f"progress-{safe}.png"
+        path = self.files_dir / f"progress-{safe}.png"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(reply.image)
@@ -111,15 +132,19 @@ class Chat:
         return replace(reply, text=f"{reply.text}\n\nChart: {path}")
 
     async def _leaderboard(self, args: list[str]) -> Reply:
-        window, page = Window.ALL, 1
+        window, page, topic = Window.ALL, 1, None
         for arg in args:
             if arg.isdigit():
                 page = int(arg)
             elif arg.lower() in Window.__members__.values():
                 window = Window(arg.lower())
+            elif arg in self.tutor.bank.topics:
+                topic = arg
             else:
-                return Reply(text="Usage: /leaderboard [week|month|all] [page]", kind=Kind.ERROR)
-        return await self.tutor.leaderboard(self.who, window, page)
+                return Reply(
+                    text="Usage: /leaderboard [week|month|all] [topic] [page]", kind=Kind.ERROR
+                )
+        return await self.tutor.leaderboard(self.who, window, page, topic)
 
 
 async def run_chat(
@@ -127,10 +152,16 @@ async def run_chat(
     who: LearnerRef,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
-    pictures_dir: Path = Path("data"),
+    files_dir: Path = Path("data"),
+    moderator: Moderator | None = None,
 ) -> int:
+    """The chat loop. With ``moderator``, the /mod commands are open (a local admin)."""
     interactive = stdin.isatty()
-    chat = Chat(tutor, who, pictures_dir)
+    admin = None
+    if moderator is not None:
+        actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name)
+        admin = AdminCommands(moderator, actor, files_dir)
+    chat = Chat(tutor, who, files_dir, admin)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")

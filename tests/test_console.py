@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import ROOT, SAMPLE_BANK
@@ -177,3 +178,29 @@ def test_review_and_time_zone_commands(tmp_path: Path):
     assert "Nothing to review right now. The next one is due in 1 minute" in out
     with sqlite3.connect(db) as raw:
         assert raw.execute("select timezone from learners").fetchone() == ("Europe/Paris",)
+
+
+def test_local_admin_moderates_from_the_terminal(tmp_path: Path):
+    db = tmp_path / "t.db"
+    chat("/quiz\n2\n", db, user="ada")
+    refused = chat("/mod log\n", db, user="bob")
+    assert "Moderator commands need a local admin" in refused.stdout
+    out = chat(
+        "/mod reset ada cheating\nno\n/mod exclude ada spam bot\nyes\n/leaderboard\n"
+        "/mod undo 1 misread\nyes\n/leaderboard\n/mod log\n/mod export\n/mod frobnicate\n",
+        db,
+        "--admin",
+        user="root",
+    ).stdout
+    assert "Cancelled; nothing was changed." in out
+    assert "Excluded ada from this server's leaderboards (action #1)" in out
+    assert "Nobody has answered yet" in out  # ada excluded
+    assert "Undid action #1 (recorded as #2)." in out
+    assert "1. ada · 10 XP" in out
+    assert "· root · exclude ada (undone by #2) · spam bot" in out
+    csv_path = tmp_path / f"leaderboard-all-{datetime.now(UTC):%Y%m%d}.csv"
+    assert f"Written to {csv_path}" in out
+    assert "leaderboard,1,ada,10,1,1" in csv_path.read_text()
+    assert "/mod learner NAME" in out  # unknown subcommand: the usage
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("select count(*) from mod_actions").fetchone() == (2,)

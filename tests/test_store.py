@@ -35,7 +35,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):

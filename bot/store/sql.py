@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.store.database import Database, connect
 from bot.store.models import Attempt, Learner, OpenQuestionRow, ReviewCard, ReviewLog
+from bot.store.moderation import ModerationQueries
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, NewAttempt
@@ -86,7 +87,7 @@ def _upsert(dialect: str, table: str) -> Any:
     )
 
 
-class SqlStore:
+class SqlStore(ModerationQueries):
     def __init__(self, url: str | URL, database: Database | None = None) -> None:
         self.url = make_url(url)
         self._db = database or connect(self.url)
@@ -226,7 +227,7 @@ class SqlStore:
                     Attempt.points,
                     Attempt.answered_at,
                 )
-                .where(Attempt.learner_id == learner_id)
+                .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
                 .order_by(Attempt.answered_at, Attempt.id)
             )
             return [AttemptRow(*row) for row in rows]
@@ -254,15 +255,27 @@ class SqlStore:
         await self._db.write(op)
 
     async def leaderboard(
-        self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
     ) -> Sequence[LeaderRow]:
         # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
+        # Excluded learners and attempts hidden by a reset do not count.
         score = func.sum(Attempt.points).label("score")
         right = func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right")
         query = (
             select(Learner.display_name, score, func.count().label("n"), right)
             .join(Attempt, Attempt.learner_id == Learner.id)
-            .where(Learner.platform == platform, Learner.guild_id == guild_id)
+            .where(
+                Learner.platform == platform,
+                Learner.guild_id == guild_id,
+                Learner.excluded.is_(False),
+                Attempt.reset_by.is_(None),
+            )
             .group_by(Learner.id, Learner.display_name)
             .order_by(score.desc(), right.desc(), Learner.display_name)
             .limit(limit)
@@ -270,6 +283,8 @@ class SqlStore:
         )
         if since is not None:
             query = query.where(Attempt.answered_at >= since)
+        if topic is not None:
+            query = query.where(Attempt.topic == topic)
 
         def op(conn: Connection) -> list[LeaderRow]:
             return [

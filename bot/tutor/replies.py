@@ -26,6 +26,12 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     kind: Kind = Kind.INFO
@@ -34,6 +40,7 @@ class Reply:
     choices: tuple[str, ...] = ()
     ephemeral: bool = False  # only the learner should see it (Discord: an ephemeral message)
     image: bytes | None = None  # a PNG, e.g. the progress chart
+    attachment: Attachment | None = None  # a file to send along, e.g. a CSV export
     question_id: str | None = None
     correct: bool | None = None  # for feedback: was the answer right
     actions: tuple[Action, ...] = ()

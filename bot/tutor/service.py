@@ -90,8 +90,16 @@ class Store(Protocol):
     async def set_timezone(self, learner_id: int, name: str) -> None: ...
 
     async def leaderboard(
-        self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
-    ) -> Sequence[LeaderRow]: ...
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
+    ) -> Sequence[LeaderRow]:
+        """Ranked by XP; excluded learners and reset attempts do not count."""
+        ...
 
 
 def _utcnow() -> datetime:
@@ -259,10 +267,16 @@ class Tutor:
         )
 
     async def leaderboard(
-        self, who: LearnerRef, window: Window = Window.ALL, page: int = 1
+        self,
+        who: LearnerRef,
+        window: Window = Window.ALL,
+        page: int = 1,
+        topic: str | None = None,
     ) -> Reply:
         if who.guild_id == DIRECT_MESSAGES:
             return _error("Leaderboards belong to a server; in direct messages, try /progress.")
+        if topic is not None and topic not in self.bank.topics:
+            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
         page = max(1, page)
         rows = await self.store.leaderboard(
             who.platform,
@@ -270,6 +284,10 @@ class Tutor:
             window.since(self.now()),
             LEADERBOARD_PAGE_SIZE,
             (page - 1) * LEADERBOARD_PAGE_SIZE,
+            topic,
         )
         label = {Window.WEEK: "this week", Window.MONTH: "this month", Window.ALL: "all time"}
-        return progress.leaderboard_reply(rows, f"Leaderboard · {label[window]} · page {page}")
+        about = f" · {topic}" if topic else ""
+        return progress.leaderboard_reply(
+            rows, f"Leaderboard{about} · {label[window]} · page {page}"
+        )
