@@ -30,6 +30,16 @@ def test_bank_loads_with_unique_ids(bank: Bank) -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_the_course_is_big_enough(bank: Bank) -> None:
+    # The curriculum issue: 60+ questions, 8+ topics, 25+ proven snippets, all kinds and levels.
+    assert len(bank) >= 60
+    assert len(bank.topics) >= 8
+    assert sum(1 for q in bank.questions if q.code and q.expect) >= 25
+    assert {q.difficulty for q in bank.questions} == {1, 2, 3}
+    assert {q.kind for q in bank.questions} == {"multiple_choice", "short_answer"}
+    assert any(q.expect and q.expect.error for q in bank.questions)
+
+
 def test_every_choice_has_feedback(bank: Bank) -> None:
     missing = [
         f"{q.id} choice {i + 1}"
