@@ -17,6 +17,7 @@ from bot import logs
 from bot.settings import Settings
 from bot.store import StoreError, open_store
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
+from bot.tutor.moderator import Moderator
 from bot.tutor.service import LearnerRef, Tutor
 
 log = logging.getLogger("bot")
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat = sub.add_parser("chat", parents=[common], help="the tutor in the terminal")
     chat.add_argument("--user", default=None, help="your name (default: your login name)")
+    chat.add_argument(
+        "--admin",
+        action="store_true",
+        help="open the /mod commands: you are this machine's local moderator",
+    )
 
     content = sub.add_parser("content", help="question files").add_subparsers(
         dest="content_command", required=True
@@ -93,14 +99,18 @@ def _load(settings: Settings) -> Bank:
         raise SystemExit(1) from None
 
 
-async def _chat(settings: Settings, user: str) -> int:
+async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
     bank = _load(settings)
     store = await open_store(settings.database_url.get_secret_value())
     try:
         from bot.console import GUILD, PLATFORM, run_chat
 
         who = LearnerRef(PLATFORM, user, GUILD, user)
-        return await run_chat(Tutor(bank, store), who)
+        # Charts and exports go next to a SQLite database, else to data/.
+        database = store.url.database if store.url.get_backend_name() == "sqlite" else None
+        files = Path(database).parent if database else Path("data")
+        moderator = Moderator(bank, store) if admin else None
+        return await run_chat(Tutor(bank, store), who, files_dir=files, moderator=moderator)
     finally:
         await store.close()
 
@@ -191,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "sync-commands":
                 return asyncio.run(_sync_commands(settings, args.guild))
             case "chat":
-                return asyncio.run(_chat(settings, args.user or getpass.getuser()))
+                return asyncio.run(_chat(settings, args.user or getpass.getuser(), args.admin))
             case "content":
                 return _content(args, settings)
             case "db":

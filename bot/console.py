@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
+from bot.console_admin import USAGE, AdminCommands
 from bot.tutor.commands import Command, help_reply
+from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import LearnerRef, Tutor, Window
 
@@ -51,14 +55,24 @@ def render(reply: Reply) -> str:
 class Chat:
     """Turns typed lines into tutor calls. Holds only what the terminal needs between lines."""
 
-    def __init__(self, tutor: Tutor, who: LearnerRef) -> None:
+    def __init__(
+        self,
+        tutor: Tutor,
+        who: LearnerRef,
+        files_dir: Path = Path("data"),
+        admin: AdminCommands | None = None,
+    ) -> None:
         self.tutor = tutor
         self.who = who
+        self.files_dir = files_dir  # where charts are written
+        self.admin = admin
         self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
         self.last: Reply | None = None
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one line, or None to quit."""
+        if self.admin is not None and self.admin.pending is not None:
+            return await self.admin.confirm(line)
         text = line.strip()
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
@@ -73,36 +87,81 @@ class Chat:
             case "quiz" | "next":
                 self.topic = args[0] if args else None
                 return await self.tutor.quiz(self.who, self.topic)
+            case "review":
+                return await self.tutor.review(self.who, args[0] if args else None)
+            case "settings":
+                if len(args) == 2 and args[0].lower() == "timezone":
+                    return await self.tutor.set_timezone(self.who, args[1])
+                return Reply(
+                    text="Usage: /settings timezone NAME (e.g. Europe/Paris)", kind=Kind.ERROR
+                )
             case "hint":
                 return await self.tutor.hint(self.who)
             case "skip":
                 return await self.tutor.skip(self.who, self.topic)
             case "progress":
-                return await self.tutor.progress(self.who)
+                return self._save_picture(await self.tutor.progress(self.who))
             case "leaderboard":
                 return await self._leaderboard(args)
+            case "mod":
+                if self.admin is None:
+                    return Reply(
+                        text="Moderator commands need a local admin: start the chat with --admin.",
+                        kind=Kind.ERROR,
+                    )
+                return await self.admin.handle(args)
             case "quit" | "exit":
                 return None
             case _:
-                return help_reply(self.tutor.bank.topics, (QUIT,))
+                reply = help_reply(self.tutor.bank.topics, (QUIT,))
+                if self.admin is not None:
+                    reply = replace(reply, text=f"{reply.text}\n\n{USAGE}")
+                return reply
+
+    def _save_picture(self, reply: Reply) -> Reply:
+        """A terminal cannot show the chart: write it next to the database and say where."""
+        if reply.image is None:
+            return reply
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.who.user_id)
+        path = self.files_dir / f"progress-{safe}.png"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(reply.image)
+        except OSError as exc:
+            return replace(reply, text=f"{reply.text}\n\n(Could not save the chart: {exc})")
+        return replace(reply, text=f"{reply.text}\n\nChart: {path}")
 
     async def _leaderboard(self, args: list[str]) -> Reply:
-        window, page = Window.ALL, 1
+        window, page, topic = Window.ALL, 1, None
         for arg in args:
             if arg.isdigit():
                 page = int(arg)
             elif arg.lower() in Window.__members__.values():
                 window = Window(arg.lower())
+            elif arg in self.tutor.bank.topics:
+                topic = arg
             else:
-                return Reply(text="Usage: /leaderboard [week|month|all] [page]", kind=Kind.ERROR)
-        return await self.tutor.leaderboard(self.who, window, page)
+                return Reply(
+                    text="Usage: /leaderboard [week|month|all] [topic] [page]", kind=Kind.ERROR
+                )
+        return await self.tutor.leaderboard(self.who, window, page, topic)
 
 
 async def run_chat(
-    tutor: Tutor, who: LearnerRef, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    tutor: Tutor,
+    who: LearnerRef,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    files_dir: Path = Path("data"),
+    moderator: Moderator | None = None,
 ) -> int:
+    """The chat loop. With ``moderator``, the /mod commands are open (a local admin)."""
     interactive = stdin.isatty()
-    chat = Chat(tutor, who)
+    admin = None
+    if moderator is not None:
+        actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name)
+        admin = AdminCommands(moderator, actor, files_dir)
+    chat = Chat(tutor, who, files_dir, admin)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import ROOT, SAMPLE_BANK
@@ -49,11 +50,14 @@ def test_scripted_session_prints_a_transcript(tmp_path: Path):
     # The input is echoed, so the output reads as a transcript.
     assert "> /quiz" in out and "> global average pooling" in out
     assert "Which is right?" in out and "  2) Right one" in out
-    assert "✅ Correct! +10 points" in out and "Yes, because it is right." in out
+    assert "✅ Correct! +10 XP" in out and "Yes, because it is right." in out
     assert "Which layer flattens a feature map by averaging?" in out  # Enter asked the next one
     assert "💡 Global..." in out
-    assert "+5 points (with a hint)" in out
-    assert "Score: 15" in out
+    assert "+5 XP (with a hint)" in out
+    assert "XP: 15" in out
+    chart = db.parent / "progress-ada.png"  # written next to the database
+    assert f"Chart: {chart}" in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
     assert out.rstrip().endswith("Bye! Your progress is saved.")  # EOF ends the chat
     assert attempts(db) == [
         ("easy-choice", "Right one", 1, 0, 10),
@@ -82,8 +86,8 @@ def test_progress_is_kept_across_sessions_and_shared_leaderboard(tmp_path: Path)
     chat("/quiz\n2\n", db, user="ada")
     chat("/quiz\n1\n", db, user="bob")
     result = chat("/leaderboard\n/quiz\n", db, user="ada")
-    assert "1. ada · 10 points · 1/1 correct" in result.stdout
-    assert "2. bob · 0 points · 0/1 correct" in result.stdout
+    assert "1. ada · 10 XP · 1/1 correct" in result.stdout
+    assert "2. bob · 0 XP · 0/1 correct" in result.stdout
     # ada already answered the first question, so she gets the next one.
     assert "Which layer flattens" in result.stdout
 
@@ -157,3 +161,46 @@ def test_bad_database_urls_are_clear_errors_without_the_password(tmp_path: Path)
         assert result.stderr.startswith(f"error: {message}"), result.stderr
         assert "s3cret-pass" not in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_review_and_time_zone_commands(tmp_path: Path):
+    db = tmp_path / "t.db"
+    result = chat(
+        "/review\n/settings timezone Europe/Paris\n/settings timezone Nowhere/Land\n"
+        "/settings\n/quiz\n1\n/review\n",
+        db,
+    )
+    out = result.stdout
+    assert "Nothing to review right now. Try /quiz" in out  # nothing answered yet
+    assert "Time zone set to Europe/Paris" in out
+    assert "Unknown time zone 'Nowhere/Land'" in out
+    assert "Usage: /settings timezone NAME" in out
+    assert "Nothing to review right now. The next one is due in 1 minute" in out
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("select timezone from learners").fetchone() == ("Europe/Paris",)
+
+
+def test_local_admin_moderates_from_the_terminal(tmp_path: Path):
+    db = tmp_path / "t.db"
+    chat("/quiz\n2\n", db, user="ada")
+    refused = chat("/mod log\n", db, user="bob")
+    assert "Moderator commands need a local admin" in refused.stdout
+    out = chat(
+        "/mod reset ada cheating\nno\n/mod exclude ada spam bot\nyes\n/leaderboard\n"
+        "/mod undo 1 misread\nyes\n/leaderboard\n/mod log\n/mod export\n/mod frobnicate\n",
+        db,
+        "--admin",
+        user="root",
+    ).stdout
+    assert "Cancelled; nothing was changed." in out
+    assert "Excluded ada from this server's leaderboards (action #1)" in out
+    assert "Nobody has answered yet" in out  # ada excluded
+    assert "Undid action #1 (recorded as #2)." in out
+    assert "1. ada · 10 XP" in out
+    assert "· root · exclude ada (undone by #2) · spam bot" in out
+    csv_path = tmp_path / f"leaderboard-all-{datetime.now(UTC):%Y%m%d}.csv"
+    assert f"Written to {csv_path}" in out
+    assert "leaderboard,1,ada,10,1,1" in csv_path.read_text()
+    assert "/mod learner NAME" in out  # unknown subcommand: the usage
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("select count(*) from mod_actions").fetchone() == (2,)

@@ -54,7 +54,7 @@ async def test_a_hinted_answer_earns_half(tutor, store):
     assert (await tutor.hint(ada)).kind is Kind.HINT
     await tutor.hint(ada)  # asking twice costs nothing more
     reply = await tutor.answer(ada, "2")
-    assert "+5 points (with a hint)" in reply.text
+    assert "+5 XP (with a hint)" in reply.text
     [row] = await store.attempts(await store.learner_id(ada))
     assert (row.hinted, row.points) == (True, 5)
     assert (await tutor.hint(ada)).kind is Kind.ERROR  # nothing open any more
@@ -88,7 +88,7 @@ async def test_open_question_and_hint_survive_a_restart(bank, db_url, clock):
 
     second = await open_store(db_url)
     reply = await Tutor(bank, second, now=clock).answer(ada, "2", question_id="easy-choice")
-    assert "+5 points (with a hint)" in reply.text
+    assert "+5 XP (with a hint)" in reply.text
     await second.close()
 
 
@@ -102,11 +102,11 @@ async def test_progress_and_leaderboard(tutor):
     await tutor.quiz(bob)
     await tutor.answer(bob, "2")
     text = (await tutor.progress(ada)).text
-    assert "Score: 10" in text
+    assert "XP: 10" in text
     assert "correct: 1 (50%)" in text
-    assert "shapes" in text and "1/2" in text
+    assert "shapes █████░░░░░ 1/2" in text
     board = (await tutor.leaderboard(ada, Window.WEEK)).text.splitlines()
-    assert board == ["  1. Ada · 10 points · 1/2 correct", "  2. Bob · 10 points · 1/1 correct"]
+    assert board == ["  1. Ada · 10 XP · 1/2 correct", "  2. Bob · 10 XP · 1/1 correct"]
 
 
 async def test_unknown_topic_and_direct_messages(tutor):
@@ -125,3 +125,61 @@ async def test_question_removed_from_content_is_closed(bank, store, clock):
     reply = await Tutor(smaller, store, now=clock).answer(ada, "2")
     assert "removed" in reply.text
     assert await store.open_question(await store.learner_id(ada)) is None
+
+
+async def test_reviews_come_back_when_due_and_early_repeats_earn_nothing(tutor, clock, store):
+    ada = learner()
+    await tutor.quiz(ada)
+    assert (await tutor.answer(ada, "1")).correct is False  # wrong: due again in a minute
+    nothing = await tutor.review(ada)
+    assert nothing.text.startswith("Nothing to review right now. The next one is due in 1 minute")
+    clock.advance(minutes=2)
+    due = await tutor.review(ada)
+    assert (due.question_id, due.title.split(" ·")[0]) == ("easy-choice", "Another try")
+    reply = await tutor.answer(ada, "2")
+    assert "+10 XP" in reply.text
+    # New questions come from the least mastered topic (ties: file order of topics).
+    for qid, answer in (
+        ("text-answer", "global average pooling"),
+        ("hard-choice", "1"),
+        ("shape-answer", "(None,5)"),
+    ):
+        asked = await tutor.quiz(ada)
+        assert asked.question_id == qid
+        await tutor.answer(ada, answer)
+    # Everything seen, nothing due: an early repeat is practice, right but worth no XP.
+    practice = await tutor.quiz(ada)
+    assert practice.title.startswith("Practice")
+    question = tutor.bank.get(practice.question_id)
+    right = str(question.correct_index + 1) if question.choices else question.accept[0]
+    assert "no XP this time" in (await tutor.answer(ada, right)).text
+    rows = await store.attempts(await store.learner_id(ada))
+    assert sum(r.points for r in rows) == 10 + 10 + 20 + 30
+
+
+async def test_daily_streak_counts_days_in_the_learners_time_zone(tutor, clock):
+    ada = learner()
+    assert (await tutor.set_timezone(ada, "Mars/Olympus")).kind is Kind.ERROR
+    assert "America/New_York" in (await tutor.set_timezone(ada, "America/New_York")).text
+    # 23:30 and 00:30 in New York are two days there, but one day in UTC.
+    clock.now = clock.now.replace(day=10, hour=4, minute=30)  # 23:30 EST on 9 November
+    await tutor.quiz(ada)
+    await tutor.answer(ada, "2")
+    clock.advance(hours=1)
+    await tutor.quiz(ada)
+    await tutor.answer(ada, "global average pooling")
+    assert "Daily streak: 2 days" in (await tutor.progress(ada, picture=False)).text
+    await tutor.set_timezone(ada, "UTC")
+    assert "Daily streak: 1 day " in (await tutor.progress(ada, picture=False)).text
+
+
+async def test_progress_picture_is_a_png(tutor):
+    ada = learner()
+    assert (await tutor.progress(ada)).image is None  # nothing to draw yet
+    await tutor.quiz(ada)
+    await tutor.answer(ada, "2")
+    image = (await tutor.progress(ada)).image
+    assert image is not None and image.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
+    assert (width, height) == (1000, 420)
+    assert 10_000 < len(image) < 500_000

@@ -1,82 +1,108 @@
-"""The pure quiz rules: question choice, grading, points and feedback."""
+"""The pure quiz rules: question choice, grading, XP and feedback."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fsrs import Rating
 
 from bot.tutor.content import Bank
 from bot.tutor.replies import Action, Kind
+from bot.tutor.review import CardState, review
 from bot.tutor.session import (
     InvalidAnswer,
-    PastAttempt,
     Reason,
     ask,
     choose_next,
     feedback,
     grade,
     hint,
-    points_for,
+    target_difficulty,
+    xp_for,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def at(minutes: int) -> datetime:
+def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def test_new_learner_gets_easiest_first_then_file_order(bank: Bank):
-    pick = choose_next(bank, [])
+def answered(*history: tuple[str, Rating, datetime]) -> dict[str, CardState]:
+    cards: dict[str, CardState] = {}
+    for qid, rating, when in history:
+        cards[qid] = review(cards.get(qid), qid, rating, when)
+    return cards
+
+
+def test_new_learner_gets_easiest_of_the_first_topic(bank: Bank):
+    pick = choose_next(bank, {}, T0)
     assert pick is not None
     assert (pick.question.id, pick.reason) == ("easy-choice", Reason.NEW)
-    history = [PastAttempt("easy-choice", True, at(1))]
-    assert choose_next(bank, history).question.id == "text-answer"  # difficulty 1 before 2
 
 
-def test_unanswered_before_missed_before_review(bank: Bank):
-    history = [
-        PastAttempt("easy-choice", False, at(1)),
-        PastAttempt("text-answer", True, at(2)),
-        PastAttempt("shape-answer", True, at(3)),
-    ]
-    assert choose_next(bank, history).question.id == "hard-choice"
-    history.append(PastAttempt("hard-choice", True, at(4)))
-    pick = choose_next(bank, history)
+def test_new_questions_come_from_the_weakest_topic(bank: Bank):
+    # "basics" has one of its two questions mastered; "shapes" none: shapes is weaker.
+    cards = answered(("easy-choice", Rating.Good, at(0)))
+    assert choose_next(bank, cards, at(1)).question.id == "text-answer"
+
+
+def test_due_reviews_come_before_new_questions(bank: Bank):
+    cards = answered(("easy-choice", Rating.Again, at(0)))  # learning step: due in 1 minute
+    assert choose_next(bank, cards, at(0.5)).reason is Reason.NEW
+    pick = choose_next(bank, cards, at(1))
     assert (pick.question.id, pick.reason) == ("easy-choice", Reason.RETRY)
-    history.append(PastAttempt("easy-choice", True, at(5)))
-    # All correct now: the one answered longest ago comes back for review.
-    pick = choose_next(bank, history)
-    assert (pick.question.id, pick.reason) == ("text-answer", Reason.REVIEW)
+    cards = answered(("easy-choice", Rating.Good, at(0)), ("easy-choice", Rating.Good, at(10)))
+    review_day = cards["easy-choice"].due
+    assert choose_next(bank, cards, review_day).reason is Reason.REVIEW
 
 
-def test_latest_attempt_decides_missed(bank: Bank):
-    history = [PastAttempt("easy-choice", True, at(1)), PastAttempt("easy-choice", False, at(2))]
-    history += [PastAttempt(q, True, at(3)) for q in ("text-answer", "shape-answer", "hard-choice")]
-    assert choose_next(bank, history).reason is Reason.RETRY
+def test_the_longest_overdue_review_comes_first(bank: Bank):
+    cards = answered(("easy-choice", Rating.Again, at(0)), ("text-answer", Rating.Again, at(3)))
+    assert choose_next(bank, cards, at(60)).question.id == "easy-choice"
+    assert choose_next(bank, cards, at(60), avoid={"easy-choice"}).question.id == "text-answer"
+
+
+def test_due_only_stops_after_reviews(bank: Bank):
+    cards = answered(("easy-choice", Rating.Good, at(0)))
+    assert choose_next(bank, cards, at(1), due_only=True) is None
+    assert choose_next(bank, cards, at(11), due_only=True).question.id == "easy-choice"
+
+
+def test_when_everything_is_seen_the_least_remembered_is_practised(bank: Bank):
+    history = [(q.id, Rating.Good, at(i)) for i, q in enumerate(bank.questions)]
+    cards = answered(*history, ("hard-choice", Rating.Easy, at(20)))
+    cards = {qid: c for qid, c in cards.items()}
+    now = at(21)  # nothing due: learning steps of 10 minutes passed for all but hard-choice
+    due = [q for q, c in cards.items() if c.is_due(now)]
+    assert due == ["easy-choice", "shape-answer", "text-answer"]
+    later = answered(*[(q.id, Rating.Easy, at(0)) for q in bank.questions])
+    pick = choose_next(bank, later, at(1))
+    assert pick.reason is Reason.PRACTICE
+
+
+def test_difficulty_follows_how_the_learner_is_doing(bank: Bank):
+    assert target_difficulty({}) == 1
+    good = answered(*[(f"q{i}", Rating.Good, at(i)) for i in range(10)])
+    assert target_difficulty(good) == 3
+    mixed = answered(*[(f"q{i}", Rating.Good if i % 3 else Rating.Again, at(i)) for i in range(9)])
+    assert target_difficulty(mixed) == 2  # 6 of 9 right
+    # A good learner gets the hard question before the easy one of the same topic.
+    cards = {**good, **answered(("text-answer", Rating.Good, at(30)))}
+    assert choose_next(bank, cards, at(31), topic="basics").question.id == "hard-choice"
 
 
 def test_topic_filter_and_avoid(bank: Bank):
-    assert choose_next(bank, [], topic="shapes").question.id == "text-answer"
-    assert choose_next(bank, [], topic="shapes", avoid={"text-answer"}).question.id == (
-        "shape-answer"
-    )
-    # Avoiding the only candidate still returns it rather than nothing.
-    only = choose_next(bank, [PastAttempt("shape-answer", True, at(1))], "shapes", {"text-answer"})
-    assert only.question.id == "text-answer"
-    assert choose_next(bank, [], topic="nope") is None
+    assert choose_next(bank, {}, T0, topic="shapes").question.id == "text-answer"
+    pick = choose_next(bank, {}, T0, topic="shapes", avoid={"text-answer"})
+    assert pick.question.id == "shape-answer"
+    assert choose_next(bank, {}, T0, topic="nope") is None
 
 
 def test_grading_choices(bank: Bank):
     q = bank.get("easy-choice")
     right = grade(q, "2")
-    assert (right.correct, right.answer, right.choice_index, right.points) == (
-        True,
-        "Right one",
-        1,
-        10,
-    )
-    wrong = grade(q, "1")
-    assert (wrong.correct, wrong.points) == (False, 0)
+    assert (right.correct, right.answer, right.choice_index) == (True, "Right one", 1)
+    assert grade(q, "1").correct is False
     for bad in ("4", "0", "right one", "  "):
         with pytest.raises(InvalidAnswer):
             grade(q, bad)
@@ -85,42 +111,48 @@ def test_grading_choices(bank: Bank):
 def test_grading_short_answers(bank: Bank):
     q = bank.get("shape-answer")
     assert grade(q, "none, 5").correct
-    assert grade(q, "[None,5]").points == 20
+    assert grade(q, "[None,5]").correct
     assert not grade(q, "(None, 10)").correct
     assert grade(q, "(None, 10)").answer == "(None, 10)"  # the learner's words are kept
 
 
-def test_points_scale_with_difficulty_and_halve_with_a_hint(bank: Bank):
+def test_xp_by_difficulty_halved_with_a_hint_and_none_for_early_repeats(bank: Bank):
     hard = bank.get("hard-choice")
-    assert points_for(hard, correct=True, hinted=False) == 30
-    assert points_for(hard, correct=True, hinted=True) == 15
-    assert points_for(hard, correct=False, hinted=False) == 0
-    assert grade(hard, "1", hinted=True).points == 15
+    assert xp_for(hard, correct=True, hinted=False, card=None, now=T0) == 30
+    assert xp_for(hard, correct=True, hinted=True, card=None, now=T0) == 15
+    assert xp_for(hard, correct=False, hinted=False, card=None, now=T0) == 0
+    card = answered(("hard-choice", Rating.Good, T0))["hard-choice"]  # due in 10 minutes
+    assert xp_for(hard, True, False, card, at(5)) == 0  # farming: nothing
+    assert xp_for(hard, True, False, card, at(10)) == 30  # due: a real review
 
 
 def test_question_reply_carries_what_a_frontend_needs(bank: Bank):
-    reply = ask(choose_next(bank, [], topic="shapes", avoid={"text-answer"}))
+    reply = ask(choose_next(bank, {}, T0, topic="shapes", avoid={"text-answer"}))
     assert reply.kind is Kind.QUESTION
     assert reply.question_id == "shape-answer"
     assert reply.code == 'print("hello")\n'
     assert reply.choices == ()
-    mc = ask(choose_next(bank, []))
-    assert mc.choices == ("Wrong one", "Right one", "Another wrong one")
+    assert ask(choose_next(bank, {}, T0)).choices == ("Wrong one", "Right one", "Another wrong one")
 
 
-def test_feedback_names_the_answer_and_explains(bank: Bank):
+def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank):
     q = bank.get("easy-choice")
-    bad = feedback(q, grade(q, "1"), hinted=False)
+    card = review(None, q.id, Rating.Again, T0)
+    bad = feedback(q, grade(q, "1"), hinted=False, xp=0, card=card)
     assert bad.correct is False
     assert "The answer is: Right one" in bad.text
     assert "Not this one, because it is wrong." in bad.text
     assert "The right one is right." in bad.text
+    assert "Next review of this question: in 1 minute." in bad.text
     assert bad.actions == (Action.NEXT,)
     code_q = bank.get("shape-answer")
-    good = feedback(code_q, grade(code_q, "(None,5)", hinted=True), hinted=True)
-    assert good.correct is True
-    assert "+10 points (with a hint)" in good.text
+    good = feedback(
+        code_q, grade(code_q, "(None,5)"), True, 10, review(None, code_q.id, Rating.Hard, T0)
+    )
+    assert "+10 XP (with a hint)" in good.text
     assert Action.RUN in good.actions
+    early = feedback(code_q, grade(code_q, "(None,5)"), False, 0, card)
+    assert "no XP this time" in early.text
 
 
 def test_hint_reply(bank: Bank):

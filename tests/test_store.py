@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from fsrs import Rating
 from sqlalchemy import create_engine
 
 from bot.store import StoreError, open_store
 from bot.store.models import Base
-from bot.tutor.progress import AttemptRow, best_points_score
+from bot.tutor.progress import AttemptRow
+from bot.tutor.review import review
 from bot.tutor.service import NewAttempt
 from bot.tutor.session import OpenQuestion
 from tests.conftest import learner
@@ -33,7 +35,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0001"
+    assert version == "0003"
 
 
 async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
@@ -81,7 +83,15 @@ def attempt(qid: str, correct: bool, points: int, when: datetime, topic: str = "
 async def answer(store, lid: int, qid: str, correct: bool, points: int, when: datetime) -> bool:
     open_ = OpenQuestion(qid, when - timedelta(seconds=2))
     await store.set_open_question(lid, open_)
-    return await store.record_attempt(lid, attempt(qid, correct, points, when), open_)
+    return await record(store, lid, open_, attempt(qid, correct, points, when))
+
+
+async def record(store, lid: int, open_: OpenQuestion, new: NewAttempt) -> bool:
+    def decide(before):
+        rating = Rating.Good if new.correct else Rating.Again
+        return new, review(before, new.question_id, rating, new.answered_at)
+
+    return await store.record_answer(lid, open_, decide) is not None
 
 
 async def test_attempt_is_committed_when_record_returns(db_url, store):
@@ -99,7 +109,7 @@ async def test_an_open_question_is_answered_once(store):
     open_ = OpenQuestion("q1", T0)
     await store.set_open_question(lid, open_)
     results = await asyncio.gather(
-        *(store.record_attempt(lid, attempt("q1", True, 10, T0), open_) for _ in range(5))
+        *(record(store, lid, open_, attempt("q1", True, 10, T0)) for _ in range(5))
     )
     assert sorted(results) == [False, False, False, False, True]
     assert len(await store.attempts(lid)) == 1
@@ -114,13 +124,12 @@ async def test_open_question_round_trip_keeps_time_zone_and_hint(store):
     assert await store.open_question(lid) is None
 
 
-async def test_leaderboard_counts_each_question_once_at_its_best(store):
+async def test_leaderboard_sums_xp_within_the_guild_and_window(store):
     ada = await store.learner_id(learner("Ada"))
     bob = await store.learner_id(learner("Bob"))
     eve = await store.learner_id(learner("Eve", guild="elsewhere"))
     await answer(store, ada, "q1", False, 0, T0)
     await answer(store, ada, "q1", True, 10, T0 + timedelta(minutes=1))
-    await answer(store, ada, "q1", True, 10, T0 + timedelta(minutes=2))  # no farming
     await answer(store, ada, "q2", True, 15, T0 + timedelta(minutes=3))
     await answer(store, bob, "q3", True, 30, T0 + timedelta(days=20))
     await answer(store, eve, "q3", True, 30, T0)
@@ -128,10 +137,10 @@ async def test_leaderboard_counts_each_question_once_at_its_best(store):
     board = await store.leaderboard("test", "g1", None, 10, 0)
     assert [(r.rank, r.display_name, r.score, r.attempts, r.correct) for r in board] == [
         (1, "Bob", 30, 1, 1),
-        (2, "Ada", 25, 4, 3),
+        (2, "Ada", 25, 3, 2),
     ]
     rows = await store.attempts(ada)
-    assert best_points_score(rows) == 25  # the SQL rule equals the Python rule
+    assert sum(r.points for r in rows) == 25  # the SQL sum equals the Python one
     assert all(isinstance(r, AttemptRow) and r.answered_at.tzinfo for r in rows)
 
     week = await store.leaderboard("test", "g1", T0 + timedelta(days=14), 10, 0)
@@ -150,10 +159,10 @@ async def test_a_question_changed_by_another_process_is_not_answered_from_a_stal
         # Another process (say, a second terminal) hints the same question.
         await second.set_open_question(lid, OpenQuestion("q1", T0, hinted=True))
         assert await first.open_question(lid) == asked  # cached, stale
-        assert not await first.record_attempt(lid, attempt("q1", True, 10, T0), asked)
+        assert not await record(first, lid, asked, attempt("q1", True, 10, T0))
         fresh = await first.open_question(lid)
         assert fresh == OpenQuestion("q1", T0, hinted=True)  # read again after the refusal
-        assert await first.record_attempt(lid, attempt("q1", True, 5, T0), fresh)
+        assert await record(first, lid, fresh, attempt("q1", True, 5, T0))
         assert [r.points for r in await second.attempts(lid)] == [5]
     finally:
         await first.close()
@@ -179,13 +188,62 @@ async def test_group_commit_batches_and_isolates_a_failing_write(store):
         assert len(await store.attempts(lid)) == 1
 
 
-async def test_last_attempts_keeps_the_latest_per_question(store):
+async def test_review_cards_and_log_are_stored_with_the_attempt(store, db_url):
     lid = await store.learner_id(learner())
     await answer(store, lid, "q1", True, 10, T0)
     await answer(store, lid, "q2", True, 10, T0 + timedelta(minutes=1))
-    await answer(store, lid, "q1", False, 0, T0 + timedelta(minutes=2))
-    latest = sorted(await store.last_attempts(lid), key=lambda a: a.question_id)
-    assert [(a.question_id, a.correct, a.answered_at) for a in latest] == [
-        ("q1", False, T0 + timedelta(minutes=2)),
-        ("q2", True, T0 + timedelta(minutes=1)),
-    ]
+    await answer(store, lid, "q1", False, 0, T0 + timedelta(minutes=20))
+    cards = await store.cards(lid)
+    assert sorted(cards) == ["q1", "q2"]
+    assert cards["q1"].last_rating == Rating.Again
+    assert cards["q1"].due.tzinfo is not None
+    with sqlite3.connect(sqlite_path(db_url)) as raw:
+        logs = raw.execute("select question_id, rating from review_logs order by id").fetchall()
+    assert logs == [("q1", 3), ("q2", 3), ("q1", 1)]
+
+
+async def test_time_zone_defaults_to_utc_and_can_be_set(store):
+    lid = await store.learner_id(learner())
+    assert await store.timezone(lid) == "UTC"
+    await store.set_timezone(lid, "Asia/Tokyo")
+    assert await store.timezone(lid) == "Asia/Tokyo"
+
+
+def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
+    """Migrating a database made before review cards: history becomes cards and log rows, and
+    XP earned by answering again before a review was due is taken back."""
+    from bot.store.migrate import upgrade_connection
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        upgrade_connection(conn, "0001")
+        conn.exec_driver_sql(
+            "insert into learners values (1, 'discord', 'u1', 'g1', 'Ada', '2026-03-01 08:00:00')"
+        )
+        rows = [
+            (1, "q1", 0, 0, 0, "2026-03-01 09:00:00"),  # wrong
+            (2, "q1", 1, 0, 10, "2026-03-01 09:00:30"),  # right 30 s later: not due yet
+            (3, "q1", 1, 0, 10, "2026-03-05 09:00:00"),  # due again: counts
+            (4, "q2", 1, 1, 5, "2026-03-01 09:05:00"),  # right with a hint
+        ]
+        for attempt_id, qid, correct, hinted, points, when in rows:
+            conn.exec_driver_sql(
+                "insert into attempts values (?, 1, ?, 't', 'a', ?, ?, ?, 1000, ?)",
+                (attempt_id, qid, correct, hinted, points, when),
+            )
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+        points = conn.exec_driver_sql("select id, points from attempts order by id").fetchall()
+        ratings = conn.exec_driver_sql(
+            "select question_id, rating from review_logs order by reviewed_at"
+        ).fetchall()
+        cards = conn.exec_driver_sql(
+            "select question_id, last_rating from review_cards order by question_id"
+        ).fetchall()
+        tz = conn.exec_driver_sql("select timezone from learners").scalar()
+    engine.dispose()
+    assert points == [(1, 0), (2, 0), (3, 10), (4, 5)]
+    assert ratings == [("q1", 1), ("q1", 3), ("q2", 2), ("q1", 3)]
+    assert cards == [("q1", 3), ("q2", 2)]
+    assert tz == "UTC"

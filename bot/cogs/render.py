@@ -7,9 +7,11 @@ deferral, or a follow-up after a silent component deferral).
 
 from __future__ import annotations
 
+import io
 import logging
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -100,6 +102,31 @@ def embed_for(reply: Reply, colour: discord.Colour | None = None) -> discord.Emb
     return embed
 
 
+def monospace_blocks(text: str) -> str:
+    """Lines indented by two spaces (the tutor's aligned tables and bars) in code blocks, so
+    that Discord keeps their alignment."""
+    out: list[str] = []
+    block: list[str] = []
+    for line in [*text.split("\n"), None]:
+        if line is not None and line.startswith("  "):
+            block.append(line)
+            continue
+        if block:
+            out.append("```\n" + "\n".join(block) + "\n```")
+            block = []
+        if line is not None:
+            out.append(line)
+    return "\n".join(out)
+
+
+def attach_image(reply: Reply, embed: discord.Embed) -> list[discord.File]:
+    """The reply's picture (a PNG, e.g. the progress chart) as the embed's image."""
+    if reply.image is None:
+        return []
+    embed.set_image(url="attachment://chart.png")
+    return [discord.File(io.BytesIO(reply.image), filename="chart.png")]
+
+
 def error_embed(text: str) -> discord.Embed:
     return discord.Embed(description=text, colour=COLOURS[Kind.ERROR])
 
@@ -148,6 +175,14 @@ async def send(
 
 
 async def send_reply(
-    interaction: discord.Interaction, reply: Reply, view: discord.ui.View | None = None
+    interaction: discord.Interaction,
+    reply: Reply,
+    view: discord.ui.View | None = None,
+    *,
+    monospace: bool = False,
 ) -> None:
-    await send(interaction, embed=embed_for(reply), ephemeral=reply.ephemeral, view=view)
+    if monospace:
+        reply = replace(reply, text=monospace_blocks(reply.text))
+    embed = embed_for(reply)
+    files = attach_image(reply, embed)
+    await send(interaction, embed=embed, ephemeral=reply.ephemeral, view=view, files=files)

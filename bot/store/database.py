@@ -49,7 +49,24 @@ def _run_all(conn: Connection, ops: Sequence[Operation]) -> list[Any]:
     return [op(conn) for op in ops]
 
 
-class ThreadedSqlite:
+class _BatchedWrites:
+    """Writes through GroupCommit; subclasses say how a batch runs in one transaction."""
+
+    def __init__(self) -> None:
+        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+
+    async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
+        raise NotImplementedError
+
+    async def write(self, op: Callable[[Connection], T]) -> T:
+        result: T = await self._commits.run(op)
+        return result
+
+    async def migrate(self, op: Operation) -> None:
+        await self._run_batch([op])
+
+
+class ThreadedSqlite(_BatchedWrites):
     """SQLite through SQLAlchemy's sync engine: one writer thread, a few reader threads."""
 
     def __init__(self, url: URL) -> None:
@@ -73,7 +90,7 @@ class ThreadedSqlite:
         _configure(self._reader, begin=None)
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self._read_threads = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="store-reader")
-        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+        super().__init__()
 
     def _read_sync(self, op: Callable[[Connection], T]) -> T:
         with self._reader.connect() as conn:
@@ -90,13 +107,6 @@ class ThreadedSqlite:
     async def read(self, op: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._read_threads, self._read_sync, op)
-
-    async def write(self, op: Callable[[Connection], T]) -> T:
-        result: T = await self._commits.run(op)
-        return result
-
-    async def migrate(self, op: Operation) -> None:
-        await self._run_batch([op])
 
     async def close(self) -> None:
         await self._commits.close()
@@ -131,12 +141,12 @@ def _configure(engine: Engine, begin: str | None) -> None:
             conn.exec_driver_sql(begin)
 
 
-class AsyncServer:
+class AsyncServer(_BatchedWrites):
     """A database server through SQLAlchemy's async engine (e.g. postgresql+asyncpg)."""
 
     def __init__(self, url: URL, engine: AsyncEngine | None = None) -> None:
         self._engine = engine or create_async_engine(url, pool_pre_ping=True)
-        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+        super().__init__()
 
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
         async with self._engine.begin() as conn:
@@ -145,13 +155,6 @@ class AsyncServer:
     async def read(self, op: Callable[[Connection], T]) -> T:
         async with self._engine.connect() as conn:
             return await conn.run_sync(op)
-
-    async def write(self, op: Callable[[Connection], T]) -> T:
-        result: T = await self._commits.run(op)
-        return result
-
-    async def migrate(self, op: Operation) -> None:
-        await self._run_batch([op])
 
     async def close(self) -> None:
         await self._commits.close()

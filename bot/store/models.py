@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -62,6 +63,10 @@ class Learner(Base):
     guild_id: Mapped[str] = mapped_column(String(64), index=True)
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # IANA name; streaks count days in this zone (/settings timezone).
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    # Left out of leaderboards by a moderator (/mod exclude); their own progress is unchanged.
+    excluded: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
 
 class Attempt(Base):
@@ -83,6 +88,10 @@ class Attempt(Base):
     points: Mapped[int] = mapped_column(Integer)
     time_to_answer_ms: Mapped[int] = mapped_column(Integer)
     answered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set by a moderator's reset: the row no longer counts anywhere, but /mod undo restores it.
+    reset_by: Mapped[int | None] = mapped_column(
+        ForeignKey("mod_actions.id", ondelete="SET NULL"), index=True
+    )
 
 
 class OpenQuestionRow(Base):
@@ -97,3 +106,69 @@ class OpenQuestionRow(Base):
     question_id: Mapped[str] = mapped_column(String(60))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     hinted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReviewCard(Base):
+    """The FSRS card of one learner for one question: when to ask it again."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_learner_due", "learner_id", "due"),)
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    state: Mapped[int] = mapped_column(Integer)  # fsrs.State
+    step: Mapped[int | None] = mapped_column(Integer)
+    stability: Mapped[float | None] = mapped_column(Float)
+    difficulty: Mapped[float | None] = mapped_column(Float)
+    due: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_review: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_rating: Mapped[int] = mapped_column(Integer)  # fsrs.Rating
+
+
+class ReviewLog(Base):
+    """Every review (answer) with its FSRS rating, kept so schedules can be replayed or refit."""
+
+    __tablename__ = "review_logs"
+    __table_args__ = (Index("ix_review_logs_learner_reviewed", "learner_id", "reviewed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(60))
+    rating: Mapped[int] = mapped_column(Integer)
+    reviewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    reset_by: Mapped[int | None] = mapped_column(
+        ForeignKey("mod_actions.id", ondelete="SET NULL"), index=True
+    )
+
+
+class GuildSettings(Base):
+    """Per guild: the role whose members may moderate, besides Manage Server."""
+
+    __tablename__ = "guild_settings"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    guild_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    moderator_role_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ModAction(Base):
+    """Every moderator action: who, when, what, to whom and why. Never deleted."""
+
+    __tablename__ = "mod_actions"
+    __table_args__ = (Index("ix_mod_actions_guild", "platform", "guild_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    moderator_id: Mapped[str] = mapped_column(String(64))
+    moderator_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(16))  # see bot.tutor.moderation.ActionKind
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A reset keeps the review cards it removed here (JSON) so that undo can put them back.
+    data: Mapped[str | None] = mapped_column(Text)
+    undone_by: Mapped[int | None] = mapped_column(Integer)  # the id of the undo action

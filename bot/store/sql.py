@@ -23,10 +23,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.store.database import Database, connect
-from bot.store.models import Attempt, Learner, OpenQuestionRow
+from bot.store.models import Attempt, Learner, OpenQuestionRow, ReviewCard, ReviewLog
+from bot.store.moderation import ModerationQueries
 from bot.tutor.progress import AttemptRow, LeaderRow
-from bot.tutor.service import LearnerRef, NewAttempt
-from bot.tutor.session import OpenQuestion, PastAttempt
+from bot.tutor.review import CardState
+from bot.tutor.service import Decide, LearnerRef, NewAttempt
+from bot.tutor.session import OpenQuestion
 
 log = logging.getLogger(__name__)
 
@@ -63,35 +65,34 @@ _CLOSE_OPEN = delete(_open_t).where(
     _open_t.c.hinted == bindparam("hinted"),
 )
 _INSERT_ATTEMPT = insert(_attempts_t)
-_latest_ids = (
-    select(func.max(_attempts_t.c.id).label("id"))
-    .where(_attempts_t.c.learner_id == bindparam("learner_id"))
-    .group_by(_attempts_t.c.question_id)
-    .subquery()
+_cards_t = ReviewCard.__table__
+_INSERT_LOG = insert(ReviewLog.__table__)
+_CARD_FIELDS = ("state", "step", "stability", "difficulty", "due", "last_review", "last_rating")
+_SELECT_CARDS = select(_cards_t.c.question_id, *(_cards_t.c[f] for f in _CARD_FIELDS)).where(
+    _cards_t.c.learner_id == bindparam("learner_id")
 )
-# Choosing a question needs only the latest attempt per question: at most one row per question
-# however long the learner's history grows.
-_LAST_ATTEMPTS = select(
-    _attempts_t.c.question_id, _attempts_t.c.correct, _attempts_t.c.answered_at
-).join(_latest_ids, _latest_ids.c.id == _attempts_t.c.id)
+_SELECT_CARD = _SELECT_CARDS.where(_cards_t.c.question_id == bindparam("question_id"))
 
 
 @cache
-def _upsert_open(dialect: str) -> Any:
-    # Both dialects spell "insert ... on conflict do update" the same way.
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_open_t)
+def _upsert(dialect: str, table: str) -> Any:
+    """Insert, or update the row with the same key. Both dialects spell it the same way."""
+    target, keys, fields = {
+        "open": (_open_t, ["learner_id"], ("question_id", "asked_at", "hinted")),
+        "card": (_cards_t, ["learner_id", "question_id"], _CARD_FIELDS),
+    }[table]
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
     return upsert.on_conflict_do_update(
-        index_elements=["learner_id"],
-        set_={c: upsert.excluded[c] for c in ("question_id", "asked_at", "hinted")},
+        index_elements=keys, set_={c: upsert.excluded[c] for c in fields}
     )
 
 
-class SqlStore:
+class SqlStore(ModerationQueries):
     def __init__(self, url: str | URL, database: Database | None = None) -> None:
         self.url = make_url(url)
         self._db = database or connect(self.url)
         # Write-through cache of open questions, the most read row. The database stays the
-        # judge: record_attempt only succeeds if the row still matches, and a miss evicts the
+        # judge: record_answer only succeeds if the row still matches, and a miss evicts the
         # entry, so another process changing a learner's question costs one refused answer.
         self._open: OrderedDict[int, OpenQuestion | None] = OrderedDict()
 
@@ -159,7 +160,7 @@ class SqlStore:
                 conn.execute(_DELETE_OPEN, {"learner_id": learner_id})
             else:
                 conn.execute(
-                    _upsert_open(conn.dialect.name),
+                    _upsert(conn.dialect.name, "open"),
                     {
                         "learner_id": learner_id,
                         "question_id": open_.question_id,
@@ -172,10 +173,10 @@ class SqlStore:
         await self._db.write(op)
         self._remember(learner_id, open_)
 
-    async def record_attempt(
-        self, learner_id: int, attempt: NewAttempt, answering: OpenQuestion
-    ) -> bool:
-        def op(conn: Connection) -> bool:
+    async def record_answer(
+        self, learner_id: int, answering: OpenQuestion, decide: Decide
+    ) -> tuple[NewAttempt, CardState] | None:
+        def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two.
             closed = conn.execute(
@@ -188,9 +189,25 @@ class SqlStore:
                 },
             )
             if closed.rowcount != 1:
-                return False
+                return None
+            params = {"learner_id": learner_id, "question_id": answering.question_id}
+            row = conn.execute(_SELECT_CARD, params).first()
+            attempt, card = decide(CardState(*row) if row else None)
             conn.execute(_INSERT_ATTEMPT, {"learner_id": learner_id, **asdict(attempt)})
-            return True
+            conn.execute(
+                _upsert(conn.dialect.name, "card"), {"learner_id": learner_id, **asdict(card)}
+            )
+            conn.execute(
+                _INSERT_LOG,
+                {
+                    "learner_id": learner_id,
+                    "question_id": card.question_id,
+                    "rating": card.last_rating,
+                    "reviewed_at": attempt.answered_at,
+                    "duration_ms": attempt.time_to_answer_ms,
+                },
+            )
+            return attempt, card
 
         recorded = await self._db.write(op)
         if recorded:
@@ -210,48 +227,64 @@ class SqlStore:
                     Attempt.points,
                     Attempt.answered_at,
                 )
-                .where(Attempt.learner_id == learner_id)
+                .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
                 .order_by(Attempt.answered_at, Attempt.id)
             )
             return [AttemptRow(*row) for row in rows]
 
         return await self._db.read(op)
 
-    async def last_attempts(self, learner_id: int) -> Sequence[PastAttempt]:
-        def op(conn: Connection) -> list[PastAttempt]:
-            rows = conn.execute(_LAST_ATTEMPTS, {"learner_id": learner_id})
-            return [PastAttempt(*row) for row in rows]
+    async def cards(self, learner_id: int) -> dict[str, CardState]:
+        def op(conn: Connection) -> dict[str, CardState]:
+            rows = conn.execute(_SELECT_CARDS, {"learner_id": learner_id})
+            return {row.question_id: CardState(*row) for row in rows}
 
         return await self._db.read(op)
 
+    async def timezone(self, learner_id: int) -> str:
+        def op(conn: Connection) -> str:
+            query = select(Learner.timezone).where(Learner.id == learner_id)
+            return conn.execute(query).scalar_one_or_none() or "UTC"
+
+        return await self._db.read(op)
+
+    async def set_timezone(self, learner_id: int, name: str) -> None:
+        def op(conn: Connection) -> None:
+            conn.execute(update(Learner).where(Learner.id == learner_id).values(timezone=name))
+
+        await self._db.write(op)
+
     async def leaderboard(
-        self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
     ) -> Sequence[LeaderRow]:
-        # Each question counts once, at its best points (the rule in bot.tutor.progress).
-        per_question = (
-            select(
-                Attempt.learner_id,
-                func.max(Attempt.points).label("best"),
-                func.count().label("n"),
-                func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right"),
-            )
-            .join(Learner, Learner.id == Attempt.learner_id)
-            .where(Learner.platform == platform, Learner.guild_id == guild_id)
-            .group_by(Attempt.learner_id, Attempt.question_id)
-        )
-        if since is not None:
-            per_question = per_question.where(Attempt.answered_at >= since)
-        pq = per_question.subquery()
-        score = func.sum(pq.c.best).label("score")
-        right = func.sum(pq.c.right).label("right")
+        # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
+        # Excluded learners and attempts hidden by a reset do not count.
+        score = func.sum(Attempt.points).label("score")
+        right = func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right")
         query = (
-            select(Learner.display_name, score, func.sum(pq.c.n).label("n"), right)
-            .join(pq, pq.c.learner_id == Learner.id)
+            select(Learner.display_name, score, func.count().label("n"), right)
+            .join(Attempt, Attempt.learner_id == Learner.id)
+            .where(
+                Learner.platform == platform,
+                Learner.guild_id == guild_id,
+                Learner.excluded.is_(False),
+                Attempt.reset_by.is_(None),
+            )
             .group_by(Learner.id, Learner.display_name)
             .order_by(score.desc(), right.desc(), Learner.display_name)
             .limit(limit)
             .offset(offset)
         )
+        if since is not None:
+            query = query.where(Attempt.answered_at >= since)
+        if topic is not None:
+            query = query.where(Attempt.topic == topic)
 
         def op(conn: Connection) -> list[LeaderRow]:
             return [

@@ -15,10 +15,14 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("quiz", "[topic]", "ask the next question (optionally from one topic)"),
-    Command("hint", "", "a hint for the open question (a hinted answer earns half the points)"),
+    Command("quiz", "[topic]", "the next question: due reviews first, then new ones"),
+    Command("review", "[topic]", "only questions that are due for review"),
+    Command("hint", "", "a hint for the open question (a hinted answer earns half the XP)"),
     Command("skip", "", "put the open question aside and get another (nothing is recorded)"),
-    Command("progress", "", "your score, accuracy, streak and progress per topic"),
+    Command("progress", "", "XP, accuracy, daily streak and mastery per topic, with a chart"),
+    Command(
+        "settings", "timezone NAME", "the time zone your daily streak counts in (e.g. Europe/Paris)"
+    ),
     Command("leaderboard", "[week|month|all] [page]", "the ranking in this server"),
     Command("help", "", "this list"),
 )

@@ -1,17 +1,20 @@
-"""Score, accuracy, streak and per-topic progress, derived from attempt rows.
+"""Progress, derived from attempt rows and review cards: XP, accuracy, daily streak, mastery.
 
-Score counts each question once, at its best: answering the same question again cannot farm
-points. The store computes the leaderboard with the same rule in SQL (tests keep the two equal).
+XP ("points" in the database) is awarded per answer by ``session.xp_for``, which already refuses
+XP for early repeats, so totals are plain sums; the store's leaderboard sums the same column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from bot.tutor import review, streaks
 from bot.tutor.content import Bank
 from bot.tutor.replies import Kind, Reply
+from bot.tutor.review import CardState
 
 
 @dataclass(frozen=True)
@@ -20,25 +23,25 @@ class AttemptRow:
     topic: str
     correct: bool
     hinted: bool
-    points: int
+    points: int  # XP awarded
     answered_at: datetime
 
 
 @dataclass(frozen=True)
 class TopicProgress:
     topic: str
-    answered_correctly: int  # distinct questions
+    mastered: int  # questions the learner would recall now (see review.is_mastered)
     total: int  # questions in the bank for this topic
 
 
 @dataclass(frozen=True)
 class Progress:
-    score: int
+    xp: int
     attempts: int
     correct: int
-    streak: int  # consecutive correct answers, up to the latest
-    best_streak: int
     hints: int
+    streak: streaks.Streak
+    due: int  # reviews due now
     topics: tuple[TopicProgress, ...]
 
     @property
@@ -50,41 +53,28 @@ class Progress:
 class LeaderRow:
     rank: int
     display_name: str
-    score: int
+    score: int  # XP in the window
     attempts: int
     correct: int
 
 
-def best_points_score(rows: Sequence[AttemptRow]) -> int:
-    best: dict[str, int] = {}
-    for row in rows:
-        best[row.question_id] = max(best.get(row.question_id, 0), row.points)
-    return sum(best.values())
-
-
-def compute(rows: Sequence[AttemptRow], bank: Bank) -> Progress:
-    ordered = sorted(rows, key=lambda r: r.answered_at)
-    streak = best = 0
-    for row in ordered:
-        streak = streak + 1 if row.correct else 0
-        best = max(best, streak)
-    solved = {r.question_id for r in ordered if r.correct}
-    topics = tuple(
-        TopicProgress(
-            topic,
-            sum(1 for q in bank.questions if q.topic == topic and q.id in solved),
-            sum(1 for q in bank.questions if q.topic == topic),
-        )
-        for topic in bank.topics
-    )
+def compute(
+    rows: Sequence[AttemptRow],
+    cards: Mapping[str, CardState],
+    bank: Bank,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Progress:
+    active = streaks.local_days((r.answered_at for r in rows), tz)
+    mastered = review.mastery(bank.questions, cards, now)
     return Progress(
-        score=best_points_score(ordered),
-        attempts=len(ordered),
-        correct=sum(r.correct for r in ordered),
-        streak=streak,
-        best_streak=best,
-        hints=sum(r.hinted for r in ordered),
-        topics=topics,
+        xp=sum(r.points for r in rows),
+        attempts=len(rows),
+        correct=sum(r.correct for r in rows),
+        hints=sum(r.hinted for r in rows),
+        streak=streaks.streak(active, now.astimezone(tz).date()),
+        due=sum(1 for q in bank.questions if q.id in cards and cards[q.id].is_due(now)),
+        topics=tuple(TopicProgress(t, *mastered[t]) for t in bank.topics),
     )
 
 
@@ -94,35 +84,37 @@ def _bar(done: int, total: int, width: int = 10) -> str:
 
 
 def progress_reply(name: str, progress: Progress) -> Reply:
+    title = f"{name}'s progress"
     if not progress.attempts:
-        return Reply(
-            text="No answers yet. Start with /quiz.", kind=Kind.PROGRESS, title=f"{name}'s progress"
-        )
-    accuracy = f"{progress.accuracy:.0%}" if progress.accuracy is not None else "–"
+        return Reply(text="No answers yet. Start with /quiz.", kind=Kind.PROGRESS, title=title)
+    accuracy = f"{progress.accuracy:.0%}" if progress.accuracy is not None else "n/a"
+    streak = progress.streak
+    today = "" if streak.active_today else " (answer today to keep it)"
     lines = [
-        f"Score: {progress.score}",
+        f"XP: {progress.xp}",
         f"Answers: {progress.attempts} · correct: {progress.correct} ({accuracy})"
         f" · hints used: {progress.hints}",
-        f"Streak: {progress.streak} in a row (best {progress.best_streak})",
+        f"Daily streak: {streak.days} day{'s' * (streak.days != 1)}{today}"
+        f" · best {streak.best} · freezes held: {streak.freezes}",
+        f"Reviews due now: {progress.due}" + (" (/review)" if progress.due else ""),
         "",
-        "Topics:",
+        "Mastery (questions you would recall now):",
     ]
     width = max(len(t.topic) for t in progress.topics) if progress.topics else 0
     for t in progress.topics:
-        lines.append(
-            f"  {t.topic:<{width}} {_bar(t.answered_correctly, t.total)} "
-            f"{t.answered_correctly}/{t.total}"
-        )
-    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=f"{name}'s progress")
+        lines.append(f"  {t.topic:<{width}} {_bar(t.mastered, t.total)} {t.mastered}/{t.total}")
+    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=title)
 
 
 def leaderboard_reply(rows: Sequence[LeaderRow], title: str) -> Reply:
     if not rows:
         return Reply(
-            text="Nobody has answered yet. Be the first: /quiz", kind=Kind.LEADERBOARD, title=title
+            text="Nobody has answered yet. Be the first: /quiz",
+            kind=Kind.LEADERBOARD,
+            title=title,
         )
     lines = [
-        f"{r.rank:>3}. {r.display_name} · {r.score} points · {r.correct}/{r.attempts} correct"
+        f"{r.rank:>3}. {r.display_name} · {r.score} XP · {r.correct}/{r.attempts} correct"
         for r in rows
     ]
     return Reply(text="\n".join(lines), kind=Kind.LEADERBOARD, title=title)

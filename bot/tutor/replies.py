@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 
 class Kind(StrEnum):
@@ -27,6 +26,12 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     kind: Kind = Kind.INFO
@@ -34,7 +39,8 @@ class Reply:
     code: str | None = None
     choices: tuple[str, ...] = ()
     ephemeral: bool = False  # only the learner should see it (Discord: an ephemeral message)
-    image: Path | None = None
+    image: bytes | None = None  # a PNG, e.g. the progress chart
+    attachment: Attachment | None = None  # a file to send along, e.g. a CSV export
     question_id: str | None = None
     correct: bool | None = None  # for feedback: was the answer right
     actions: tuple[Action, ...] = ()

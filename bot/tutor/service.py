@@ -6,17 +6,19 @@ only through the ``Store`` protocol, so it imports neither sqlalchemy nor discor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.tutor import progress, session
+from bot.tutor import chart, progress, review, session, streaks
 from bot.tutor.content import Bank
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.replies import Kind, Reply
-from bot.tutor.session import InvalidAnswer, OpenQuestion, PastAttempt
+from bot.tutor.review import CardState
+from bot.tutor.session import InvalidAnswer, OpenQuestion
 
 MAX_ANSWER_CHARS = 1000
 LEADERBOARD_PAGE_SIZE = 10
@@ -45,6 +47,10 @@ class NewAttempt:
     answered_at: datetime
 
 
+# Given the review card as stored (None before the first answer), the attempt and new card to store.
+Decide = Callable[["CardState | None"], "tuple[NewAttempt, CardState]"]
+
+
 class Window(StrEnum):
     WEEK = "week"
     MONTH = "month"
@@ -62,22 +68,38 @@ class Store(Protocol):
 
     async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None: ...
 
-    async def record_attempt(
-        self, learner_id: int, attempt: NewAttempt, answering: OpenQuestion
-    ) -> bool:
-        """Store the attempt and close ``answering`` in one transaction, committed on return.
-        False (and nothing stored) if ``answering`` is no longer the open question."""
+    async def record_answer(
+        self, learner_id: int, answering: OpenQuestion, decide: Decide
+    ) -> tuple[NewAttempt, CardState] | None:
+        """Close ``answering`` and store the answer, in one transaction committed on return.
+
+        ``decide`` gets the question's review card as it is in that transaction (None the first
+        time) and returns the attempt and the new card to store, with a review log entry.
+        Returns what was stored, or None (and nothing stored) if ``answering`` is no longer the
+        open question."""
         ...
 
     async def attempts(self, learner_id: int) -> Sequence[AttemptRow]: ...
 
-    async def last_attempts(self, learner_id: int) -> Sequence[PastAttempt]:
-        """The latest attempt at each question the learner has answered."""
+    async def cards(self, learner_id: int) -> Mapping[str, CardState]:
+        """The learner's review cards by question id."""
         ...
 
+    async def timezone(self, learner_id: int) -> str: ...
+
+    async def set_timezone(self, learner_id: int, name: str) -> None: ...
+
     async def leaderboard(
-        self, platform: str, guild_id: str, since: datetime | None, limit: int, offset: int
-    ) -> Sequence[LeaderRow]: ...
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
+    ) -> Sequence[LeaderRow]:
+        """Ranked by XP; excluded learners and reset attempts do not count."""
+        ...
 
 
 def _utcnow() -> datetime:
@@ -109,8 +131,8 @@ class Tutor:
     async def quiz(
         self, who: LearnerRef, topic: str | None = None, difficulty: int | None = None
     ) -> Reply:
-        """Ask the next question (replacing any open one, which is not counted).
-
+        """Ask the next question (replacing any open one, which is not counted): due reviews
+        first, then new questions from the weakest topic (see session.choose_next).
         ``difficulty`` (1 to 3) restricts the choice to questions of that difficulty."""
         if topic is not None and topic not in self.bank.topics:
             return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
@@ -119,15 +141,34 @@ class Tutor:
         avoid = {current.question_id} if current else set()
         return await self._ask_next(learner, topic, avoid, difficulty)
 
+    async def review(self, who: LearnerRef, topic: str | None = None) -> Reply:
+        """Ask a question whose review is due, if any."""
+        if topic is not None and topic not in self.bank.topics:
+            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
+        learner = await self._id(who)
+        cards = await self.store.cards(learner)
+        now = self.now()
+        pick = session.choose_next(self.bank, cards, now, topic, due_only=True)
+        if pick is None:
+            upcoming = [c.due for qid, c in cards.items() if self.bank.get(qid)]
+            later = f" The next one is due {session.when(min(upcoming), now)}." if upcoming else ""
+            return Reply(
+                text=f"Nothing to review right now.{later} Try /quiz for new questions.",
+                kind=Kind.INFO,
+            )
+        await self.store.set_open_question(learner, OpenQuestion(pick.question.id, now))
+        return session.ask(pick)
+
     async def _ask_next(
         self, learner: int, topic: str | None, avoid: set[str], difficulty: int | None = None
     ) -> Reply:
-        history = await self.store.last_attempts(learner)
-        pick = session.choose_next(self.bank, history, topic, avoid, difficulty)
+        cards = await self.store.cards(learner)
+        now = self.now()
+        pick = session.choose_next(self.bank, cards, now, topic, avoid, difficulty=difficulty)
         if pick is None:
             what = "that topic" if difficulty is None else "that topic and difficulty"
             return _error(f"There are no questions for {what} yet.")
-        await self.store.set_open_question(learner, OpenQuestion(pick.question.id, self.now()))
+        await self.store.set_open_question(learner, OpenQuestion(pick.question.id, now))
         return session.ask(pick)
 
     async def answer(self, who: LearnerRef, text: str, question_id: str | None = None) -> Reply:
@@ -150,24 +191,35 @@ class Tutor:
             await self.store.set_open_question(learner, None)
             return _error("That question was removed from the course. Type /quiz for another.")
         try:
-            result = session.grade(question, text, current.hinted)
+            result = session.grade(question, text)
         except InvalidAnswer as exc:
             return _error(str(exc))
         now = self.now()
-        elapsed_ms = max(0, int((now - current.asked_at).total_seconds() * 1000))
-        attempt = NewAttempt(
-            question.id,
-            question.topic,
-            result.answer,
-            result.correct,
-            current.hinted,
-            result.points,
-            elapsed_ms,
-            now,
-        )
-        if not await self.store.record_attempt(learner, attempt, current):
+        elapsed_s = max(0.0, (now - current.asked_at).total_seconds())
+        fast_s = review.fast_threshold_s(question)
+
+        def decide(before: CardState | None) -> tuple[NewAttempt, CardState]:
+            # Runs inside the store's transaction, so two answers cannot both read the same
+            # card: the schedule and the XP always follow from the card as stored.
+            xp = session.xp_for(question, result.correct, current.hinted, before, now)
+            rating = review.rating_for(result.correct, current.hinted, elapsed_s, fast_s)
+            attempt = NewAttempt(
+                question.id,
+                question.topic,
+                result.answer,
+                result.correct,
+                current.hinted,
+                xp,
+                int(elapsed_s * 1000),
+                now,
+            )
+            return attempt, review.review(before, question.id, rating, now)
+
+        recorded = await self.store.record_answer(learner, current, decide)
+        if recorded is None:
             return _error("That question was already answered. Type /quiz for a new one.")
-        return session.feedback(question, result, current.hinted)
+        attempt, card = recorded
+        return session.feedback(question, result, current.hinted, attempt.points, card)
 
     async def hint(self, who: LearnerRef, question_id: str | None = None) -> Reply:
         """A hint for the open question. ``question_id``, as for ``answer``, is the question the
@@ -198,15 +250,49 @@ class Tutor:
         await self.store.set_open_question(learner, None)
         return await self._ask_next(learner, topic, {current.question_id})
 
-    async def progress(self, who: LearnerRef) -> Reply:
-        rows = await self.store.attempts(await self._id(who))
-        return progress.progress_reply(who.display_name, progress.compute(rows, self.bank))
+    async def progress(self, who: LearnerRef, picture: bool = True) -> Reply:
+        """Progress in words, with the chart as a PNG (``picture``) once there is something to
+        draw."""
+        learner = await self._id(who)
+        rows = await self.store.attempts(learner)
+        cards = await self.store.cards(learner)
+        tz = streaks.zone(await self.store.timezone(learner))
+        now = self.now()
+        stats = progress.compute(rows, cards, self.bank, tz, now)
+        reply = progress.progress_reply(who.display_name, stats)
+        if picture and rows:
+            # Drawing takes ~0.1 s of CPU: keep it off the event loop.
+            name = who.display_name
+            png = await asyncio.to_thread(chart.progress_png, name, stats, rows, tz, now)
+            reply = replace(reply, image=png)
+        return reply
+
+    async def set_timezone(self, who: LearnerRef, name: str) -> Reply:
+        """``/settings timezone NAME``: the zone in which days count for the daily streak."""
+        try:
+            tz = streaks.zone(name.strip())
+        except ValueError as exc:
+            return _error(str(exc))
+        await self.store.set_timezone(await self._id(who), tz.key)
+        local = self.now().astimezone(tz)
+        return Reply(
+            text=f"Time zone set to {tz.key} (it is {local:%H:%M} there). "
+            "Your daily streak counts days in this zone.",
+            kind=Kind.INFO,
+            ephemeral=True,
+        )
 
     async def leaderboard(
-        self, who: LearnerRef, window: Window = Window.ALL, page: int = 1
+        self,
+        who: LearnerRef,
+        window: Window = Window.ALL,
+        page: int = 1,
+        topic: str | None = None,
     ) -> Reply:
         if who.guild_id == DIRECT_MESSAGES:
             return _error("Leaderboards belong to a server; in direct messages, try /progress.")
+        if topic is not None and topic not in self.bank.topics:
+            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
         page = max(1, page)
         rows = await self.store.leaderboard(
             who.platform,
@@ -214,6 +300,10 @@ class Tutor:
             window.since(self.now()),
             LEADERBOARD_PAGE_SIZE,
             (page - 1) * LEADERBOARD_PAGE_SIZE,
+            topic,
         )
         label = {Window.WEEK: "this week", Window.MONTH: "this month", Window.ALL: "all time"}
-        return progress.leaderboard_reply(rows, f"Leaderboard · {label[window]} · page {page}")
+        about = f" · {topic}" if topic else ""
+        return progress.leaderboard_reply(
+            rows, f"Leaderboard{about} · {label[window]} · page {page}"
+        )

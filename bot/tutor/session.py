@@ -6,18 +6,21 @@ testable with plain values.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.tutor import grading
+from fsrs import Rating
+
+from bot.tutor import grading, review
 from bot.tutor.content import Bank, Question
 from bot.tutor.replies import Action, Kind, Reply
+from bot.tutor.review import CardState
 
-POINTS_PER_DIFFICULTY = 10
+XP_PER_DIFFICULTY = 10
 # A hint is worth having, but an answer found alone is worth more.
-HINTED_POINTS_FACTOR = 0.5
+HINTED_XP_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -29,19 +32,11 @@ class OpenQuestion:
     hinted: bool = False
 
 
-@dataclass(frozen=True)
-class PastAttempt:
-    """The part of an attempt that question choice needs."""
-
-    question_id: str
-    correct: bool
-    answered_at: datetime
-
-
 class Reason(StrEnum):
     NEW = "new"
-    RETRY = "retry"  # answered wrongly last time
-    REVIEW = "review"  # everything was answered correctly; the oldest comes back
+    REVIEW = "review"  # its card is due
+    RETRY = "retry"  # due again after a wrong answer
+    PRACTICE = "practice"  # nothing due or new: an early repeat, which earns no XP
 
 
 @dataclass(frozen=True)
@@ -55,26 +50,46 @@ class Grade:
     correct: bool
     answer: str  # what is stored: the choice text, or the learner's words
     choice_index: int | None
-    points: int
 
 
 class InvalidAnswer(ValueError):
     """The input cannot be graded (e.g. choice 7 of 4). Nothing is recorded."""
 
 
+# How the learner is doing decides the difficulty of new questions: the share of their last
+# RECENT_REVIEWS answers that were right maps to a target difficulty.
+RECENT_REVIEWS = 10
+TARGET_DIFFICULTY = ((0.85, 3), (0.6, 2))  # (at least this share right, difficulty)
+
+
+def target_difficulty(cards: Mapping[str, CardState]) -> int:
+    reviewed = [(c.last_review, c) for c in cards.values() if c.last_review is not None]
+    recent = [c for _, c in sorted(reviewed, key=lambda pair: pair[0])][-RECENT_REVIEWS:]
+    if len(recent) < 3:
+        return 1
+    share = sum(c.last_rating != Rating.Again for c in recent) / len(recent)
+    return next((level for floor, level in TARGET_DIFFICULTY if share >= floor), 1)
+
+
 def choose_next(
     bank: Bank,
-    history: Sequence[PastAttempt],
+    cards: Mapping[str, CardState],
+    now: datetime,
     topic: str | None = None,
     avoid: Collection[str] = (),
+    due_only: bool = False,
     difficulty: int | None = None,
 ) -> Pick | None:
-    """The next question: unanswered ones first, then those last answered wrongly, then the
-    least recently answered. ``avoid`` (e.g. just skipped) goes last within its group.
-    ``topic`` and ``difficulty`` (1 to 3), when given, restrict the candidates.
+    """The next question:
 
-    Within a group, easier questions come first and then file order, so a new learner meets the
-    course in the order it was written.
+    1. a due review, the longest overdue first;
+    2. a new question, from the learner's weakest topic (least mastered), of the difficulty that
+       suits how they are doing, then in file order;
+    3. otherwise the question they are likeliest to have forgotten (an early repeat).
+
+    ``avoid`` (e.g. the question just skipped) goes last within its group; ``due_only`` stops
+    after step 1 (/review). ``topic`` and ``difficulty`` (1 to 3), when given, restrict the
+    candidates.
     """
     candidates = [
         q
@@ -82,33 +97,51 @@ def choose_next(
         if (topic is None or q.topic == topic)
         and (difficulty is None or q.difficulty == difficulty)
     ]
+    order = {q.id: i for i, q in enumerate(bank.questions)}
+    due = [q for q in candidates if q.id in cards and cards[q.id].is_due(now)]
+    if due:
+        best = min(due, key=lambda q: (q.id in avoid, cards[q.id].due, order[q.id]))
+        again = cards[best.id].last_rating == Rating.Again
+        return Pick(best, Reason.RETRY if again else Reason.REVIEW)
+    if due_only:
+        return None
+    new = [q for q in candidates if q.id not in cards]
+    if new:
+        shares = {
+            t: done / total
+            for t, (done, total) in review.mastery(bank.questions, cards, now).items()
+        }
+        topics = {t: i for i, t in enumerate(bank.topics)}
+        level = target_difficulty(cards)
+        best = min(
+            new,
+            key=lambda q: (
+                q.id in avoid,
+                shares[q.topic],
+                topics[q.topic],
+                abs(q.difficulty - level),
+                order[q.id],
+            ),
+        )
+        return Pick(best, Reason.NEW)
     if not candidates:
         return None
-    last: dict[str, PastAttempt] = {}
-    for attempt in sorted(history, key=lambda a: a.answered_at):
-        last[attempt.question_id] = attempt
-    order = {q.id: i for i, q in enumerate(bank.questions)}
-
-    def rank(q: Question) -> tuple[int, int, float, int, int]:
-        seen = last.get(q.id)
-        group = 0 if seen is None else (1 if not seen.correct else 2)
-        when = seen.answered_at.timestamp() if seen is not None and group == 2 else 0.0
-        return (group, q.id in avoid, when, q.difficulty, order[q.id])
-
-    best = min(candidates, key=rank)
-    seen = last.get(best.id)
-    reason = Reason.NEW if seen is None else (Reason.RETRY if not seen.correct else Reason.REVIEW)
-    return Pick(best, reason)
+    best = min(candidates, key=lambda q: (q.id in avoid, review.retrievability(cards[q.id], now)))
+    return Pick(best, Reason.PRACTICE)
 
 
-def points_for(question: Question, correct: bool, hinted: bool) -> int:
-    if not correct:
+def xp_for(
+    question: Question, correct: bool, hinted: bool, card: CardState | None, now: datetime
+) -> int:
+    """XP for an answer: by difficulty, halved with a hint, and nothing for a wrong answer or
+    for repeating a question before its review is due (no farming)."""
+    if not correct or (card is not None and not card.is_due(now)):
         return 0
-    base = POINTS_PER_DIFFICULTY * question.difficulty
-    return round(base * HINTED_POINTS_FACTOR) if hinted else base
+    base = XP_PER_DIFFICULTY * question.difficulty
+    return round(base * HINTED_XP_FACTOR) if hinted else base
 
 
-def grade(question: Question, answer: str, hinted: bool = False) -> Grade:
+def grade(question: Question, answer: str) -> Grade:
     """Grade ``answer`` (a choice number for multiple choice, free text otherwise)."""
     answer = answer.strip()
     if not answer:
@@ -122,13 +155,8 @@ def grade(question: Question, answer: str, hinted: bool = False) -> Grade:
             raise InvalidAnswer(
                 f"Answer with the number of a choice, 1 to {len(question.choices)}."
             )
-        correct = question.choices[index].correct
-        text = question.choices[index].text
-    else:
-        index = None
-        correct = grading.matches(answer, list(question.accept or ()))
-        text = answer
-    return Grade(correct, text, index, points_for(question, correct, hinted))
+        return Grade(question.choices[index].correct, question.choices[index].text, index)
+    return Grade(grading.matches(answer, list(question.accept or ())), answer, None)
 
 
 # --- replies ------------------------------------------------------------------------------------
@@ -137,7 +165,22 @@ _REASON_TITLE = {
     Reason.NEW: "Question",
     Reason.RETRY: "Another try",
     Reason.REVIEW: "Review",
+    Reason.PRACTICE: "Practice (not due yet: no XP)",
 }
+
+
+def when(due: datetime, now: datetime) -> str:
+    """How far ``due`` is from ``now``, as a person says it."""
+    seconds = (due - now).total_seconds()
+    if seconds <= 0:
+        return "now"
+    if seconds >= 2 * 86400:
+        count, unit = round(seconds / 86400), "day"
+    elif seconds >= 3600:
+        count, unit = round(seconds / 3600), "hour"
+    else:
+        count, unit = max(1, round(seconds / 60)), "minute"
+    return f"in {count} {unit}{'s' * (count != 1)}"
 
 
 def ask(pick: Pick) -> Reply:
@@ -155,10 +198,13 @@ def ask(pick: Pick) -> Reply:
     )
 
 
-def feedback(question: Question, result: Grade, hinted: bool) -> Reply:
+def feedback(question: Question, result: Grade, hinted: bool, xp: int, card: CardState) -> Reply:
     lines = []
     if result.correct:
-        earned = f"+{result.points} points" + (" (with a hint)" if hinted else "")
+        if xp:
+            earned = f"+{xp} XP" + (" (with a hint)" if hinted else "")
+        else:
+            earned = "no XP this time: it was not due for review yet"
         lines.append(f"✅ Correct! {earned}")
     else:
         lines.append(f"❌ Not quite. The answer is: {question.correct_answer}")
@@ -169,6 +215,7 @@ def feedback(question: Question, result: Grade, hinted: bool) -> Reply:
     lines.append(f"\n{question.explanation}")
     if question.references:
         lines.append("\nRead more: " + " · ".join(str(r) for r in question.references))
+    lines.append(f"\nNext review of this question: {when(card.due, card.last_review or card.due)}.")
     actions = (Action.NEXT, Action.RUN) if question.code else (Action.NEXT,)
     return Reply(
         text="\n".join(lines),
@@ -180,7 +227,7 @@ def feedback(question: Question, result: Grade, hinted: bool) -> Reply:
 
 
 def hint(question: Question, already: bool) -> Reply:
-    note = "" if already else f" (a correct answer now earns {HINTED_POINTS_FACTOR:.0%} points)"
+    note = "" if already else f" (a correct answer now earns {HINTED_XP_FACTOR:.0%} of the XP)"
     return Reply(
         text=f"💡 {question.hint}{note}",
         kind=Kind.HINT,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.store import open_store
+from bot.tutor import review
 from bot.tutor.service import LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
 from tests.discord.helpers import buttons, text_of, world
 
 
 async def seed(url: str, guild_id: int, n: int, *, days_ago: int = 0, first_id: int = 1000) -> None:
-    """n learners in the guild, learner i with i points, through the real store."""
+    """n learners in the guild, learner i with i XP, through the real store."""
     store = await open_store(url)
     when = datetime.now(UTC) - timedelta(days=days_ago)
     try:
@@ -20,10 +21,14 @@ async def seed(url: str, guild_id: int, n: int, *, days_ago: int = 0, first_id: 
             learner = await store.learner_id(ref)
             asked = OpenQuestion("pick-a-base", when - timedelta(minutes=1))
             await store.set_open_question(learner, asked)
-            attempt = NewAttempt(
-                "pick-a-base", "basics", "The pretrained base.", True, False, i, 60_000, when
-            )
-            assert await store.record_attempt(learner, attempt, asked)
+
+            def decide(before, i=i):
+                attempt = NewAttempt(
+                    "pick-a-base", "basics", "The pretrained base.", True, False, i, 60_000, when
+                )
+                return attempt, review.review(before, "pick-a-base", review.Rating.Good, when)
+
+            assert await store.record_answer(learner, asked, decide)
     finally:
         await store.close()
 
@@ -40,8 +45,11 @@ async def test_progress_is_private_and_counts_answers(env):
     assert shown.ephemeral
     text = text_of(shown.response)
     assert "alice's progress" in text
-    assert "Score: 10" in text and "correct: 1 (100%)" in text
-    assert "```\n  basics" in text  # the per-topic bars, aligned in a code block
+    assert "XP: 10" in text and "correct: 1 (100%)" in text
+    assert "```\n  basics" in text  # the mastery bars, aligned in a code block
+    (chart,) = shown.response.attachments
+    assert chart.filename == "chart.png" and chart.size > 1000
+    assert shown.response.embeds[0].image.url == "attachment://chart.png"
 
 
 async def test_leaderboard_pages(env, settings):
@@ -52,7 +60,7 @@ async def test_leaderboard_pages(env, settings):
 
     assert not board.ephemeral
     first = text_of(board.response)
-    assert "page 1" in first and "1. learner24 · 24 points" in first
+    assert "page 1" in first and "1. learner24 · 24 XP" in first
     assert "learner14" not in first
     nav = buttons(board.response)
     assert nav["◀ Previous"].get("disabled") and not nav["Next ▶"].get("disabled")
@@ -60,7 +68,7 @@ async def test_leaderboard_pages(env, settings):
     turned = await alice.click(board.response, label="Next ▶")
     assert turned.acknowledged and not turned.followups  # the same message, edited
     second = text_of(board.response)
-    assert "page 2" in second and "11. learner14 · 14 points" in second
+    assert "page 2" in second and "11. learner14 · 14 XP" in second
 
     await alice.click(board.response, label="Next ▶")
     third = text_of(board.response)
@@ -84,8 +92,8 @@ async def test_leaderboard_window_and_guilds_are_separate(env, settings):
     all_time = await alice.slash(channel, "leaderboard", window="all")
 
     assert "this week" in text_of(week.response)
-    assert text_of(week.response).count(" points ") == 2
-    assert text_of(all_time.response).count(" points ") == 5
+    assert text_of(week.response).count(" XP ") == 2
+    assert text_of(all_time.response).count(" XP ") == 5
 
 
 async def test_leaderboard_in_dms_is_refused_kindly(env):
@@ -105,11 +113,13 @@ async def test_help_lists_every_command(env):
 
     assert shown.ephemeral
     text = text_of(shown.response)
-    for command in ("/quiz", "/hint", "/skip", "/progress", "/leaderboard", "/help", "/run"):
+    for command in ("/quiz", "/review", "/hint", "/skip", "/progress", "/settings", "/run"):
         assert command in text
     assert "Topics: basics, shapes" in text
     assert set(alice.available_commands(channel)) == {
         "quiz",
+        "review",
+        "settings timezone",
         "hint",
         "skip",
         "run",
@@ -117,3 +127,27 @@ async def test_help_lists_every_command(env):
         "leaderboard",
         "help",
     }
+
+
+async def test_leaderboard_by_topic_keeps_the_topic_across_pages(env, settings):
+    guild, channel, alice = world(env)
+    await seed(settings.database_url.get_secret_value(), guild.id, 12)
+
+    board = await alice.slash(channel, "leaderboard", topic="basics")
+    assert "Leaderboard · basics · all time · page 1" in text_of(board.response)
+    await alice.click(board.response, label="Next ▶")
+    assert "Leaderboard · basics · all time · page 2" in text_of(board.response)
+
+    none = await alice.slash(channel, "leaderboard", topic="shapes")
+    assert "Nobody has answered yet" in text_of(none.response)
+
+
+async def test_settings_timezone(env):
+    _, channel, alice = world(env)
+
+    choices = await alice.autocomplete(channel, "settings timezone", "name", "paris")
+    assert {"name": "Europe/Paris", "value": "Europe/Paris"} in choices
+    done = await alice.slash(channel, "settings timezone", name="Europe/Paris")
+    assert done.ephemeral and "Time zone set to Europe/Paris" in text_of(done.response)
+    bad = await alice.slash(channel, "settings timezone", name="Mars/Olympus")
+    assert bad.ephemeral and "Time zone set" not in text_of(bad.response)

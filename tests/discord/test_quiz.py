@@ -32,7 +32,7 @@ async def test_quiz_then_right_answer_is_stored(env, db_path):
     ]
     (feedback,) = clicked.followups
     assert not feedback.ephemeral
-    assert "Correct! +10 points" in text_of(feedback)
+    assert "Correct! +10 XP" in text_of(feedback)
     assert "the base keeps what it learned" in text_of(feedback)
     assert "Freeze the pretrained base, train the new head" in text_of(feedback)
     assert set(buttons(feedback)) == {"Next question"}  # no snippet: no "Run it"
@@ -83,7 +83,7 @@ async def test_short_answer_through_the_modal(env, db_path):
     assert submitted.acknowledged
     assert [row[:3] for row in attempts(db_path)] == [("head-output-shape", "[None, 5]", 1)]
     feedback = submitted.followups[0]
-    assert "Correct! +20 points" in text_of(feedback)
+    assert "Correct! +20 XP" in text_of(feedback)
     assert set(buttons(feedback)) == {"Next question", "Run it"}
     assert all(b.get("disabled") for b in buttons(asked.response).values())
 
@@ -140,7 +140,7 @@ async def test_hint_button_then_answer_earns_half_points(env, db_path):
     assert "Which part already knows something useful?" in text_of(hinted.followups[0])
     clicked = await alice.click(asked.response, label="2")
 
-    assert "+5 points (with a hint)" in text_of(clicked.followups[0])
+    assert "+5 XP (with a hint)" in text_of(clicked.followups[0])
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT points, hinted FROM attempts").fetchall() == [(5, 1)]
 
@@ -225,3 +225,14 @@ async def test_dms_work_and_are_kept_apart_from_servers(env, db_path):
     # In the server, Alice has nothing open: DMs are their own space.
     hint = await alice.slash(channel, "hint")
     assert "No question is open" in text_of(hint.response)
+
+
+async def test_review_asks_only_due_questions(env):
+    _, channel, alice = world(env)
+
+    nothing = await alice.slash(channel, "review")
+    assert "Nothing to review right now" in text_of(nothing.response)
+    asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
+    await alice.click(asked.response, label="1")  # wrong: due again within minutes
+    later = await alice.slash(channel, "review")
+    assert "Nothing to review right now. The next one is due" in text_of(later.response)

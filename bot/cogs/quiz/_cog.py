@@ -77,7 +77,20 @@ class Quiz(commands.Cog):
             if wanted in t.lower()
         ][:25]
 
-    @app_commands.command(description="A hint for your open question (halves its points)")
+    @app_commands.command(description="Only questions whose review is due")
+    @app_commands.describe(topic="only questions from this topic")
+    async def review(self, interaction: discord.Interaction, topic: str | None = None) -> None:
+        if not await self._topic_ok(interaction, topic):
+            return
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=False)
+            await send_question(
+                interaction, await self.bot.tutor.review(learner(interaction), topic)
+            )
+
+    review.autocomplete("topic")(_topics)
+
+    @app_commands.command(description="A hint for your open question (halves its XP)")
     async def hint(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)

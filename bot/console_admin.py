@@ -1,0 +1,84 @@
+"""Moderator commands in the terminal, for a local admin (``python -m bot chat --admin``).
+
+The same Moderator core as on Discord. Actions that change something ask for a "yes" first, as
+Discord asks for a button press.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bot.tutor.moderator import Actor, Moderator
+from bot.tutor.replies import Kind, Reply
+from bot.tutor.service import Window
+
+USAGE = """Moderator commands:
+  /mod learner NAME            a learner's activity, accuracy and flags
+  /mod reset NAME REASON       hide their progress (recoverable with /mod undo)
+  /mod exclude NAME REASON     leave them out of leaderboards
+  /mod include NAME REASON     put them back
+  /mod undo ACTION_ID [REASON] reverse an action
+  /mod export [week|month|all] the leaderboard and answers as CSV
+  /mod log [page]              every moderator action"""
+
+
+def _usage(error: str = "") -> Reply:
+    return Reply(text=(f"{error}\n\n" if error else "") + USAGE, kind=Kind.ERROR)
+
+
+class AdminCommands:
+    def __init__(self, moderator: Moderator, actor: Actor, files_dir: Path) -> None:
+        self.moderator = moderator
+        self.actor = actor
+        self.files_dir = files_dir
+        # An action waiting for "yes".
+        self.pending: Callable[[], Awaitable[Reply]] | None = None
+
+    async def confirm(self, line: str) -> Reply:
+        """The answer to "are you sure?": run the pending action on "yes", else drop it."""
+        action, self.pending = self.pending, None
+        if action is not None and line.strip().lower() in ("y", "yes"):
+            return await action()
+        return Reply(text="Cancelled; nothing was changed.", kind=Kind.INFO)
+
+    async def handle(self, args: list[str]) -> Reply:
+        if not args:
+            return _usage()
+        command, rest = args[0].lower(), args[1:]
+        mod, actor = self.moderator, self.actor
+        match command:
+            case "learner" if len(rest) == 1:
+                return await mod.learner(actor, rest[0])
+            case "reset" | "exclude" | "include" if len(rest) >= 2:
+                name, reason = rest[0], " ".join(rest[1:])
+                act = {"reset": mod.reset, "exclude": mod.exclude, "include": mod.include}
+                self.pending = lambda: act[command](actor, name, reason)
+                return Reply(
+                    text=f"{command.capitalize()} {name} ({reason})? Type yes to confirm.",
+                    kind=Kind.INFO,
+                )
+            case "undo" if rest and rest[0].isdigit():
+                action_id, reason = int(rest[0]), " ".join(rest[1:])
+                self.pending = lambda: mod.undo(actor, action_id, reason)
+                return Reply(text=f"Undo action #{action_id}? Type yes to confirm.", kind=Kind.INFO)
+            case "export" if len(rest) <= 1:
+                window = rest[0].lower() if rest else "all"
+                if window not in Window.__members__.values():
+                    return _usage(f"Unknown window {window!r}.")
+                return self._save(await mod.export(actor, Window(window)))
+            case "log" if len(rest) <= 1 and all(r.isdigit() for r in rest):
+                return await mod.log(actor, int(rest[0]) if rest else 1)
+            case _:
+                return _usage()
+
+    def _save(self, reply: Reply) -> Reply:
+        if reply.attachment is None:
+            return reply
+        path = self.files_dir / reply.attachment.name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(reply.attachment.data)
+        except OSError as exc:
+            return Reply(text=f"Could not write {path}: {exc}", kind=Kind.ERROR)
+        return Reply(text=f"{reply.text} Written to {path}", kind=Kind.INFO)

@@ -1,0 +1,209 @@
+"""Moderation rules: what an action is, a learner's report with its flags, the CSV export.
+
+Who may moderate is the frontend's business (Discord: Manage Server or the configured role; the
+terminal: whoever starts it with --admin); what a moderator sees and does is decided here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.tutor.content import Bank
+from bot.tutor.progress import LeaderRow
+from bot.tutor.replies import Kind, Reply
+from bot.tutor.review import fast_threshold_s
+
+# An answer faster than this share of the time needed just to read the question is suspicious.
+TOO_FAST_SHARE = 0.25
+# ... and worth a flag when at least this many right answers were that fast.
+TOO_FAST_MIN = 5
+# A run of at least this many right answers starting right after a reset is worth a look.
+PERFECT_RUN_AFTER_RESET = 10
+REPORT_WEEKS = 8
+
+
+class ActionKind(StrEnum):
+    RESET = "reset"
+    EXCLUDE = "exclude"
+    INCLUDE = "include"
+    UNDO = "undo"
+    SET_ROLE = "set_role"
+
+
+@dataclass(frozen=True)
+class ModActionRow:
+    id: int
+    moderator_name: str
+    action: ActionKind
+    learner_name: str | None
+    reason: str
+    created_at: datetime
+    undone_by: int | None
+
+
+@dataclass(frozen=True)
+class ReportAttempt:
+    question_id: str
+    topic: str
+    correct: bool
+    hinted: bool
+    time_to_answer_ms: int
+    answered_at: datetime
+    reset: bool  # hidden by a reset (still shown to moderators)
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    excluded: bool
+    weekly: tuple[tuple[datetime, int], ...]  # (week start, answers)
+    topics: tuple[tuple[str, int, int], ...]  # (topic, right, answered)
+    hints: int
+    median_answer_s: float | None
+    flags: tuple[str, ...]
+
+
+def report(
+    name: str,
+    excluded: bool,
+    attempts: Sequence[ReportAttempt],
+    resets: Sequence[datetime],
+    bank: Bank,
+    now: datetime,
+) -> Report:
+    live = [a for a in attempts if not a.reset]
+    week0 = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [week0 - timedelta(weeks=i) for i in reversed(range(REPORT_WEEKS))]
+    per_week = Counter(max((s for s in starts if s <= a.answered_at), default=None) for a in live)
+    topics: dict[str, list[int]] = {}
+    for a in live:
+        right, total = topics.setdefault(a.topic, [0, 0])
+        topics[a.topic] = [right + a.correct, total + 1]
+    times = [a.time_to_answer_ms / 1000 for a in live]
+    return Report(
+        name=name,
+        excluded=excluded,
+        weekly=tuple((s, per_week.get(s, 0)) for s in starts),
+        topics=tuple((t, r, n) for t, (r, n) in sorted(topics.items())),
+        hints=sum(a.hinted for a in live),
+        median_answer_s=statistics.median(times) if times else None,
+        flags=tuple(_flags(live, resets, bank)),
+    )
+
+
+def _flags(live: Sequence[ReportAttempt], resets: Sequence[datetime], bank: Bank) -> list[str]:
+    flags = []
+    too_fast = 0
+    for a in live:
+        question = bank.get(a.question_id)
+        if (
+            question
+            and a.correct
+            and (a.time_to_answer_ms / 1000 < TOO_FAST_SHARE * fast_threshold_s(question))
+        ):
+            too_fast += 1
+    if too_fast >= TOO_FAST_MIN:
+        flags.append(
+            f"{too_fast} right answers came faster than a quarter of the time needed to read "
+            "the question"
+        )
+    for when in resets:
+        after = sorted((a for a in live if a.answered_at > when), key=lambda a: a.answered_at)
+        run = 0
+        for a in after:
+            if not a.correct:
+                break
+            run += 1
+        if run >= PERFECT_RUN_AFTER_RESET:
+            flags.append(
+                f"{run} right answers in a row straight after the reset of {when:%Y-%m-%d}"
+            )
+    return flags
+
+
+def report_reply(r: Report) -> Reply:
+    lines = [f"Status: {'excluded from leaderboards' if r.excluded else 'on leaderboards'}"]
+    lines.append(
+        "Answers per week: "
+        + " ".join(f"{n}" for _, n in r.weekly)
+        + f" (oldest to this week, {REPORT_WEEKS} weeks)"
+    )
+    if r.topics:
+        lines.append("Accuracy per topic:")
+        lines += [f"  {t}: {right}/{n} ({right / n:.0%})" for t, right, n in r.topics]
+    median = f"{r.median_answer_s:.1f} s" if r.median_answer_s is not None else "n/a"
+    lines.append(f"Hints used: {r.hints} · median answer time: {median}")
+    lines.append("Flags: " + ("none" if not r.flags else ""))
+    lines += [f"  ⚠ {f}" for f in r.flags]
+    return Reply(
+        text="\n".join(lines), kind=Kind.INFO, title=f"Learner report · {r.name}", ephemeral=True
+    )
+
+
+def log_reply(rows: Sequence[ModActionRow]) -> Reply:
+    if not rows:
+        return Reply(
+            text="No moderator actions yet.", kind=Kind.INFO, title="Moderator log", ephemeral=True
+        )
+    lines = []
+    for r in rows:
+        who = f" {r.learner_name}" if r.learner_name else ""
+        undone = f" (undone by #{r.undone_by})" if r.undone_by else ""
+        lines.append(
+            f"#{r.id} {r.created_at:%Y-%m-%d %H:%M} UTC · {r.moderator_name} · "
+            f"{r.action}{who}{undone} · {r.reason}"
+        )
+    return Reply(text="\n".join(lines), kind=Kind.INFO, title="Moderator log", ephemeral=True)
+
+
+def export_csv(
+    leaders: Sequence[LeaderRow], attempts: Sequence[tuple[str, ReportAttempt]]
+) -> bytes:
+    """The leaderboard, then every counted attempt, as one CSV file (UTF-8)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "rank", "learner", "xp", "answers", "correct"])
+    for r in leaders:
+        writer.writerow(
+            ["leaderboard", r.rank, _cell(r.display_name), r.score, r.attempts, r.correct]
+        )
+    writer.writerow([])
+    writer.writerow(
+        [
+            "section",
+            "learner",
+            "answered_at",
+            "question_id",
+            "topic",
+            "correct",
+            "hinted",
+            "time_to_answer_ms",
+        ]
+    )
+    for name, a in attempts:
+        writer.writerow(
+            [
+                "attempt",
+                _cell(name),
+                a.answered_at.isoformat(),
+                a.question_id,
+                a.topic,
+                int(a.correct),
+                int(a.hinted),
+                a.time_to_answer_ms,
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _cell(text: str) -> str:
+    # Display names are chosen by users: a name such as "=HYPERLINK(...)" must stay text when
+    # the file is opened in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

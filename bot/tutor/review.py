@@ -1,0 +1,118 @@
+"""Spaced review with FSRS: one card per learner and question, scheduled by the ``fsrs`` package.
+
+An answer is a review of its card. The rating comes from the outcome:
+
+- wrong                        -> Again
+- correct after a hint         -> Hard
+- correct                      -> Good
+- correct, no hint, and fast   -> Easy
+
+"Fast" means within ``fast_threshold_s(question)``: ``FAST_BASE_S`` seconds plus the time to read
+the question at ``READING_CHARS_PER_S`` characters per second (prompt, code and choices), so a
+question with a long snippet is not held to the time of a one-liner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from fsrs import Card, Rating, Scheduler, State
+
+from bot.tutor.content import Question
+
+FAST_BASE_S = 5.0
+READING_CHARS_PER_S = 25.0
+# A question counts as mastered while the learner would recall it with at least this probability.
+MASTERY_RETRIEVABILITY = 0.9
+# fsrs.Card() without an id makes one from the clock and sleeps 1 ms to keep it unique; our cards
+# are keyed by learner and question in the database, so the id is unused.
+CARD_ID = 0
+
+
+@dataclass(frozen=True)
+class CardState:
+    """The FSRS card of one learner for one question, as stored (one column per field)."""
+
+    question_id: str
+    state: int  # fsrs.State: 1 learning, 2 review, 3 relearning
+    step: int | None
+    stability: float | None
+    difficulty: float | None
+    due: datetime
+    last_review: datetime | None
+    last_rating: int  # fsrs.Rating of the latest review: 1 again .. 4 easy
+
+    def is_due(self, now: datetime) -> bool:
+        return self.due <= now
+
+
+@cache
+def scheduler() -> Scheduler:
+    # No fuzzing: the same answers always give the same schedule (testable, explainable).
+    return Scheduler(enable_fuzzing=False)
+
+
+def fast_threshold_s(question: Question) -> float:
+    text = question.prompt + (question.code or "") + "".join(c.text for c in question.choices or ())
+    return FAST_BASE_S + len(text) / READING_CHARS_PER_S
+
+
+def rating_for(correct: bool, hinted: bool, elapsed_s: float, fast_s: float) -> Rating:
+    if not correct:
+        return Rating.Again
+    if hinted:
+        return Rating.Hard
+    return Rating.Easy if elapsed_s <= fast_s else Rating.Good
+
+
+def review(card: CardState | None, question_id: str, rating: Rating, now: datetime) -> CardState:
+    """The card after this review (a new card when the question is answered the first time)."""
+    before = Card(card_id=CARD_ID, due=now) if card is None else _fsrs_card(card)
+    after, _log = scheduler().review_card(before, rating, now)
+    return CardState(
+        question_id,
+        int(after.state),
+        after.step,
+        after.stability,
+        after.difficulty,
+        after.due,
+        after.last_review,
+        int(rating),
+    )
+
+
+def retrievability(card: CardState, now: datetime) -> float:
+    return float(scheduler().get_card_retrievability(_fsrs_card(card), now))
+
+
+def _fsrs_card(card: CardState) -> Card:
+    return Card(
+        card_id=CARD_ID,
+        state=State(card.state),
+        step=card.step,
+        stability=card.stability,
+        difficulty=card.difficulty,
+        due=card.due,
+        last_review=card.last_review,
+    )
+
+
+def is_mastered(card: CardState, now: datetime) -> bool:
+    # Right after a wrong answer FSRS still reports high retrievability (the review just
+    # happened), but nobody would call a question they just failed "mastered".
+    return card.last_rating != Rating.Again and retrievability(card, now) >= MASTERY_RETRIEVABILITY
+
+
+def mastery(
+    questions: Iterable[Question], cards: Mapping[str, CardState], now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per topic: (questions mastered now, questions in the topic)."""
+    result: dict[str, tuple[int, int]] = {}
+    for q in questions:
+        done, total = result.get(q.topic, (0, 0))
+        card = cards.get(q.id)
+        result[q.topic] = (done + (card is not None and is_mastered(card, now)), total + 1)
+    return result

@@ -1,0 +1,85 @@
+"""The shipped question bank: valid, and following the authoring rules of content/README.md.
+
+These checks need no TensorFlow; that the snippets really do what their ``expect`` blocks say is
+proven by ``python -m bot content check --execute``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from bot.tutor.content import Bank, json_schema, load_bank
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+
+# Every question rests on the TensorFlow/Keras documentation (a GitHub issue may come on top).
+DOC_HOSTS = {"keras.io", "www.tensorflow.org", "tensorflow.org"}
+
+
+@pytest.fixture(scope="module")
+def bank() -> Bank:
+    return load_bank(CONTENT)
+
+
+def test_bank_loads_with_unique_ids(bank: Bank) -> None:
+    ids = [q.id for q in bank.questions]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_course_is_big_enough(bank: Bank) -> None:
+    # The curriculum issue: 60+ questions, 8+ topics, 25+ proven snippets, all kinds and levels.
+    assert len(bank) >= 60
+    assert len(bank.topics) >= 8
+    assert sum(1 for q in bank.questions if q.code and q.expect) >= 25
+    assert {q.difficulty for q in bank.questions} == {1, 2, 3}
+    assert {q.kind for q in bank.questions} == {"multiple_choice", "short_answer"}
+    assert any(q.expect and q.expect.error for q in bank.questions)
+
+
+def test_every_choice_has_feedback(bank: Bank) -> None:
+    missing = [
+        f"{q.id} choice {i + 1}"
+        for q in bank.questions
+        for i, c in enumerate(q.choices or ())
+        if not (c.feedback or "").strip()
+    ]
+    assert not missing
+
+
+def test_every_question_cites_the_documentation(bank: Bank) -> None:
+    for q in bank.questions:
+        hosts = {urlparse(str(r)).hostname for r in q.references}
+        assert hosts & DOC_HOSTS, f"{q.id}: no keras.io / tensorflow.org reference"
+
+
+def test_every_snippet_is_verified(bank: Bank) -> None:
+    # A snippet without an expect block would be shown to learners but never checked.
+    assert not [q.id for q in bank.questions if q.code and q.expect is None]
+
+
+def test_hints_do_not_give_the_answer_away(bank: Bank) -> None:
+    for q in bank.questions:
+        assert q.hint.strip() != q.explanation.strip(), q.id
+        for answer in q.accept or ():
+            if len(answer) > 2:
+                assert answer.lower() not in q.hint.lower(), f"{q.id}: hint contains {answer!r}"
+        if q.choices:
+            right = q.choices[q.correct_index or 0].text.lower()
+            assert right not in q.hint.lower(), f"{q.id}: hint quotes the right choice"
+
+
+def test_correct_choice_position_varies(bank: Bank) -> None:
+    positions = Counter(q.correct_index for q in bank.questions if q.choices)
+    most_common = positions.most_common(1)[0][1]
+    assert len(positions) >= 4
+    assert most_common <= 0.4 * sum(positions.values())
+
+
+def test_schema_file_is_current() -> None:
+    assert (CONTENT / "schema.json").read_text(encoding="utf-8") == json_schema(), (
+        "content/schema.json is stale: run python -m bot content schema --write"
+    )

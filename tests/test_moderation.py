@@ -1,0 +1,134 @@
+"""Moderator actions over the real store: reset and undo, exclusion, the log, the CSV, flags."""
+
+import csv
+import io
+from datetime import timedelta
+
+from bot.tutor.moderation import report
+from bot.tutor.moderator import Actor, Moderator
+from bot.tutor.replies import Kind
+from bot.tutor.service import Window
+from tests.conftest import learner
+
+MOD = Actor("test", "g1", "mod-1", "Mo")
+
+
+async def answer_all(tutor, who, answers=("2", "global average pooling", "1", "(None, 5)")):
+    for text in answers:
+        await tutor.quiz(who)
+        await tutor.answer(who, text)
+
+
+async def board(tutor, who, window=Window.ALL, topic=None):
+    return (await tutor.leaderboard(who, window, topic=topic)).text
+
+
+async def test_reset_hides_progress_and_undo_brings_it_back(tutor, store, bank, clock):
+    ada, bob = learner("Ada"), learner("Bob")
+    await answer_all(tutor, ada)
+    await answer_all(tutor, bob, ("2",))
+    mods = Moderator(bank, store, now=clock)
+    before = (await tutor.progress(ada, picture=False)).text
+    assert "XP: 70" in before and "1. Ada · 70 XP" in await board(tutor, ada)
+
+    assert (await mods.reset(MOD, "ada", "  ")).kind is Kind.ERROR  # a reason is required
+    done = await mods.reset(MOD, "ada", "shared account")
+    assert done.text.startswith("Reset Ada's progress in this server (action #1)")
+    assert "No answers yet" in (await tutor.progress(ada, picture=False)).text
+    assert "Ada" not in await board(tutor, ada)
+    assert (await tutor.review(ada)).text.startswith("Nothing to review right now. Try /quiz")
+
+    # Ada answers once after the reset; undo must keep that answer too.
+    clock.advance(minutes=1)
+    await answer_all(tutor, ada, ("2",))
+    assert (await mods.undo(MOD, 1, "mistake")).text == "Undid action #1 (recorded as #2)."
+    # The answer given in between stays: it was a first answer for the reset learner.
+    after = (await tutor.progress(ada, picture=False)).text
+    assert "Answers: 5" in after and "XP: 80" in after
+    assert "1. Ada · 80 XP" in await board(tutor, ada)
+    cards = await store.cards(await store.learner_id(ada))
+    assert len(cards) == 4  # restored, the newer card for easy-choice kept
+    again = await mods.undo(MOD, 1, "twice")
+    assert again.kind is Kind.ERROR and "already undone by #2" in again.text
+    assert "cannot be undone" in (await mods.undo(MOD, 2, "x")).text
+    assert "no action #99" in (await mods.undo(MOD, 99, "x")).text
+
+
+async def test_exclusion_applies_to_every_window_and_topic(tutor, store, bank, clock):
+    ada, bob = learner("Ada"), learner("Bob")
+    await answer_all(tutor, ada)
+    await answer_all(tutor, bob, ("2",))
+    mods = Moderator(bank, store, now=clock)
+    assert "not answered any question" in (await mods.exclude(MOD, "nobody", "x")).text
+    assert "Excluded Ada" in (await mods.exclude(MOD, "ada", "bot account")).text
+    assert "already excluded" in (await mods.exclude(MOD, "ada", "again")).text
+    for window in Window:
+        assert "Ada" not in await board(tutor, bob, window)
+        assert "Bob" in await board(tutor, bob, window)
+    assert "Ada" not in await board(tutor, bob, topic="basics")
+    assert "XP: 70" in (await tutor.progress(ada, picture=False)).text  # own progress kept
+    assert "back on" in (await mods.include(MOD, "ada", "verified")).text
+    assert "1. Ada" in await board(tutor, bob)
+
+
+async def test_topic_leaderboard_counts_only_that_topic(tutor, bank):
+    ada, bob = learner("Ada"), learner("Bob")
+    await answer_all(tutor, ada, ("2",))  # basics: 10 XP
+    await answer_all(tutor, bob, ("1",))  # basics, wrong
+    await tutor.quiz(bob, "shapes")
+    await tutor.answer(bob, "global average pooling")  # shapes, right
+    shapes = await board(tutor, ada, topic="shapes")
+    assert "Bob · 10 XP" in shapes and "Ada" not in shapes
+    assert (await tutor.leaderboard(ada, topic="cooking")).kind is Kind.ERROR
+
+
+async def test_log_records_who_what_and_why(tutor, store, bank, clock):
+    await answer_all(tutor, learner("Ada"), ("2",))
+    mods = Moderator(bank, store, now=clock)
+    await mods.exclude(MOD, "ada", "spam")
+    await mods.set_role(MOD, "role-42", "study group leads")
+    await mods.undo(MOD, 2, "wrong role")
+    assert await store.moderator_role("test", "g1") is None
+    log = (await mods.log(MOD)).text.splitlines()
+    assert log[0].startswith("#3 2026-11-01 12:00 UTC · Mo · undo") and "wrong role" in log[0]
+    assert "set_role" in log[1] and "(undone by #3)" in log[1]
+    assert log[2] == "#1 2026-11-01 12:00 UTC · Mo · exclude Ada · spam"
+    other = Actor("test", "other-guild", "m2", "Other")
+    assert "No moderator actions yet" in (await mods.log(other)).text
+    assert "no action #1" in (await mods.undo(other, 1, "x")).text  # not theirs to undo
+
+
+async def test_export_is_a_csv_of_leaderboard_and_attempts(tutor, store, bank, clock):
+    await answer_all(tutor, learner("=cmd|' /C calc'!A0"), ("2",))
+    await answer_all(tutor, learner("Bob"), ("1",))
+    mods = Moderator(bank, store, now=clock)
+    reply = await mods.export(MOD, Window.WEEK)
+    assert reply.attachment is not None and reply.attachment.name.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(reply.attachment.data.decode())))
+    assert rows[0] == ["section", "rank", "learner", "xp", "answers", "correct"]
+    assert rows[1] == ["leaderboard", "1", "'=cmd|' /C calc'!A0", "10", "1", "1"]
+    assert rows[2] == ["leaderboard", "2", "Bob", "0", "1", "0"]
+    attempts = [r for r in rows if r and r[0] == "attempt"]
+    assert [(r[1], r[3], r[5]) for r in attempts] == [
+        ("'=cmd|' /C calc'!A0", "easy-choice", "1"),
+        ("Bob", "easy-choice", "0"),
+    ]
+    clock.advance(days=8)
+    assert "0 learners, 0 answers (week)" in (await mods.export(MOD, Window.WEEK)).text
+
+
+async def test_learner_report_and_flags(tutor, store, bank, clock):
+    ada = learner("Ada")
+    await answer_all(tutor, ada)  # answered at once: far faster than reading time
+    mods = Moderator(bank, store, now=clock)
+    text = (await mods.learner(MOD, "ada")).text
+    assert "Accuracy per topic:" in text and "basics: 2/2 (100%)" in text
+    assert "median answer time: 0.0 s" in text
+    assert "Flags: none" in text  # 4 fast answers: under the threshold of 5
+    attempts, _ = await store.report_attempts(await store.learner_id(ada))
+    many = attempts * 3
+    flagged = report(
+        "Ada", False, many, [attempts[0].answered_at - timedelta(seconds=1)], bank, clock()
+    )
+    assert any("faster than a quarter" in f for f in flagged.flags)
+    assert any("in a row straight after the reset" in f for f in flagged.flags)
