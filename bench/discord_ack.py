@@ -31,7 +31,7 @@ import simcord
 from pydantic import SecretStr
 from simcord.backend.models import Interaction
 
-from bot.client import TutorBot, create_bot, sync_commands
+from bot.client import TutorBot, _start_runner, create_bot, sync_commands
 from bot.settings import Settings
 
 ANSWERS = 200
@@ -209,14 +209,14 @@ async def _runs(
 
 def _real_runner_available() -> bool:
     try:
-        import bot.runner  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+        import bot.runner.pool  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return shutil.which("bwrap") is not None
 
 
 async def main(settings: Settings) -> int:
-    real = _real_runner_available() and settings.runner.workers > 0
+    real = _real_runner_available()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         bench_settings = settings.model_copy(
@@ -235,13 +235,14 @@ async def main(settings: Settings) -> int:
         await env.start()
         try:
             await sync_commands(bot)
-            if real:
-                from bot.client import _start_runner
-
-                bot.runner = await _start_runner(bench_settings)
-            else:
-                bot.runner = SimulatedRunner(env, max(settings.runner.workers, 1))
             answers = await _answers(env, channel, members)
+            # The pool warms up (TensorFlow imports) after the answer burst, not during it.
+            started = await _start_runner(bench_settings) if real else None
+            if started is not None:
+                await started.wait_idle()  # type: ignore[attr-defined]
+            else:
+                real = False
+            bot.runner = started or SimulatedRunner(env, settings.runner.workers)
             runs = await _runs(env, channel, members[:RUNS], simulated=not real)
         finally:
             await env.shutdown()

@@ -15,8 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.errors import ShuttingDown, TutorTree
-from bot.cogs.run._runner import SnippetRunner
-from bot.cogs.run._views import RunGate
+from bot.cogs.snippets import RunGate, SnippetRunner
 from bot.settings import Settings
 from bot.store import SqlStore, open_store
 from bot.tutor.content import Bank, load_bank
@@ -40,16 +39,24 @@ AUTO: Final = _Auto()
 
 
 async def _start_runner(settings: Settings) -> SnippetRunner | None:
-    if settings.runner.workers == 0:
-        return None
+    """The sandboxed runner's pool, warming up in the background; None (and /run says so)
+    when snippets cannot run on this machine (no bubblewrap)."""
     try:
-        from bot.runner import Runner  # type: ignore[import-not-found, unused-ignore]
+        from bot.runner.cache import ResultCache
+        from bot.runner.pool import Runner
+        from bot.runner.sandbox import SandboxUnavailable
     except ImportError:
         log.warning("the snippet runner is not installed; /run is disabled")
         return None
-    runner: Any = Runner(settings.runner)
-    await runner.start()
-    return runner  # type: ignore[no-any-return, unused-ignore]
+    # Verified content snippets ("Run it" under a question) are answered from the cache.
+    cache = ResultCache(settings.runner.cache_dir)  # type: ignore[attr-defined, unused-ignore]
+    runner = Runner(settings.runner, cache=cache)
+    try:
+        await runner.start()
+    except SandboxUnavailable as exc:
+        log.warning("snippets cannot run here, /run is disabled: %s", exc)
+        return None
+    return runner
 
 
 class TutorBot(commands.AutoShardedBot):

@@ -26,7 +26,6 @@ def settings(db_path: Path) -> Settings:
     return Settings(
         database_url=f"sqlite+aiosqlite:///{db_path}",
         content_dir=CONTENT,
-        runner={"workers": 0},
         discord={"shard_count": 1},
     )
 

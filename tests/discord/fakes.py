@@ -9,7 +9,7 @@ from typing import Any
 
 import simcord
 
-from bot.cogs.run._runner import PositionCallback
+from bot.cogs.snippets import PositionCallback, RunRefused
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,17 @@ class Result:
     notes: tuple[str, ...] = ()
     duration_s: float = 1.5
     peak_memory_mb: float | None = 512.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """As the runner reports a limit: the setting's name, its value, and a wording."""
+
+    name: str
+    value: float
+
+    def describe(self) -> str:
+        return f"time limit ({self.value:g}s)"
 
 
 MODEL = {
@@ -74,4 +85,4 @@ class FakeRunner:
 
 class RefusingRunner(FakeRunner):
     async def run(self, code: str, user: str, on_position: PositionCallback | None = None) -> Any:
-        raise LookupError("The queue is full; please try again in a minute.")
+        raise RunRefused("The runner is busy (50 snippets waiting); try again in a minute.")

@@ -88,7 +88,7 @@ def test_run_with_a_token_starts_discord_and_never_prints_the_token(tmp_path):
         "run",
         "--database-url",
         f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
-        env={"DISCORD_TOKEN": token, "TUTOR_RUNNER__WORKERS": "0"},
+        env={"DISCORD_TOKEN": token},
     )
 
     # Offline, Discord cannot be reached; online, the made-up token is rejected. Either way

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cogs.run._render import full_output
-from tests.discord.fakes import FakeRunner, RefusingRunner, Result
+from tests.discord.fakes import FakeRunner, Limit, RefusingRunner, Result
 from tests.discord.helpers import refusals, text_of, world
 
 CODE = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(5)])\n"
@@ -135,9 +135,9 @@ async def test_errors_limits_and_explanations_are_named(env, runner):
     assert "imagenet weights were replaced" in text
 
     await env.advance_time(60)
-    runner.result = Result(status="timeout", limit={"name": "wall time", "value": 30, "unit": " s"})
+    runner.result = Result(status="timeout", limit=Limit("wall_timeout_s", 30.0))
     stopped = await run_code(alice, channel)
-    assert "⏱️ Stopped: time limit reached (wall time 30 s)" in text_of(stopped.response)
+    assert "⏱️ Stopped: time limit (30s)" in text_of(stopped.response)
 
 
 async def test_hostile_and_oversized_output_is_made_safe(env, runner):
@@ -181,7 +181,7 @@ async def test_a_refusing_runner_is_explained(env):
     # The public "thinking…" message is closed; the reason is told privately, without an id.
     assert refused.response.content == "⚠️ That did not work."
     (note,) = refused.followups
-    assert note.ephemeral and "The queue is full" in text_of(note)
+    assert note.ephemeral and "The runner is busy (50 snippets waiting)" in text_of(note)
     assert "error id" not in text_of(note)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import discord
 
 from bot.cogs.render import FIELD_VALUE, clip, code_block, neutralise
-from bot.cogs.run._runner import RunResultLike, field
+from bot.cogs.snippets import RunResultLike, field
 
 STATUS = {
     "ok": ("✅", "Ran successfully", discord.Colour.green()),
@@ -32,11 +32,14 @@ NOTES_CHARS = 500
 
 
 def describe_limit(limit: Any) -> str:
+    """e.g. "time limit (30s)": the runner's own wording when it has one."""
+    describe = getattr(limit, "describe", None)
+    if callable(describe):
+        return neutralise(str(describe()))
     if isinstance(limit, Mapping):
-        name = limit.get("name") or limit.get("limit") or limit.get("kind") or "limit"
+        name = limit.get("name") or "limit"
         value = limit.get("value")
-        unit = limit.get("unit") or ""
-        return neutralise(f"{name} {value}{unit}" if value is not None else str(name))
+        return neutralise(f"{name} ({value:g})" if isinstance(value, int | float) else str(name))
     return neutralise(str(limit))
 
 
@@ -46,7 +49,8 @@ def status_line(result: RunResultLike) -> tuple[str, str, discord.Colour]:
         result.status, ("❔", f"Finished: {neutralise(result.status)}", discord.Colour.greyple())
     )
     if result.limit is not None:
-        text += f" ({describe_limit(result.limit)})"
+        # The limit names itself: "Stopped: memory limit (3072 MiB)".
+        text = f"Stopped: {describe_limit(result.limit)}"
     details = []
     if result.duration_s is not None:
         details.append(f"{result.duration_s:.1f} s")

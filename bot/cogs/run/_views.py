@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import discord
@@ -14,6 +12,9 @@ from bot.cogs._handling import bot_of, handle
 from bot.cogs.errors import UserError
 from bot.cogs.render import defer_thinking, send
 from bot.cogs.run._render import result_message
+from bot.cogs.snippets import RunRefused, SandboxUnavailable
+
+log = logging.getLogger(__name__)
 
 MAX_CODE_CHARS = 4000
 CODE_MODAL = "tlt:run"
@@ -33,34 +34,6 @@ def code_from_message(content: str) -> str | None:
             return code
     single = _INLINE_BLOCK.search(content)
     return single["code"].strip() if single else None
-
-
-class RunGate:
-    """One running snippet per learner, and a pause between their runs: the pool is shared.
-
-    Uses ``time.monotonic`` (looked up at call time) so tests can move the clock."""
-
-    def __init__(self, cooldown_s: float) -> None:
-        self.cooldown_s = cooldown_s
-        self._running: set[int] = set()
-        self._finished: dict[int, float] = {}
-
-    def admit(self, user_id: int) -> None:
-        if user_id in self._running:
-            raise UserError("You already have a snippet running: its result is on its way.")
-        wait = self._finished.get(user_id, -1e18) + self.cooldown_s - time.monotonic()
-        if wait > 0:
-            raise UserError(f"Please wait {wait:.0f} s before running another snippet.")
-
-    @contextmanager
-    def hold(self, user_id: int) -> Iterator[None]:
-        self.admit(user_id)
-        self._running.add(user_id)
-        try:
-            yield
-        finally:
-            self._running.discard(user_id)
-            self._finished[user_id] = time.monotonic()
 
 
 def code_modal() -> discord.ui.Modal:
@@ -106,10 +79,13 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
 
         try:
             result = await runner.run(code, str(interaction.user.id), on_position)
-        except (LookupError, OverflowError, RuntimeError) as exc:
-            # The runner refuses (this user already runs something, or the queue is full) by
-            # raising; its message is written for the learner.
-            raise UserError(str(exc) or "The sandbox is busy; please try again soon.") from exc
+        except RunRefused as exc:
+            # Not run (this learner already has one queued, the queue is full, shutting down):
+            # the runner's message is written for the learner.
+            raise UserError(str(exc)) from exc
+        except SandboxUnavailable as exc:
+            log.error("the sandbox failed: %s", exc)
+            raise UserError("Running snippets is not available on this bot right now.") from exc
         embed, files = result_message(result, title)
         await send(interaction, embed=embed, ephemeral=False, files=files)
 

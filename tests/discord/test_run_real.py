@@ -1,0 +1,55 @@
+"""/run once through the real sandboxed runner (bubblewrap, a TensorFlow worker)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.cogs.snippets import SandboxUnavailable
+from bot.settings import Settings
+from tests.discord.helpers import text_of, world
+
+# The runner is built on its own branch; until it is merged, this test has nothing to run.
+pool = pytest.importorskip("bot.runner.pool", reason="the snippet runner is not merged yet")
+pytestmark = pytest.mark.slow
+
+CODE = """\
+import tensorflow as tf
+model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(5)])
+print("built", model.output_shape)
+model.summary(print_fn=lambda line: print("<@123> @everyone ```", line[:0]))
+"""
+
+
+@pytest.fixture
+async def runner(settings: Settings) -> AsyncIterator[object]:
+    """One warm worker, started outside the bot so SimCord does not wait for its warm-up."""
+    runner = pool.Runner(settings.runner.model_copy(update={"workers": 1}))
+    try:
+        await runner.start()
+        await runner.wait_idle(within_s=300)
+    except SandboxUnavailable as exc:  # no bubblewrap: `make install` installs it as root
+        await runner.close()
+        pytest.skip(f"the sandbox cannot run here: {exc}")
+    yield runner
+    await runner.close()
+
+
+@pytest.mark.simcord(settle_timeout=300)
+async def test_run_with_the_real_runner(env, runner):
+    _, channel, alice = world(env)
+
+    opened = await alice.slash(channel, "run")
+    submitted = await alice.submit_modal(opened, {"code": CODE})
+
+    assert submitted.acknowledged
+    message = submitted.response
+    text = text_of(message)
+    assert "✅ Ran successfully" in text, text
+    assert "model: output (None, 5)" in text and "(input (None, 8))" in text
+    assert "built (None, 5)" in text
+    assert "45 params" in text
+    # What the snippet printed cannot ping or break out of its code block.
+    stdout = next(f.value for f in message.embeds[0].fields if f.name == "stdout")
+    assert "```" not in stdout.removeprefix("```\n").removesuffix("\n```")
