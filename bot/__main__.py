@@ -143,16 +143,26 @@ async def _discord(settings: Settings) -> int:
 
 
 async def _sync_commands(settings: Settings, guild: int | None) -> int:
+    import aiohttp
+    import discord
+
     from bot.client import create_bot, sync_commands
 
-    if settings.discord_token is None:
+    if not settings.discord_token:
         print("sync-commands needs DISCORD_TOKEN.", file=sys.stderr)
         return 1
     store = await open_store(settings.database_url.get_secret_value())
     bot = create_bot(settings, bank=_load(settings), store=store, runner=None)
-    async with bot:
-        await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
-        synced = await sync_commands(bot, guild)
+    try:
+        async with bot:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+            synced = await sync_commands(bot, guild)
+    except discord.LoginFailure:
+        print("Discord rejected DISCORD_TOKEN.", file=sys.stderr)
+        return 1
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"cannot reach Discord ({type(exc).__name__}).", file=sys.stderr)
+        return 1
     where = f"to server {guild}" if guild else "globally (allow up to an hour to appear)"
     print(f"Published {len(synced)} commands {where}: " + ", ".join(c.name for c in synced))
     return 0

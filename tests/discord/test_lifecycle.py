@@ -135,3 +135,15 @@ async def test_one_process_serves_guilds_on_several_shards(settings, bots, db_pa
     finally:
         await env.shutdown()
     assert len(attempts(db_path)) == 2
+
+
+def test_sync_commands_needs_a_token(tmp_path):
+    result = _cli(
+        "sync-commands",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
+        env={"DISCORD_TOKEN": ""},
+    )
+
+    assert result.returncode == 1
+    assert "sync-commands needs DISCORD_TOKEN" in result.stderr
