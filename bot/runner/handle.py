@@ -25,6 +25,7 @@ READY_TIMEOUT_S = 180.0  # importing TensorFlow on a busy machine
 CONTROL_LIMIT = 1024 * 1024  # the result message; the worker trims what it sends
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
 DRAIN_S = 0.5  # after the result: time for a forked child's output before the sandbox ends
+EXIT_WAIT_S = 2.0  # after the worker died: time for bwrap to pass its exit code on
 
 
 class _Pipe:
@@ -187,6 +188,12 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(DRAIN_S):
                         await asyncio.gather(out.eof, err.eof)
+            elif killed_for is None:
+                # No result: the worker died. Let the sandbox end by itself, so that its exit
+                # code tells how (a signal of ours would hide the real one).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(EXIT_WAIT_S):
+                        await self.process.wait()
         except OSError as exc:  # the worker died before it read the snippet
             log.warning("worker %s: %s", self.process.pid, exc)
         finally:
