@@ -106,12 +106,18 @@ def _load(settings: Settings) -> Bank:
 async def _chat(settings: Settings, user: str) -> int:
     bank = _load(settings)
     store = await open_store(settings.database_url.get_secret_value())
+    # The runner starts its sandboxed workers on the first /run, not before.
+    from bot.runner.cache import ResultCache
+    from bot.runner.pool import Runner
+
+    runner = Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
     try:
         from bot.console import GUILD, PLATFORM, run_chat
 
         who = LearnerRef(PLATFORM, user, GUILD, user)
-        return await run_chat(Tutor(bank, store), who)
+        return await run_chat(Tutor(bank, store), who, runner=runner)
     finally:
+        await runner.close()
         await store.close()
 
 
