@@ -46,6 +46,9 @@ class RunnerSettings(BaseModel):
     # Built (with random weights) before a worker reports ready, so that a learner's first
     # build of these backbones is as fast as a repeated one. Skipped while jobs are waiting.
     warmup_models: tuple[str, ...] = ("MobileNetV2",)
+    # Workers import TensorFlow at this nice value, so a refill yields the CPU to running
+    # snippets; a worker is put back to 0 when it gets a snippet (when the bot runs as root).
+    spawn_niceness: int = Field(default=10, ge=0, le=19)
     # One-shot fit() traces a graph for ~45 s on 2 cores; eager runs it in seconds (runner.md).
     eager_by_default: bool = True
     # Used only when the bot runs as root: the real uid the sandboxed code runs as.

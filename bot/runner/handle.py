@@ -90,6 +90,7 @@ class Worker:
     spawned_at: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
     pid: int | None = None  # the worker's pid outside the sandbox, once known
+    reaping: asyncio.Future[int] | None = None  # the sandbox's clean-up after a run
     _control: _Pipe = field(init=False)
     _diag: _Pipe = field(init=False)
 
@@ -197,17 +198,34 @@ class Worker:
         except OSError as exc:  # the worker died before it read the snippet
             log.warning("worker %s: %s", self.process.pid, exc)
         finally:
+            # Kill at once (a child the snippet forked may still run), reap in the background:
+            # tearing down a 500 MB process need not delay the learner's result.
             self.process.kill()
-            exit_code, _ = await self.process.wait()
-            out.stop()
-            err.stop()
-            self._control.stop()
-            self._diag.stop()
-            self.process.close()
+            self.reaping = asyncio.ensure_future(self._reap(out, err))
+        exit_code = 0 if message else await self.reaping
         elapsed = time.monotonic() - started
         return _result(
             s, message, killed_for, exit_code, out.text, err.text, elapsed, peak, total
         )
+
+    async def _reap(self, *pipes: _Pipe) -> int:
+        exit_code, _ = await self.process.wait()
+        for pipe in (*pipes, self._control, self._diag):
+            pipe.stop()
+        self.process.close()
+        return exit_code
+
+    def prioritise(self) -> None:
+        """Back to normal priority for the snippet: workers start at ``spawn_niceness`` so that
+        importing TensorFlow yields to running snippets. Lowering a nice value needs root (or
+        CAP_SYS_NICE); without it every worker stays at the same, lower priority."""
+        pid = self._worker_pid()
+        if pid is None or os.geteuid() != 0:
+            return
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
 
     async def discard(self) -> None:
         """End an unused worker."""

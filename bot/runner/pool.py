@@ -116,8 +116,7 @@ class Runner:
         if self._closed:
             raise RunnerClosed()
         self._sandbox = Sandbox(self.settings)
-        for _ in range(self.settings.workers):
-            self._spawn()
+        self._pump()
 
     async def close(self) -> None:
         self._closed = True
@@ -220,19 +219,31 @@ class Runner:
         """Give waiting jobs to warm workers, then tell the rest where they stand."""
         while self._queue and self._idle and self._running < self.settings.workers:
             worker = self._idle.popleft()
-            if not worker.alive:  # died while idle: replace it
+            if not worker.alive:  # died while idle: replaced below
                 self._background(worker.discard())
-                self._spawn()
                 continue
             job = self._queue.popleft()
             self._running += 1
             job.task = self._background(self._execute(job, worker))
-            self._spawn()
+        self._refill()
         for place, job in enumerate(self._queue, start=1):
             if job.position != place and job.on_position is not None:
                 self._notify(job.on_position, place)
             job.position = place
         self._changed.set()
+
+    def _refill(self) -> None:
+        """Start replacements for the workers used up. Not while a snippet runs and another warm
+        worker is still waiting: importing TensorFlow would take the running snippet's CPU, and
+        the next snippet has a worker anyway. The replacement starts when the snippet ends, or
+        as soon as a snippet has to wait."""
+        if self._sandbox is None:
+            return
+        deficit = self.settings.workers - len(self._idle) - self._starting
+        if deficit <= 0 or (self._running and self._idle and not self._queue):
+            return
+        for _ in range(deficit):
+            self._spawn()
 
     def _notify(self, callback: PositionCallback, place: int) -> None:
         try:
@@ -245,6 +256,7 @@ class Runner:
 
     async def _execute(self, job: _Job, worker: Worker) -> None:
         try:
+            worker.prioritise()
             result = await worker.run(job.code)
             if not job.future.done():
                 job.future.set_result(self.explainer.explain(result))
@@ -256,6 +268,9 @@ class Runner:
             if not job.future.done():
                 job.future.set_exception(exc)
         finally:
+            if worker.reaping is not None:  # the sandbox is being cleaned up: close() waits
+                self._tasks.add(worker.reaping)
+                worker.reaping.add_done_callback(self._tasks.discard)
             self._running -= 1
             self._pump()
 
@@ -289,7 +304,6 @@ class Runner:
                 self._give_up(exc)
             else:
                 await asyncio.sleep(1.0)
-                self._spawn()
             self._pump()
             return
         except asyncio.CancelledError:

@@ -207,7 +207,8 @@ class Sandbox:
                 "--inh-caps=-all", "--bounding-set=-all", "--",
                 *command,
             ]  # fmt: skip
-        return [*args, "--", *command]
+        nice = ["/usr/bin/nice", "-n", str(s.spawn_niceness)] if s.spawn_niceness else []
+        return [*nice, *args, "--", *command]
 
     def spawn(self, warmup: Sequence[str] | None) -> SandboxProcess:
         """Start a sandboxed worker (blocks for a few milliseconds)."""

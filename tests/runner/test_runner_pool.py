@@ -160,3 +160,12 @@ async def test_missing_weights_run_with_random_init_and_say_so(runner: Runner):
     assert result.model("m") is not None and result.model("m").output_shape == "(None, 3, 3, 1280)"
     assert len(result.notes) == 1 and "random initial weights" in result.notes[0]
     assert "MobileNetV2" in result.notes[0]
+
+
+async def test_warm_up_leaves_no_trace_in_layer_names(runner: Runner):
+    result = await runner.run(
+        "import tensorflow as tf\n"
+        "print(tf.keras.layers.Dense(2).name, tf.keras.layers.Conv2D(2, 3).name)\n",
+        "names",
+    )
+    assert result.stdout == "dense conv2d\n"  # as in a fresh Python process
