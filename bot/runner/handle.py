@@ -13,7 +13,9 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status, clean_text
 from bot.runner.sandbox import Sandbox, SandboxProcess, SandboxUnavailable
@@ -26,6 +28,41 @@ CONTROL_LIMIT = 1024 * 1024  # the result message; the worker trims what it send
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
 DRAIN_S = 0.5  # after the result: time for a forked child's output before the sandbox ends
 EXIT_WAIT_S = 2.0  # after the worker died: time for bwrap to pass its exit code on
+
+
+class _ExceptionMessage(BaseModel):
+    type: str = Field(max_length=200)
+    message: str = Field(max_length=20_000)
+    line: int | None = None
+    errno: int | None = None
+
+
+class _ModelMessage(BaseModel):
+    name: str = Field(max_length=200)
+    input_shape: str | None = Field(default=None, max_length=2000)
+    output_shape: str | None = Field(default=None, max_length=2000)
+    params: int | None = None
+    trainable_params: int | None = None
+
+
+class _ResultMessage(BaseModel):
+    """The worker's report. It shares a process with the snippet, which could write here too:
+    so it is validated like any input, and a forged one only misleads its own author."""
+
+    event: Literal["result"]
+    status: Literal["ok", "error"]
+    exception: _ExceptionMessage | None = None
+    models: list[_ModelMessage] = Field(default_factory=list, max_length=50)
+    notes: list[str] = Field(default_factory=list, max_length=20)
+    duration_s: float = Field(ge=0)
+    peak_memory_mb: float | None = None
+
+    @classmethod
+    def parse(cls, line: bytes) -> _ResultMessage | None:
+        try:
+            return cls.model_validate_json(line)
+        except ValidationError:
+            return None
 
 
 class _Pipe:
@@ -159,7 +196,7 @@ class Worker:
         peak: float | None = self.memory_mb()
         started = time.monotonic()
         killed_for: str | None = None
-        message: dict[str, Any] = {}
+        message: _ResultMessage | None = None
         try:
             await asyncio.to_thread(self.process.send_code, code.encode())
             result_line = asyncio.ensure_future(self._control.lines.get())
@@ -179,11 +216,14 @@ class Worker:
                     killed_for = "output"
                     break
                 if result_line in done:
-                    message = _parse(result_line.result())
+                    line = result_line.result()
+                    message = _ResultMessage.parse(line)
+                    if message is None and line:
+                        killed_for = "garbled"  # not the worker's report: the snippet's
                     break
             for task in (result_line, overflow):
                 task.cancel()
-            if message:
+            if message is not None:
                 # The worker closed its output before reporting; only a child it forked can
                 # still hold the pipes open.
                 with contextlib.suppress(TimeoutError):
@@ -202,7 +242,7 @@ class Worker:
             # tearing down a 500 MB process need not delay the learner's result.
             self.process.kill()
             self.reaping = asyncio.ensure_future(self._reap(out, err))
-        exit_code = 0 if message else await self.reaping
+        exit_code = 0 if message is not None else await self.reaping
         elapsed = time.monotonic() - started
         return _result(
             s, message, killed_for, exit_code, out.text, err.text, elapsed, peak, total
@@ -278,7 +318,7 @@ _THREAD_MARKERS = ("pthread_create", "can't start new thread", "Resource tempora
 
 def _result(
     s: RunnerSettings,
-    message: dict[str, Any],
+    message: _ResultMessage | None,
     killed_for: str | None,
     exit_code: int,
     stdout: str,
@@ -288,23 +328,12 @@ def _result(
     output_bytes: int,
 ) -> RunResult:
     """Everything known about the run -> status, limit and notes (without the explanation)."""
-    notes = [clean_text(str(n)) for n in message.get("notes", ()) if n]
-    exc = message.get("exception")
-    exception = (
-        ExceptionInfo(str(exc["type"]), clean_text(str(exc["message"])), exc.get("line"))
-        if isinstance(exc, dict)
-        else None
-    )
+    notes = [clean_text(n) for n in message.notes if n] if message else []
+    exc = message.exception if message else None
+    exception = ExceptionInfo(exc.type, clean_text(exc.message), exc.line) if exc else None
     models = tuple(
-        ModelInfo(
-            name=str(m.get("name")),
-            input_shape=m.get("input_shape"),
-            output_shape=m.get("output_shape"),
-            params=m.get("params"),
-            trainable_params=m.get("trainable_params"),
-        )
-        for m in message.get("models", ())
-        if isinstance(m, dict)
+        ModelInfo(m.name, m.input_shape, m.output_shape, m.params, m.trainable_params)
+        for m in (message.models if message else ())
     )
     limit: Limit | None = None
     if killed_for == "output":
@@ -313,12 +342,15 @@ def _result(
     elif killed_for == "timeout":
         status, limit = Status.TIMEOUT, Limit("wall_timeout_s", s.wall_timeout_s)
         elapsed = s.wall_timeout_s
-    elif message.get("event") == "result":
-        status = Status.OK if message.get("status") == "ok" else Status.ERROR
-        if exception is not None:
+    elif killed_for == "garbled":
+        status = Status.CRASHED
+        notes.append("The snippet wrote into the runner's own channel, so it was stopped.")
+    elif message is not None:
+        status = Status.OK if message.status == "ok" else Status.ERROR
+        if exc is not None:
             status, limit = _classify(s, exc, status)
-        elapsed = float(message.get("duration_s", elapsed))
-        peak = message.get("peak_memory_mb") or peak
+        elapsed = message.duration_s
+        peak = message.peak_memory_mb or peak
     else:
         # No result: the process ended (or was ended) while the snippet ran.
         signum = exit_code - 128 if exit_code > 128 else None
@@ -348,10 +380,10 @@ def _result(
 
 
 def _classify(
-    s: RunnerSettings, exc: dict[str, Any], status: Status
+    s: RunnerSettings, exc: _ExceptionMessage, status: Status
 ) -> tuple[Status, Limit | None]:
     """An exception that a limit caused -> the status and the limit."""
-    kind, text, code = exc.get("type"), str(exc.get("message", "")), exc.get("errno")
+    kind, text, code = exc.type, exc.message, exc.errno
     if kind in ("MemoryError", "ResourceExhaustedError") or "OOM when allocating" in text:
         return Status.MEMORY_LIMIT, Limit("memory_mb", s.memory_mb)
     if (kind == "RuntimeError" and "can't start new thread" in text) or (

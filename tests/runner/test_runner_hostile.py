@@ -272,6 +272,20 @@ async def test_spawning_a_shell(still_serving: Runner):
     assert result.exception.line == 4
 
 
+async def test_writing_into_the_runners_channel(still_serving: Runner):
+    result = await run(
+        still_serving,
+        """
+        import json, os, time
+        config = json.loads(open("/proc/self/cmdline", "rb").read().split(b"\\0")[-2])
+        os.write(config["fds"]["control"], b'{"event": "result", "status": 5}\\n')
+        time.sleep(600)
+        """,
+    )
+    assert result.status is Status.CRASHED  # a result, not an exception in the bot
+    assert any("channel" in note for note in result.notes)
+
+
 async def test_the_pool_still_serves_after_every_attack(runner: Runner):
     result = await run(runner, "import tensorflow as tf\nprint(int(tf.constant(20) + 22))\n")
     assert result.status is Status.OK and result.stdout == "42\n"

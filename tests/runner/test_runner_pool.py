@@ -13,6 +13,7 @@ import pytest
 from bot.runner.cache import ResultCache
 from bot.runner.pool import AlreadyRunning, QueueFull, Runner, SnippetTooLarge
 from bot.runner.result import RunResult, Status
+from bot.settings import RunnerSettings
 from tests.runner.conftest import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -169,3 +170,28 @@ async def test_warm_up_leaves_no_trace_in_layer_names(runner: Runner):
         "names",
     )
     assert result.stdout == "dense conv2d\n"  # as in a fresh Python process
+
+
+async def test_one_shot_resnet50_fit_finishes_well_inside_the_default_limits():
+    # Graph mode traces this training step for ~25-45 s on 2 cores; eager runs it in seconds.
+    defaults = RunnerSettings(workers=1, warmup_models=())
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        import tensorflow as tf
+        base = tf.keras.applications.ResNet50(weights='imagenet', include_top=False,
+                                              input_shape=(64, 64, 3))
+        model = tf.keras.Sequential([base, tf.keras.layers.GlobalAveragePooling2D(),
+                                     tf.keras.layers.Dense(10, activation='softmax')])
+        model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')
+        x = np.random.rand(32, 64, 64, 3)
+        y = np.random.randint(0, 10, size=(32,))
+        model.fit(x, y, epochs=1, verbose=2)
+        """
+    )
+    async with Runner(defaults, spawn_limit=1) as pool:
+        result = await pool.run(code, "fit")
+    assert result.status is Status.OK, result.render()
+    assert "1/1" in result.stdout and "loss:" in result.stdout
+    assert result.duration_s < defaults.wall_timeout_s / 2
+    assert result.model("model").trainable_params == result.model("model").params - 53120
