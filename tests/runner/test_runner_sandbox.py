@@ -38,10 +38,12 @@ def test_only_read_only_binds_and_not_the_project_tree():
     args = argv()
     assert "--bind" not in args and "--dev-bind" not in args
     binds = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
+    weights = str(RunnerSettings().weights_dir.resolve())
     for source in binds:
         inside_project = Path(source).resolve().is_relative_to(PROJECT)
-        # The virtualenv and the worker script may live in the project; nothing else of it.
-        assert not inside_project or source.endswith((".venv", "worker.py")), source
+        # The virtualenv, the worker script and the weights cache may live in the project;
+        # nothing else of it (no source, content, config or database).
+        assert not inside_project or source.endswith((".venv", "worker.py")) or source == weights
 
 
 def test_environment_is_only_what_the_worker_needs(monkeypatch: pytest.MonkeyPatch):
@@ -73,3 +75,14 @@ async def test_missing_bubblewrap_is_refused_with_the_package_name(
     with pytest.raises(SandboxUnavailable, match=r"apt-get install bubblewrap"):
         await runner.run("print(1)", user="u")
     await runner.close()
+
+
+def test_weights_fetch_defaults_to_the_models_the_content_uses():
+    from bot.runner.weights import models_in
+
+    snippets = [
+        "base = tf.keras.applications.MobileNetV2(input_shape=(128, 128, 3))",
+        "from tensorflow import keras\nm = keras.applications.resnet50.ResNet50(weights=None)",
+        "print('no model here')",
+    ]
+    assert models_in(snippets) == ["MobileNetV2", "ResNet50"]
