@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot run | chat | content check | db upgrade | sync-commands | bench``.
+"""Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
+weights fetch | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 """
@@ -52,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run every snippet and compare with its expect block",
     )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="with --execute: run every snippet again, even those verified before",
+    )
     schema = content.add_parser(
         "schema", parents=[common], help="print the JSON Schema (or --write it to the content dir)"
     )
@@ -69,11 +75,29 @@ def _parser() -> argparse.ArgumentParser:
         help="only to this server (instant; for development) instead of globally",
     )
 
+    snippet = sub.add_parser(
+        "run-snippet", help="run one snippet in the sandbox and print what it did"
+    )
+    snippet.add_argument("file", help="a Python file, or - for standard input")
+    snippet.add_argument("--json", action="store_true", help="the result as one JSON object")
+
+    weights = sub.add_parser("weights", help="pretrained weights for the sandbox").add_subparsers(
+        dest="weights_command", required=True
+    )
+    fetch = weights.add_parser(
+        "fetch", parents=[common], help="download ImageNet weights (needs internet access)"
+    )
+    fetch.add_argument(
+        "models", nargs="*", help="e.g. MobileNetV2 ResNet50 (default: those the content uses)"
+    )
+
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[common], help="create or migrate the database")
 
     bench = sub.add_parser("bench", parents=[common], help="benchmarks (see bench/)")
-    bench.add_argument("name", nargs="?", default="answers", choices=["answers", "discord"])
+    bench.add_argument(
+        "name", nargs="?", default="answers", choices=["answers", "discord", "runner"]
+    )
     return parser
 
 
@@ -102,6 +126,11 @@ def _load(settings: Settings) -> Bank:
 async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
     bank = _load(settings)
     store = await open_store(settings.database_url.get_secret_value())
+    # The runner starts its sandboxed workers on the first /run, not before.
+    from bot.runner.cache import ResultCache
+    from bot.runner.pool import Runner
+
+    runner = Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
     try:
         from bot.console import GUILD, PLATFORM, run_chat
 
@@ -110,8 +139,11 @@ async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
         database = store.url.database if store.url.get_backend_name() == "sqlite" else None
         files = Path(database).parent if database else Path("data")
         moderator = Moderator(bank, store) if admin else None
-        return await run_chat(Tutor(bank, store), who, files_dir=files, moderator=moderator)
+        return await run_chat(
+            Tutor(bank, store), who, files_dir=files, moderator=moderator, runner=runner
+        )
     finally:
+        await runner.close()
         await store.close()
 
 
@@ -186,11 +218,9 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     bank = _load(settings)
     if args.execute:
-        print(
-            "content check --execute needs the snippet runner, which is not built yet.",
-            file=sys.stderr,
-        )
-        return 1
+        from bot.runner.cli import check_execute
+
+        return asyncio.run(check_execute(settings, bank, use_cache=not args.no_cache))
     print(f"{len(bank)} questions in {len(bank.topics)} topics: all valid.")
     return 0
 
@@ -220,6 +250,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from bench.discord_ack import main as bench_discord
 
                 return asyncio.run(bench_discord(settings))
+            case "run-snippet":
+                from bot.runner.cli import run_snippet
+
+                return run_snippet(settings, args.file, args.json)
+            case "weights":
+                from bot.runner.cli import weights_fetch
+
+                bank = load_bank(settings.content_dir) if settings.content_dir.is_dir() else None
+                return weights_fetch(settings, args.models, bank)
+            case "bench" if args.name == "runner":
+                from bench.runner import main as bench_runner
+
+                return asyncio.run(bench_runner(settings))
             case "bench":
                 from bench.answers import main as bench_answers
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
 from bot.console_admin import USAGE, AdminCommands
 from bot.tutor.commands import Command, help_reply
@@ -25,6 +26,23 @@ PLATFORM = "terminal"
 GUILD = "local"
 
 QUIT = Command("quit", "", "leave the chat (your progress is saved)")
+RUN = Command(
+    "run",
+    "[code]",
+    "run code in the sandbox; alone: type several lines and /end (or run the question's code)",
+)
+END = "/end"
+
+
+class SnippetRunner(Protocol):
+    """What the chat needs of bot.runner.pool.Runner (kept abstract: no TensorFlow here)."""
+
+    async def run(
+        self,
+        code: str,
+        user: str,
+        on_position: Callable[[int], Awaitable[None] | None] | None = None,
+    ) -> Any: ...
 
 
 def render(reply: Reply) -> str:
@@ -61,6 +79,8 @@ class Chat:
         who: LearnerRef,
         files_dir: Path = Path("data"),
         admin: AdminCommands | None = None,
+        runner: SnippetRunner | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.tutor = tutor
         self.who = who
@@ -68,11 +88,24 @@ class Chat:
         self.admin = admin
         self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
         self.last: Reply | None = None
+        self.runner = runner
+        self.notify = notify or (lambda text: None)
+        self.code_lines: list[str] | None = None  # lines typed after a bare /run, until /end
+        self.question_code: str | None = None  # the code of the last question shown
+
+    @property
+    def collecting(self) -> bool:
+        return self.code_lines is not None
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one line, or None to quit."""
         if self.admin is not None and self.admin.pending is not None:
             return await self.admin.confirm(line)
+        if self.code_lines is not None:
+            if line.strip() != END:
+                self.code_lines.append(line if line.endswith("\n") else line + "\n")
+                return Reply(text="", kind=Kind.INFO)
+            return await self.finish()
         text = line.strip()
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
@@ -110,10 +143,13 @@ class Chat:
                         kind=Kind.ERROR,
                     )
                 return await self.admin.handle(args)
+            case "run":
+                return await self._run_command(rest)
             case "quit" | "exit":
                 return None
             case _:
-                reply = help_reply(self.tutor.bank.topics, (QUIT,))
+                extra = (RUN, QUIT) if self.runner is not None else (QUIT,)
+                reply = help_reply(self.tutor.bank.topics, extra)
                 if self.admin is not None:
                     reply = replace(reply, text=f"{reply.text}\n\n{USAGE}")
                 return reply
@@ -130,6 +166,52 @@ class Chat:
         except OSError as exc:
             return replace(reply, text=f"{reply.text}\n\n(Could not save the chart: {exc})")
         return replace(reply, text=f"{reply.text}\n\nChart: {path}")
+
+    def seen(self, reply: Reply) -> None:
+        """Remember a reply shown to the learner (the last question's code, for /run)."""
+        if reply.kind is Kind.QUESTION:
+            self.question_code = reply.code
+
+    async def finish(self) -> Reply | None:
+        """End of the code typed after /run (``/end`` or end of input): run it."""
+        if self.code_lines is None:
+            return None
+        code, self.code_lines = "".join(self.code_lines), None
+        if not code.strip():
+            if not self.question_code:
+                return Reply(text="Nothing to run.", kind=Kind.ERROR)
+            code = self.question_code
+        return await self._run(code)
+
+    async def _run_command(self, rest: str) -> Reply:
+        if self.runner is None:
+            return Reply(text="Running code is not available here.", kind=Kind.ERROR)
+        if rest.strip():
+            return await self._run(rest.strip() + "\n")  # /run print(1): a one-liner
+        if self.last is not None and self.last.kind is Kind.QUESTION and self.question_code:
+            return await self._run(self.question_code)  # right after a question: its code
+        self.code_lines = []
+        hint = " (/end right away runs the last question's code)" if self.question_code else ""
+        return Reply(
+            text=f"Type or paste your code, then {END} on a line of its own{hint}.",
+            kind=Kind.INFO,
+        )
+
+    async def _run(self, code: str) -> Reply:
+        from bot.runner.pool import RunRefused
+        from bot.runner.sandbox import SandboxUnavailable
+
+        assert self.runner is not None
+        self.notify("Running it in the sandbox...")
+
+        def place(position: int) -> None:
+            self.notify(f"Waiting for a free sandbox: you are number {position} in line.")
+
+        try:
+            result = await self.runner.run(code, self.who.user_id, on_position=place)
+        except (RunRefused, SandboxUnavailable) as exc:
+            return Reply(text=str(exc), kind=Kind.ERROR)
+        return Reply(text=result.render(), kind=Kind.INFO, title="Run result")
 
     async def _leaderboard(self, args: list[str]) -> Reply:
         window, page, topic = Window.ALL, 1, None
@@ -154,6 +236,7 @@ async def run_chat(
     stdout: TextIO = sys.stdout,
     files_dir: Path = Path("data"),
     moderator: Moderator | None = None,
+    runner: SnippetRunner | None = None,
 ) -> int:
     """The chat loop. With ``moderator``, the /mod commands are open (a local admin)."""
     interactive = stdin.isatty()
@@ -161,11 +244,12 @@ async def run_chat(
     if moderator is not None:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name)
         admin = AdminCommands(moderator, actor, files_dir)
-    chat = Chat(tutor, who, files_dir, admin)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")
         stdout.flush()
+
+    chat = Chat(tutor, who, files_dir, admin, runner=runner, notify=say)
 
     say(
         f"Hello {who.display_name}! I'm your transfer-learning tutor "
@@ -173,18 +257,23 @@ async def run_chat(
     )
     say("Type /quiz to start, /help for commands, /quit to leave.\n")
     while True:
+        prompt = "... " if chat.collecting else "> "
         if interactive:
-            stdout.write("> ")
+            stdout.write(prompt)
             stdout.flush()
         line = await asyncio.to_thread(stdin.readline)
-        if not line:  # end of input
+        if not line:  # end of input: code typed after /run still runs
+            reply = await chat.finish()
+            if reply is not None and reply.text:
+                say(render(reply) + "\n")
             break
         if not interactive:
-            say(f"> {line.rstrip()}")
+            say(f"{prompt}{line.rstrip()}")
         reply = await chat.handle(line)
         if reply is None:
             break
         chat.last = reply if reply.kind is not Kind.INFO or reply.text else chat.last
+        chat.seen(reply)
         if reply.text:
             say(render(reply) + "\n")
     say("Bye! Your progress is saved.")

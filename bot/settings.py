@@ -9,21 +9,58 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tutor.db"
 
 
 class RunnerSettings(BaseModel):
-    """Limits and pool size for sandboxed snippet execution (``TUTOR_RUNNER__*``)."""
+    """Limits and pool size for sandboxed snippet execution (``TUTOR_RUNNER__*``).
 
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=0)
-    wall_timeout_s: float = Field(default=30.0, gt=0)
-    memory_mb: int = Field(default=3072, ge=256)
-    output_limit_bytes: int = Field(default=64 * 1024, ge=1024)
-    queue_limit: int = Field(default=50, ge=1)
-    weights_dir: Path = Path("data/keras")
+    The single place for the runner's limits: the pool, the sandbox and the worker all take
+    their numbers from here, and tests lower them by passing a changed copy.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 2,
+        ge=1,
+        description="warm sandboxed workers kept ready, and the most snippets run at once",
+    )
+    queue_limit: int = Field(default=50, ge=1, description="snippets waiting, at most")
+    wall_timeout_s: float = Field(default=30.0, gt=0, description="wall clock per snippet")
+    # TF's pools use every core, so CPU time can run ahead of the wall clock.
+    cpu_time_s: int = Field(default=60, ge=1, description="CPU seconds per snippet (all threads)")
+    # Address space (RLIMIT_AS): importing TensorFlow alone needs ~1 GiB of it (FACTS.md).
+    memory_mb: int = Field(default=3072, ge=1024)
+    # RLIMIT_NPROC inside the sandbox's own user namespace: threads and processes of that one
+    # sandbox. TensorFlow aborts below ~17 threads on 2 cores, and its pools grow with the cores.
+    max_processes: int = Field(default=128, ge=24)
+    open_files: int = Field(default=256, ge=64)
+    file_size_mb: int = Field(default=32, ge=1, description="largest file a snippet may write")
+    tmpfs_mb: int = Field(default=64, ge=1, description="size of the private /tmp and home")
+    output_limit_bytes: int = Field(default=64 * 1024, ge=1024, description="stdout + stderr")
+    code_limit_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Built (with random weights) before a worker reports ready, so that a learner's first
+    # build of these backbones is as fast as a repeated one. Skipped while jobs are waiting.
+    warmup_models: tuple[str, ...] = ("MobileNetV2",)
+    # Workers import TensorFlow at this nice value, so a refill yields the CPU to running
+    # snippets; a worker is put back to 0 when it gets a snippet (when the bot runs as root).
+    spawn_niceness: int = Field(default=10, ge=0, le=19)
+    # One-shot fit() traces a graph for ~45 s on 2 cores; eager runs it in seconds (runner.md).
+    eager_by_default: bool = True
+    # Used only when the bot runs as root: the real uid the sandboxed code runs as.
+    sandbox_uid: int = Field(default=65534, ge=1)
+    sandbox_gid: int = Field(default=65534, ge=1)
+    seccomp: bool = True
+    weights_dir: Path = Field(
+        default=Path("data/keras"), description="KERAS_HOME layout, mounted read-only"
+    )
+    cache_dir: Path = Field(
+        default=Path("data/runner-cache"), description="results of verified content snippets"
+    )
 
 
 class DiscordSettings(BaseModel):

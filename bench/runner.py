@@ -1,0 +1,189 @@
+"""Runner latency: fresh sandbox vs warm pool vs the unsandboxed floor (``python -m bot bench
+runner``). A benchmark, not a test: it prints a table and writes it to bench/RESULTS-runner.md.
+
+The snippet is the seed's MobileNetV2 -> output shape question (id mobilenetv2-head-output-shape).
+
+(a) fresh: a new sandboxed worker per snippet, started when the snippet arrives (start-up,
+    TensorFlow import and the snippet, as a process-per-run design would pay).
+(b) pool: the warm pool with default settings; each request waits until the pool is full again,
+    so it measures what a learner sees when a worker is free.
+(c) floor: the same snippet exec'd in an already-warm process with no sandbox (same Keras
+    patches and warm-up as a worker), repeatedly, in a fresh namespace each time.
+Then 20 snippets from 10 users at once (each user sends their second after the first returns),
+and the memory of an idle warm worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot.runner.cache import library_versions
+from bot.runner.pool import Runner
+from bot.runner.result import Status
+from bot.settings import RunnerSettings, Settings
+from bot.tutor.content import load_bank
+
+SNIPPET_ID = "mobilenetv2-head-output-shape"
+RESULTS = Path(__file__).with_name("RESULTS-runner.md")
+FRESH_SAMPLES = 5
+POOL_SAMPLES = 10
+FLOOR_SAMPLES = 10
+USERS, PER_USER = 10, 2
+
+FLOOR_SCRIPT = """
+import json, os, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import worker
+code, warmup = sys.argv[2], json.loads(sys.argv[3])
+import keras
+worker.patch_keras("/nonexistent-weights", True)
+worker.warm_up(warmup)
+times = []
+for _ in range(int(sys.argv[4])):
+    started = time.perf_counter()
+    result = worker.execute(code)
+    times.append(time.perf_counter() - started)
+    assert result["status"] == "ok", result
+print(json.dumps(times))
+"""
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _row(name: str, values: list[float]) -> str:
+    return (
+        f"| {name} | {len(values)} | {_pct(values, 0.5):.2f} | {_pct(values, 0.9):.2f} | "
+        f"{min(values):.2f} | {max(values):.2f} |"
+    )
+
+
+async def _fresh(settings: RunnerSettings, code: str) -> list[float]:
+    one = settings.model_copy(update={"workers": 1, "warmup_models": ()})
+    times = []
+    for _ in range(FRESH_SAMPLES):
+        started = time.perf_counter()
+        async with Runner(one, spawn_limit=1) as runner:
+            result = await runner.run(code, "bench", use_cache=False)
+        times.append(time.perf_counter() - started)
+        assert result.status is Status.OK, result.render()
+    return times
+
+
+async def _pool(
+    settings: RunnerSettings, code: str
+) -> tuple[list[float], tuple[list[float], float], list[tuple[float | None, float | None]]]:
+    times: list[float] = []
+    async with Runner(settings) as runner:
+        await runner.wait_idle()
+        idle = [(w.rss_mb(), _pss_mb(w.pid)) for w in runner.idle_workers]
+        for _ in range(POOL_SAMPLES):
+            await runner.wait_idle()
+            await asyncio.sleep(0.5)  # let the replacement settle: measure a quiet pool
+            started = time.perf_counter()
+            result = await runner.run(code, "bench", use_cache=False)
+            times.append(time.perf_counter() - started)
+            assert result.status is Status.OK, result.render()
+        await runner.wait_idle()
+        load = await _load(runner, code)
+    return times, load, idle
+
+
+async def _load(runner: Runner, code: str) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    begun = time.perf_counter()
+
+    async def user(n: int) -> None:
+        for _ in range(PER_USER):
+            started = time.perf_counter()
+            result = await runner.run(code, f"user{n}", use_cache=False)
+            latencies.append(time.perf_counter() - started)
+            assert result.status is Status.OK, result.render()
+
+    await asyncio.gather(*(user(n) for n in range(USERS)))
+    return latencies, time.perf_counter() - begun
+
+
+def _floor(settings: RunnerSettings, code: str) -> list[float]:
+    worker = Path(__file__).resolve().parents[1] / "bot" / "runner" / "worker.py"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MALLOC_ARENA_MAX": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR_SCRIPT, str(worker), code,
+         json.dumps(list(settings.warmup_models)), str(FLOOR_SAMPLES)],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _pss_mb(pid: int | None) -> float | None:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, {library_versions()}"
+    )
+
+
+async def main(settings: Settings) -> int:
+    bank = load_bank(settings.content_dir)
+    question = bank.get(SNIPPET_ID)
+    assert question is not None and question.code
+    code, s = question.code, settings.runner
+    print(f"Benchmarking {SNIPPET_ID} on {_machine()}", file=sys.stderr)
+    floor = _floor(s, code)
+    fresh = await _fresh(s, code)
+    pool, (load, load_total), idle = await _pool(s, code)
+    p50 = {name: statistics.median(v) for name, v in (("a", fresh), ("b", pool), ("c", floor))}
+    lines = [
+        "# Runner benchmark",
+        "",
+        f"Snippet: the seed's `{SNIPPET_ID}` (MobileNetV2 128x128 + pooling + Dense(5)).",
+        f"Machine: {_machine()}.",
+        f"Pool: {s.workers} workers, warm-up {list(s.warmup_models)}; "
+        f"generated by `python -m bot bench runner` on {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| measure (seconds, end to end) | n | p50 | p90 | min | max |",
+        "| --- | --- | --- | --- | --- | --- |",
+        _row("(a) fresh sandboxed process per snippet", fresh),
+        _row("(b) warm pool, a worker free", pool),
+        _row("(c) floor: warm process, no sandbox", floor),
+        _row(f"{USERS * PER_USER} snippets from {USERS} users at once", load),
+        "",
+        f"- (b) p50 / (c) p50 = **{p50['b'] / p50['c']:.2f}** (goal: at most 1.25)",
+        f"- (a) p50 / (b) p50 = **{p50['a'] / p50['b']:.1f}x** faster (goal: at least 4x)",
+        f"- under load: {len(load)} of {USERS * PER_USER} completed in {load_total:.1f} s "
+        f"(each user's second snippet sent when the first returned)",
+        "- memory of an idle warm worker: "
+        + ", ".join(f"RSS {rss} MiB (PSS {pss} MiB)" for rss, pss in idle),
+    ]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    RESULTS.write_text(table, encoding="utf-8")
+    print(f"written to {RESULTS}", file=sys.stderr)
+    return 0

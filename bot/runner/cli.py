@@ -1,0 +1,82 @@
+"""The runner's command-line commands: ``run-snippet``, ``content check --execute``,
+``weights fetch``. Called by ``bot.__main__`` with the Settings it built."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from bot.runner.cache import ResultCache
+from bot.runner.pool import Runner, RunRefused
+from bot.runner.sandbox import SandboxUnavailable
+from bot.runner.verify import Checked, check_snippets
+from bot.runner.weights import DEFAULT_MODELS, fetch, models_in
+from bot.settings import Settings
+from bot.tutor.content import Bank, iter_snippets
+
+
+def run_snippet(settings: Settings, source: str, as_json: bool) -> int:
+    """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run."""
+    try:
+        code = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {source}: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run_snippet(settings, code, as_json))
+
+
+async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
+    s = settings.runner.model_copy(update={"workers": 1, "warmup_models": ()})
+    try:
+        async with Runner(s, spawn_limit=1) as runner:
+            result = await runner.run(code, user="cli", use_cache=False)
+    except (SandboxUnavailable, RunRefused) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(result.render())
+    return 0 if result.ok else 1
+
+
+async def check_execute(settings: Settings, bank: Bank, use_cache: bool = True) -> int:
+    snippets = list(iter_snippets(bank))
+    cache = ResultCache(settings.runner.cache_dir)
+    to_run = [q for q, _ in snippets if not (use_cache and cache.get(q.code or ""))]
+    workers = max(1, min(settings.runner.workers, len(to_run)))
+    # Every snippet needs its own single-use worker; no warm-up, no spare ones left over.
+    s = settings.runner.model_copy(update={"workers": workers, "warmup_models": ()})
+
+    def report(checked: Checked) -> None:
+        r = checked.result
+        how = "cached" if r.cached else f"{r.duration_s:.1f} s"
+        verdict = "ok" if not checked.problems else "MISMATCH"
+        print(f"  {checked.question.id}: {r.status.value} ({how}) {verdict}", file=sys.stderr)
+
+    try:
+        async with Runner(s, spawn_limit=len(to_run)) as runner:
+            results = await check_snippets(
+                bank, runner, cache, use_cache=use_cache, on_checked=report
+            )
+    except (SandboxUnavailable, RunRefused) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    problems = [p for checked in results for p in checked.problems]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} snippet problem(s).", file=sys.stderr)
+        return 1
+    print(f"{len(bank)} questions valid; {len(results)} snippets ran as their questions expect.")
+    return 0
+
+
+def weights_fetch(settings: Settings, models: list[str], bank: Bank | None) -> int:
+    if not models:
+        used = models_in(q.code or "" for q, _ in iter_snippets(bank)) if bank else []
+        models = used or list(DEFAULT_MODELS)
+    print(f"Fetching ImageNet weights for {', '.join(models)} into {settings.runner.weights_dir}")
+    return fetch(models, settings.runner.weights_dir)

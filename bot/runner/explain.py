@@ -1,0 +1,106 @@
+"""Known TensorFlow errors -> short explanations a learner can act on.
+
+The rules are data (``explanations.yaml`` beside this file) so that content authors can add
+one without touching code; every rule carries an example snippet that the tests run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ruamel.yaml import YAML
+
+from bot.runner.result import RunResult, Status
+
+RULES_FILE = Path(__file__).with_name("explanations.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class When(_Strict):
+    status: Status | None = None
+    exception: str | None = None
+    message: str | None = None
+    stderr: str | None = None
+
+    @field_validator("message", "stderr")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    when: When
+    explanation: str = Field(min_length=1)
+    example: str = Field(min_length=1, description="A snippet that triggers this rule.")
+
+    def match(self, result: RunResult) -> dict[str, str] | None:
+        """The values for the explanation's {fields} if the rule applies, else None."""
+        w = self.when
+        if w.status is not None and result.status is not w.status:
+            return None
+        exc = result.exception
+        if w.exception is not None and (exc is None or exc.type != w.exception):
+            return None
+        fields: dict[str, str] = {}
+        for pattern, text in ((w.message, exc.message if exc else None), (w.stderr, result.stderr)):
+            if pattern is None:
+                continue
+            if text is None or (found := re.search(pattern, text)) is None:
+                return None
+            fields |= {k: v for k, v in found.groupdict().items() if v is not None}
+        if result.limit is not None:
+            fields["limit"] = f"{result.limit.value:g}"
+        if exc is not None and exc.line is not None:
+            fields["line"] = str(exc.line)
+        return fields
+
+    def render(self, fields: dict[str, str]) -> str:
+        # Unknown or unmatched {names} (an alternative branch of the regex) render as "".
+        names = [n for _, n, _, _ in string.Formatter().parse(self.explanation) if n]
+        return self.explanation.format_map({n: fields.get(n, "") for n in names})
+
+
+class RuleFile(_Strict):
+    rules: list[Rule]
+
+
+@dataclasses.dataclass(frozen=True)
+class Explainer:
+    rules: tuple[Rule, ...]
+
+    @classmethod
+    def load(cls, path: Path = RULES_FILE) -> Explainer:
+        data: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        return cls(tuple(RuleFile.model_validate(data).rules))
+
+    def rule_for(self, result: RunResult) -> tuple[Rule, dict[str, str]] | None:
+        for rule in self.rules:
+            fields = rule.match(result)
+            if fields is not None:
+                return rule, fields
+        return None
+
+    def explain(self, result: RunResult) -> RunResult:
+        """``result`` with its explanation filled in (unchanged when no rule matches)."""
+        found = self.rule_for(result)
+        if found is None:
+            return result
+        rule, fields = found
+        return dataclasses.replace(result, explanation=rule.render(fields))
+
+
+@functools.cache
+def default_explainer() -> Explainer:
+    return Explainer.load()

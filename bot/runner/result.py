@@ -1,0 +1,189 @@
+"""What one run of a snippet did, as a frozen value: the contract of ``run-snippet --json``.
+
+Everything a snippet can do (succeed, raise, crash, hit a limit) ends up here; nothing about the
+learner's code is ever raised to the caller as an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# CSI sequences (colours, cursor moves), OSC sequences (titles, links) and stray escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]?")
+# Control characters other than tab and newline: a terminal or Discord would mangle them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """ANSI escapes and control characters removed (Keras colours its error messages)."""
+    text = _ANSI.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+class Status(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    type: str  # the class name, e.g. "ValueError"
+    message: str
+    line: int | None  # the line in the snippet, not in TensorFlow
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "line": self.line}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A Keras model left in the snippet's namespace, under the variable ``name``."""
+
+    name: str
+    input_shape: str | None  # as Python prints it, e.g. "(None, 128, 128, 3)"
+    output_shape: str | None
+    params: int | None
+    trainable_params: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": self.input_shape,
+            "output_shape": self.output_shape,
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+        }
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The limit that ended a run: the RunnerSettings field name and its value."""
+
+    name: str
+    value: float | int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value}
+
+    def describe(self) -> str:
+        labels = {
+            "wall_timeout_s": ("time limit", "s"),
+            "cpu_time_s": ("CPU time limit", " CPU-s"),
+            "memory_mb": ("memory limit", " MiB"),
+            "output_limit_bytes": ("output limit", " bytes"),
+            "max_processes": ("thread/process limit", ""),
+            "file_size_mb": ("file size limit", " MiB"),
+            "tmpfs_mb": ("disk space limit", " MiB"),
+        }
+        label, unit = labels.get(self.name, (self.name, ""))
+        return f"{label} ({self.value:g}{unit})"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: Status
+    stdout: str = ""
+    stderr: str = ""
+    exception: ExceptionInfo | None = None
+    models: tuple[ModelInfo, ...] = ()
+    limit: Limit | None = None
+    explanation: str | None = None
+    notes: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    peak_memory_mb: float | None = None
+    # Not part of the JSON contract: the result came from the verified-content cache.
+    cached: bool = field(default=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def model(self, name: str | None = None) -> ModelInfo | None:
+        """The model called ``name``; without a name the only model, else the one named
+        ``model`` (the rule ``content check --execute`` uses for ``expect``)."""
+        if name is not None:
+            return next((m for m in self.models if m.name == name), None)
+        if len(self.models) == 1:
+            return self.models[0]
+        return next((m for m in self.models if m.name == "model"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the fields of the ``run-snippet --json`` contract (DESIGN.md)."""
+        return {
+            "status": self.status.value,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "exception": self.exception.to_dict() if self.exception else None,
+            "models": [m.to_dict() for m in self.models],
+            "limit": self.limit.to_dict() if self.limit else None,
+            "explanation": self.explanation,
+            "notes": list(self.notes),
+            "duration_s": self.duration_s,
+            "peak_memory_mb": self.peak_memory_mb,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, cached: bool = False) -> RunResult:
+        exc = data.get("exception")
+        limit = data.get("limit")
+        return cls(
+            status=Status(data["status"]),
+            stdout=data.get("stdout", ""),
+            stderr=data.get("stderr", ""),
+            exception=ExceptionInfo(exc["type"], exc["message"], exc.get("line")) if exc else None,
+            models=tuple(ModelInfo(**m) for m in data.get("models", ())),
+            limit=Limit(limit["name"], limit["value"]) if limit else None,
+            explanation=data.get("explanation"),
+            notes=tuple(data.get("notes", ())),
+            duration_s=float(data.get("duration_s", 0.0)),
+            peak_memory_mb=data.get("peak_memory_mb"),
+            cached=cached,
+        )
+
+    def render(self) -> str:
+        """The result as a person wants to read it in a terminal."""
+        headline = {
+            Status.OK: "Ran successfully",
+            Status.ERROR: "Raised an error",
+            Status.TIMEOUT: "Stopped: it ran out of time",
+            Status.MEMORY_LIMIT: "Stopped: it ran out of memory",
+            Status.OUTPUT_LIMIT: "Stopped: it printed too much",
+            Status.CRASHED: "The Python process crashed",
+        }[self.status]
+        timing = f"{self.duration_s:.2f} s"
+        if self.peak_memory_mb is not None:
+            timing += f", {self.peak_memory_mb:.0f} MiB peak"
+        out = [f"{headline} ({timing})."]
+        if self.limit:
+            out.append(f"Limit reached: {self.limit.describe()}.")
+        if self.exception:
+            where = f" (line {self.exception.line})" if self.exception.line else ""
+            out.append(f"{self.exception.type}{where}: {self.exception.message}")
+        for m in self.models:
+            out.append(
+                f"Model `{m.name}`: input {m.input_shape or '?'} -> output "
+                f"{m.output_shape or '?'}; {_count(m.params)} params "
+                f"({_count(m.trainable_params)} trainable)"
+            )
+        if self.stdout:
+            out += ["", "Output:", self.stdout.rstrip("\n")]
+        if self.stderr and not self.ok:
+            out += ["", "Errors and warnings:", self.stderr.rstrip("\n")]
+        elif self.stderr:
+            out += ["", "Warnings:", self.stderr.rstrip("\n")]
+        if self.explanation:
+            out += ["", "What it means: " + self.explanation]
+        out += [f"Note: {note}" for note in self.notes]
+        return "\n".join(out)
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"

@@ -1,0 +1,380 @@
+"""The sandboxed worker: import TensorFlow, wait for one snippet, run it, report, exit.
+
+Runs *inside* bubblewrap as a plain script (``python -I worker.py CONFIG``), so it imports nothing
+from ``bot``. File descriptors, set up by ``bot.runner.sandbox`` (the numbers of the
+last three come in the config):
+
+    0        the snippet's source, read to end of file   (then replaced by /dev/null)
+    1, 2     diagnostics: bwrap, start-up noise           (the snippet's stdout/stderr at run time)
+    control  messages to the pool, one JSON object per line: {"event": "ready"}, then the result
+    out      the snippet's stdout
+    err      the snippet's stderr
+
+Single use: the process exits after one snippet, so nothing passes from one learner to the next,
+and nothing is ever forked after TensorFlow ran an op (FACTS.md: such a child hangs).
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import contextlib
+import contextvars
+import ctypes
+import faulthandler
+import json
+import linecache
+import math
+import os
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+SNIPPET = "<snippet>"
+MAX_MESSAGE_CHARS = 4000
+MAX_MODELS = 20
+# Where get_file() points when a weights file is not in the read-only cache; Model.load_weights
+# treats this prefix as "keep the random initial weights".
+MISSING_WEIGHTS = "/nonexistent/tutor-missing-weights/"
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def apply_limits(limits: dict[str, int]) -> None:
+    """Hard rlimits (soft = hard, so the snippet cannot raise them back).
+
+    RLIMIT_NPROC is set here, inside the sandbox's own user namespace, on purpose: the kernel
+    counts it per (user namespace, uid), so each sandbox gets its own budget of threads.
+    """
+    mib = 1024 * 1024
+    pairs = {
+        resource.RLIMIT_AS: limits["memory_mb"] * mib,
+        resource.RLIMIT_NPROC: limits["max_processes"],
+        resource.RLIMIT_NOFILE: limits["open_files"],
+        resource.RLIMIT_FSIZE: limits["file_size_mb"] * mib,
+        resource.RLIMIT_CORE: 0,
+    }
+    for which, value in pairs.items():
+        resource.setrlimit(which, (value, value))
+
+
+def limit_cpu(seconds: int) -> None:
+    """CPU time from now on (the import already used some). SIGXCPU at the soft limit ends the
+    process; the hard limit one second later is the SIGKILL backstop."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = math.ceil(used.ru_utime + used.ru_stime)
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + seconds, spent + seconds + 1))
+
+
+def deny_exec(program: bytes) -> None:
+    """Install a seccomp filter (classic BPF built by the pool) that refuses execve: the snippet
+    may not start other programs. Filters only ever add up; nothing can remove this one."""
+    if not program:
+        return
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_seccomp, seccomp_mode_filter = 22, 2
+    prog = SockFprog(len(program) // 8, program)
+    if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def peak_memory_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# --- TensorFlow set-up -------------------------------------------------------------------------
+
+
+_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("notes", default=None)
+
+
+def note(text: str) -> None:
+    notes = _notes.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
+def patch_keras(weights_dir: str, eager_by_default: bool) -> None:
+    """Adjust Keras for the sandbox without touching the learner's code.
+
+    - Pretrained weights: ``weights='imagenet'`` downloads at construction, and the sandbox has no
+      network. Weights come from the read-only cache instead; when a file is missing the model
+      keeps its random initial weights and the result says so. Shapes, parameter counts and
+      errors do not depend on weight values, and every argument check runs as usual (it comes
+      before the download in keras.applications).
+    - ``compile()`` defaults to ``run_eagerly=True`` unless the snippet chose: tracing the training
+      step of a big backbone costs ~45 s once, far more than a one-shot snippet's epoch runs.
+      Printed output (progress bar, history) is the same; see docs/runner.md for the details.
+    """
+    from keras.src.models.model import Model
+    from keras.src.utils import file_utils
+
+    original_get_file = file_utils.get_file
+    original_load_weights = Model.load_weights
+
+    def get_file(fname: str | None = None, origin: str | None = None, **kwargs: Any) -> str:
+        # keras.applications stores weights under cache_subdir="models"; datasets use
+        # "datasets" and are left alone (they fail offline, as they would anywhere offline).
+        name = fname or os.path.basename(origin or "")
+        if kwargs.get("cache_subdir") == "models" and name.endswith(".h5"):
+            cached = os.path.join(weights_dir, "models", name)
+            if os.path.isfile(cached):
+                return cached
+            model = _application_name() or name.split("_weights")[0]
+            note(
+                f"No pretrained weights file here for {model} ({name}), so it ran with random "
+                f"initial weights. Shapes, parameter counts and errors are the same as with "
+                f"the real weights; predictions are not meaningful."
+            )
+            return MISSING_WEIGHTS + name
+        return original_get_file(fname, origin, **kwargs)
+
+    def load_weights(self: Any, filepath: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(filepath).startswith(MISSING_WEIGHTS):
+            return None
+        return original_load_weights(self, filepath, *args, **kwargs)
+
+    file_utils.get_file = get_file
+    Model.load_weights = load_weights  # type: ignore[method-assign]
+
+    if eager_by_default:
+        original_compile = Model.compile
+
+        def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("run_eagerly", True)
+            return original_compile(self, *args, **kwargs)
+
+        compile.__doc__ = original_compile.__doc__
+        compile.__wrapped__ = original_compile  # type: ignore[attr-defined]
+        Model.compile = compile  # type: ignore[method-assign]
+
+
+def _application_name() -> str | None:
+    """The keras.applications constructor being run (e.g. "MobileNetV2"), for the note."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("keras.src.applications.") and frame.f_code.co_name[:1].isupper():
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return None
+
+
+def warm_up(models: list[str]) -> None:
+    """Run TensorFlow's one-time set-up (op registration, thread pools, kernel caches) and build
+    the common backbones once, so the learner's first build is as fast as a repeated one."""
+    import keras
+    import numpy as np
+
+    tiny = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.Dense(2)]
+    )
+    tiny.predict(np.zeros((1, 8, 8, 3)), verbose=0)
+    for name in models:
+        constructor = getattr(keras.applications, name, None)
+        if constructor is not None:
+            constructor(input_shape=(96, 96, 3), include_top=False, weights=None)
+    _reset_keras_names()
+
+
+def _reset_keras_names() -> None:
+    """Forget the warm-up's models, so the learner's first Dense is named "dense" as in a fresh
+    process; but keep TensorFlow's eager kernel cache, which clear_session() would also drop:
+    rebuilding it made the learner's first build ~60% slower (the whole point of warming up)."""
+    import keras
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    clear_kernel_cache = ctx.clear_kernel_cache
+    ctx.clear_kernel_cache = lambda: None
+    try:
+        keras.backend.clear_session(free_memory=True)
+    finally:
+        ctx.clear_kernel_cache = clear_kernel_cache
+
+
+# --- running the snippet -----------------------------------------------------------------------
+
+
+def _shape(getter: Callable[[], Any]) -> str | None:
+    try:
+        return str(getter())
+    except Exception:  # an unbuilt model has no shape yet
+        return None
+
+
+def _params(getter: Callable[[], int]) -> int | None:
+    try:
+        return int(getter())
+    except Exception:
+        return None
+
+
+def describe_models(namespace: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every Keras model bound to a top-level name, once, in the order the names were bound."""
+    model_class = getattr(sys.modules.get("keras"), "Model", None)
+    if model_class is None:
+        return []
+    seen: set[int] = set()
+    found = []
+    for name, value in list(namespace.items()):
+        if name.startswith("__") or not isinstance(value, model_class) or id(value) in seen:
+            continue
+        seen.add(id(value))
+        found.append(
+            {
+                "name": name,
+                "input_shape": _shape(lambda v=value: v.input_shape),
+                "output_shape": _shape(lambda v=value: v.output_shape),
+                "params": _params(value.count_params),
+                "trainable_params": _params(
+                    lambda v=value: sum(math.prod(w.shape) for w in v.trainable_weights)
+                ),
+            }
+        )
+        if len(found) == MAX_MODELS:
+            break
+    return found
+
+
+def snippet_line(exc: BaseException) -> int | None:
+    """The line of the snippet where ``exc`` came from: the deepest frame in the snippet."""
+    if isinstance(exc, SyntaxError) and exc.filename == SNIPPET:
+        return exc.lineno
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == SNIPPET:
+            line = lineno
+    return line
+
+
+def print_traceback(exc: BaseException, stream: Any) -> None:
+    """A traceback as Python prints it, keeping only the snippet's own frames."""
+    tb = traceback.TracebackException.from_exception(exc, capture_locals=False)
+    tb.stack = traceback.StackSummary.from_list([f for f in tb.stack if f.filename == SNIPPET])
+    tb.__cause__ = tb.__context__ = None
+    stream.write("".join(tb.format()))
+
+
+def execute(code: str) -> dict[str, Any]:
+    """Run ``code`` as ``__main__`` and describe what it did (never raises)."""
+    linecache.cache[SNIPPET] = (len(code), None, code.splitlines(True), SNIPPET)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    notes: list[str] = []
+    token = _notes.set(notes)
+    me = os.getpid()
+    exception = None
+    started = time.perf_counter()
+    try:
+        exec(compile(code, SNIPPET, "exec"), namespace)
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            exception = exc
+    except BaseException as exc:  # everything the learner's code raises is a result
+        exception = exc
+    finally:
+        _notes.reset(token)
+    if os.getpid() != me:
+        # A child the snippet forked has finished the snippet too: it must not report.
+        os._exit(0)
+    duration = time.perf_counter() - started
+    info = None
+    if exception is not None:
+        print_traceback(exception, sys.stderr)
+        info = {
+            "type": type(exception).__name__,
+            "module": type(exception).__module__,
+            "message": str(exception)[:MAX_MESSAGE_CHARS],
+            "line": snippet_line(exception),
+            "errno": getattr(exception, "errno", None),
+        }
+    return {
+        "event": "result",
+        "status": "ok" if exception is None else "error",
+        "exception": info,
+        "models": describe_models(namespace),
+        "notes": notes,
+        "duration_s": round(duration, 3),
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+# --- protocol ----------------------------------------------------------------------------------
+
+
+def send(control: Any, message: dict[str, Any]) -> None:
+    control.write(json.dumps(message) + "\n")
+    control.flush()
+
+
+def read_code(limit: int) -> str:
+    chunks, size = [], 0
+    while chunk := os.read(0, 65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[:limit].decode("utf-8", errors="replace")
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1])
+    fds = config["fds"]
+    control = os.fdopen(fds["control"], "w", encoding="utf-8")
+    try:
+        apply_limits(config["limits"])
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        started = time.perf_counter()
+        import keras  # noqa: F401  (imports TensorFlow)
+
+        patch_keras(config["weights_dir"], config["eager_by_default"])
+        if config.get("warmup") is not None:
+            warm_up(config["warmup"])
+        send(
+            control,
+            {"event": "ready", "pid": os.getpid(), "startup_s": time.perf_counter() - started},
+        )
+    except BaseException as exc:
+        send(control, {"event": "failed", "error": "".join(traceback.format_exception(exc))})
+        return 1
+
+    code = read_code(config["code_limit_bytes"])
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # From here on fd 1 and 2 are the learner's: Python's sys.stdout/stderr write to them.
+    os.dup2(fds["out"], 1)
+    os.dup2(fds["err"], 2)
+    os.close(fds["out"])
+    os.close(fds["err"])
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    faulthandler.enable(file=sys.stderr)
+    limit_cpu(config["limits"]["cpu_time_s"])
+    deny_exec(base64.b64decode(config.get("exec_filter", "")))
+
+    result = execute(code)
+
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):  # the snippet may have replaced or closed them
+            stream.flush()  # type: ignore[union-attr]
+    # Close the learner's output before reporting, so the pool has all of it once the result
+    # arrives; then leave at once (TensorFlow's teardown is slow and could print).
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    # Unserialisable or a closed pipe: without a result the pool reports a crash.
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        send(control, result)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,88 @@
+"""The sandbox's command line and its refusal to run without bubblewrap (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.runner import seccomp
+from bot.runner.pool import Runner
+from bot.runner.sandbox import Sandbox, SandboxUnavailable
+from bot.settings import RunnerSettings
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def argv(**changes: object) -> list[str]:
+    sandbox = Sandbox(RunnerSettings().model_copy(update=changes))
+    return sandbox.argv(sandbox.worker_config({"control": 5, "out": 6, "err": 7}, None),
+                        info_fd=8, block_fd=9, seccomp_fd=10)  # fmt: skip
+
+
+def test_namespaces_lifetime_and_capabilities():
+    args = argv()
+    for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+                 "--clearenv"):  # fmt: skip
+        assert flag in args
+    assert args[args.index("--cap-drop") + 1] == "ALL"
+    if os.geteuid() == 0:
+        # Root only sets the sandbox up; setpriv drops to the unprivileged uid before Python.
+        command = args[args.index("--", 1) + 1 :]
+        assert command[:3] == ["/usr/bin/setpriv", "--reuid", "65534"]
+        assert "--bounding-set=-all" in command
+
+
+def test_only_read_only_binds_and_not_the_project_tree():
+    args = argv()
+    assert "--bind" not in args and "--dev-bind" not in args
+    binds = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
+    weights = str(RunnerSettings().weights_dir.resolve())
+    for source in binds:
+        inside_project = Path(source).resolve().is_relative_to(PROJECT)
+        # The virtualenv, the worker script and the weights cache may live in the project;
+        # nothing else of it (no source, content, config or database).
+        assert not inside_project or source.endswith((".venv", "worker.py")) or source == weights
+
+
+def test_environment_is_only_what_the_worker_needs(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "secret-token-in-the-bots-environment")
+    monkeypatch.setenv("TUTOR_DATABASE_URL", "sqlite:///secret.db")
+    args = argv()
+    names = {args[i + 1] for i, a in enumerate(args) if a == "--setenv"}
+    assert names == {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "KERAS_HOME",
+                     "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "MALLOC_ARENA_MAX"}  # fmt: skip
+    assert not any("secret" in a for a in args)
+
+
+def test_tmpfs_sizes_follow_the_settings():
+    args = argv(tmpfs_mb=5)
+    sizes = [args[i + 1] for i, a in enumerate(args) if a == "--size"]
+    assert sizes == [str(5 * 1024 * 1024)] * 2
+
+
+def test_seccomp_programs_compile():
+    assert len(seccomp.sandbox_filter()) % 8 == 0 and len(seccomp.sandbox_filter()) > 80
+    assert len(seccomp.exec_filter()) % 8 == 0
+
+
+async def test_missing_bubblewrap_is_refused_with_the_package_name(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    runner = Runner(RunnerSettings(workers=1))
+    with pytest.raises(SandboxUnavailable, match=r"apt-get install bubblewrap"):
+        await runner.run("print(1)", user="u")
+    await runner.close()
+
+
+def test_weights_fetch_defaults_to_the_models_the_content_uses():
+    from bot.runner.weights import models_in
+
+    snippets = [
+        "base = tf.keras.applications.MobileNetV2(input_shape=(128, 128, 3))",
+        "from tensorflow import keras\nm = keras.applications.resnet50.ResNet50(weights=None)",
+        "print('no model here')",
+    ]
+    assert models_in(snippets) == ["MobileNetV2", "ResNet50"]
