@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from bot.store.database import Database
 from bot.store.models import (
@@ -35,6 +35,17 @@ _CARD_COLUMNS = (
     "last_review",
     "last_rating",
 )
+
+
+def counted_on_leaderboard(platform: str, guild_id: str) -> tuple[ColumnElement[bool], ...]:
+    """What counts on a guild's leaderboard (and its export): the guild's learners who are not
+    excluded, and their attempts not hidden by a reset. Join Learner and Attempt to use it."""
+    return (
+        Learner.platform == platform,
+        Learner.guild_id == guild_id,
+        Learner.excluded.is_(False),
+        Attempt.reset_by.is_(None),
+    )
 
 
 def _log_action(
@@ -293,12 +304,7 @@ class ModerationQueries:
             query = (
                 select(Learner.display_name, Attempt.__table__)
                 .join(Attempt, Attempt.learner_id == Learner.id)
-                .where(
-                    Learner.platform == platform,
-                    Learner.guild_id == guild_id,
-                    Learner.excluded.is_(False),
-                    Attempt.reset_by.is_(None),
-                )
+                .where(*counted_on_leaderboard(platform, guild_id))
                 .order_by(Attempt.answered_at, Attempt.id)
             )
             if since is not None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.store.database import Database, connect
 from bot.store.models import Attempt, Learner, OpenQuestionRow, ReviewCard, ReviewLog
-from bot.store.moderation import ModerationQueries
+from bot.store.moderation import ModerationQueries, counted_on_leaderboard
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, NewAttempt
@@ -264,18 +264,12 @@ class SqlStore(ModerationQueries):
         topic: str | None = None,
     ) -> Sequence[LeaderRow]:
         # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
-        # Excluded learners and attempts hidden by a reset do not count.
         score = func.sum(Attempt.points).label("score")
         right = func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right")
         query = (
             select(Learner.display_name, score, func.count().label("n"), right)
             .join(Attempt, Attempt.learner_id == Learner.id)
-            .where(
-                Learner.platform == platform,
-                Learner.guild_id == guild_id,
-                Learner.excluded.is_(False),
-                Attempt.reset_by.is_(None),
-            )
+            .where(*counted_on_leaderboard(platform, guild_id))
             .group_by(Learner.id, Learner.display_name)
             .order_by(score.desc(), right.desc(), Learner.display_name)
             .limit(limit)

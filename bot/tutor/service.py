@@ -128,6 +128,18 @@ class Tutor:
             self._ids[key] = await self.store.learner_id(who)
         return self._ids[key]
 
+    async def _open(
+        self, learner: int, question_id: str | None
+    ) -> tuple[OpenQuestion | None, Reply | None]:
+        """The learner's open question, or the error to reply with: none open, or not the one
+        ``question_id`` names (the question the learner saw, e.g. on an old message's button)."""
+        current = await self.store.open_question(learner)
+        if current is None:
+            return None, _error(NO_OPEN_QUESTION)
+        if question_id is not None and question_id != current.question_id:
+            return None, _error(NOT_OPEN)
+        return current, None
+
     async def quiz(
         self, who: LearnerRef, topic: str | None = None, difficulty: int | None = None
     ) -> Reply:
@@ -180,11 +192,9 @@ class Tutor:
         if len(text) > MAX_ANSWER_CHARS:
             return _error(f"That answer is too long (at most {MAX_ANSWER_CHARS} characters).")
         learner = await self._id(who)
-        current = await self.store.open_question(learner)
+        current, refusal = await self._open(learner, question_id)
         if current is None:
-            return _error(NO_OPEN_QUESTION)
-        if question_id is not None and question_id != current.question_id:
-            return _error(NOT_OPEN)
+            return refusal or _error(NO_OPEN_QUESTION)
         question = self.bank.get(current.question_id)
         if question is None:
             # The content changed since it was asked; nothing sensible to grade against.
@@ -225,12 +235,10 @@ class Tutor:
         """A hint for the open question. ``question_id``, as for ``answer``, is the question the
         learner saw (e.g. a Hint button on an old message): any other is refused."""
         learner = await self._id(who)
-        current = await self.store.open_question(learner)
+        current, refusal = await self._open(learner, question_id)
         question = self.bank.get(current.question_id) if current else None
         if current is None or question is None:
-            return _error(NO_OPEN_QUESTION)
-        if question_id is not None and question_id != current.question_id:
-            return _error(NOT_OPEN)
+            return refusal or _error(NO_OPEN_QUESTION)
         if not current.hinted:
             hinted = OpenQuestion(current.question_id, current.asked_at, hinted=True)
             await self.store.set_open_question(learner, hinted)
@@ -242,11 +250,9 @@ class Tutor:
         """Put the open question aside (nothing is recorded) and ask another. ``question_id``
         guards against skipping a newer question from an old message, as for ``answer``."""
         learner = await self._id(who)
-        current = await self.store.open_question(learner)
+        current, refusal = await self._open(learner, question_id)
         if current is None:
-            return _error(NO_OPEN_QUESTION)
-        if question_id is not None and question_id != current.question_id:
-            return _error(NOT_OPEN)
+            return refusal or _error(NO_OPEN_QUESTION)
         await self.store.set_open_question(learner, None)
         return await self._ask_next(learner, topic, {current.question_id})
 
