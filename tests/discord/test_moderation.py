@@ -211,3 +211,13 @@ async def test_only_the_asking_moderator_can_confirm(env, db_path):
     assert set(buttons(asked.response)) == {"Confirm", "Cancel"}  # still waiting for boss
     assert mod_actions(db_path) == []
     assert "Reset alice's progress" in await confirm(boss, asked)
+
+
+async def test_an_unanswered_confirmation_expires(env, db_path):
+    _, channel, alice, boss = await setup_world(env)
+    asked = await boss.slash(channel, "mod exclude", user=alice, reason="spam")
+
+    await env.advance_time(121)
+
+    assert "expired; nothing was changed" in text_of(asked.response)
+    assert not buttons(asked.response) and mod_actions(db_path) == []

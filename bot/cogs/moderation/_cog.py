@@ -78,7 +78,7 @@ class Moderation(
             and any(str(role.id) == role_id for role in user.roles)
         )
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         # Runs before every /mod subcommand. Choosing the role needs Manage Server: a
         # moderator must not be able to hand moderation to another role.
         command = interaction.command
