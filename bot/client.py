@@ -28,6 +28,7 @@ EXTENSIONS: Final = (
     "bot.cogs.run",
     "bot.cogs.progress",
     "bot.cogs.help",
+    "bot.cogs.moderation",
 )
 
 

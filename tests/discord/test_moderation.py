@@ -1,0 +1,223 @@
+"""/mod through SimCord with the real store: who may moderate, confirmation, reset and undo,
+exclusion, the log and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import simcord
+
+from tests.discord.helpers import buttons, refusals, text_of, world
+
+
+def mod_actions(db_path: Path) -> list[tuple[int, str, str, str]]:
+    """(id, action, moderator_id, reason) of every recorded moderator action."""
+    with sqlite3.connect(db_path) as db:
+        return db.execute(
+            "SELECT id, action, moderator_id, reason FROM mod_actions ORDER BY id"
+        ).fetchall()
+
+
+async def mod_command(env: simcord.Env) -> discord.app_commands.AppCommand:
+    return next(c for c in await env.bot.tree.fetch_commands() if c.name == "mod")
+
+
+async def setup_world(env: simcord.Env) -> tuple[Any, Any, Any, Any]:
+    """A server where alice has answered one question right (10 XP) and boss has Manage Server."""
+    guild, channel, alice = world(env)
+    admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
+    boss = guild.add_member(env.create_user("boss"), roles=[admins])
+    asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
+    await alice.click(asked.response, label="2")
+    return guild, channel, alice, boss
+
+
+async def confirm(actor: Any, asked: Any, label: str = "Confirm") -> str:
+    """Press a button on the confirmation; the same (private) message is edited."""
+    assert asked.ephemeral and set(buttons(asked.response)) == {"Confirm", "Cancel"}
+    pressed = await actor.click(asked.response, label=label)
+    assert pressed.acknowledged and not pressed.followups
+    assert not buttons(asked.response)  # the buttons are gone: it cannot be pressed twice
+    return text_of(asked.response)
+
+
+async def test_reset_then_undo_restores_progress(env, db_path):
+    _, channel, alice, boss = await setup_world(env)
+
+    asked = await boss.slash(channel, "mod reset", user=alice, reason="shared account")
+    assert "Reset alice's progress" in text_of(asked.response) and "shared account" in text_of(
+        asked.response
+    )
+    assert mod_actions(db_path) == []  # nothing happens before Confirm
+    done = await confirm(boss, asked)
+    assert "Reset alice's progress in this server (action #1)" in done
+    assert "No answers yet" in text_of((await alice.slash(channel, "progress")).response)
+
+    asked = await boss.slash(channel, "mod undo", action_id=1, reason="wrong person")
+    assert "Undid action #1 (recorded as #2)" in await confirm(boss, asked)
+    assert "XP: 10" in text_of((await alice.slash(channel, "progress")).response)
+    assert [(a[0], a[1], a[3]) for a in mod_actions(db_path)] == [
+        (1, "reset", "shared account"),
+        (2, "undo", "undo #1: wrong person"),
+    ]
+    again = await boss.slash(channel, "mod undo", action_id=1)
+    assert "already undone by #2" in await confirm(boss, again)
+
+
+async def test_non_moderators_are_refused_and_nothing_is_recorded(env, db_path):
+    guild, channel, alice, _ = await setup_world(env)
+    bob = guild.add_member(env.create_user("bob"))
+    # Discord hides /mod from members without Manage Server (default_permissions) ...
+    assert not any(c.startswith("mod") for c in bob.available_commands(channel))
+    # ... until an admin opens it to everyone in Integrations: then only our check stands.
+    guild.set_command_permissions(await mod_command(env), {guild.default_role: True})
+
+    tries: list[tuple[str, dict[str, Any]]] = [
+        ("mod reset", {"user": alice, "reason": "because"}),
+        ("mod exclude", {"user": alice, "reason": "because"}),
+        ("mod undo", {"action_id": 1}),
+        ("mod learner", {"user": alice}),
+        ("mod log", {}),
+        ("mod export", {}),
+        ("mod settings role", {"role": guild.default_role}),
+    ]
+    for name, options in tries:
+        refused = await bob.slash(channel, name, **options)
+        assert refused.ephemeral and not buttons(refused.response), name
+        assert "Only " in text_of(refused.response), name
+
+    assert all(text.startswith("Only ") for text in refusals(env))
+    assert mod_actions(db_path) == []
+    assert "XP: 10" in text_of((await alice.slash(channel, "progress")).response)
+
+
+async def test_moderator_role(env, db_path):
+    guild, channel, alice, boss = await setup_world(env)
+    tutors = guild.create_role("tutors")
+    carol = guild.add_member(env.create_user("carol"), roles=[tutors])
+    # The admin shows /mod to the tutors role in Integrations; the bot still decides.
+    guild.set_command_permissions(await mod_command(env), {tutors: True})
+
+    before = await carol.slash(channel, "mod log")
+    assert "Only moderators" in text_of(before.response)
+
+    chosen = await boss.slash(channel, "mod settings role", role=tutors)
+    assert chosen.ephemeral and "set the moderator role (action #1)" in text_of(chosen.response)
+    log = await carol.slash(channel, "mod log")
+    assert log.ephemeral and "boss · set_role · moderator role: tutors" in text_of(log.response)
+    asked = await carol.slash(channel, "mod exclude", user=alice, reason="bot account")
+    assert "Excluded alice from this server's leaderboards (action #2)" in await confirm(
+        carol, asked
+    )
+
+    # A moderator cannot hand moderation to another role, or take it away.
+    again = await carol.slash(channel, "mod settings role")
+    assert "Only members with Manage Server" in text_of(again.response)
+    everyone = await boss.slash(channel, "mod settings role", role=guild.default_role)
+    assert "@everyone cannot be the moderator role" in text_of(everyone.response)
+
+    cleared = await boss.slash(channel, "mod settings role")
+    assert "removed the moderator role" in text_of(cleared.response)
+    after = await carol.slash(channel, "mod log")
+    assert "Only moderators" in text_of(after.response)
+    assert len(refusals(env)) == 3
+    assert [a[1] for a in mod_actions(db_path)] == ["set_role", "exclude", "set_role"]
+
+
+async def read_csv(result: Any) -> list[list[str]]:
+    (attachment,) = result.response.attachments
+    assert attachment.filename.startswith("leaderboard-all-") and attachment.filename.endswith(
+        ".csv"
+    )
+    return list(csv.reader(io.StringIO((await attachment.read()).decode())))
+
+
+async def test_exclusion_applies_to_the_leaderboard_and_the_export(env):
+    _, channel, alice, boss = await setup_world(env)
+    assert "1. alice · 10 XP" in text_of((await alice.slash(channel, "leaderboard")).response)
+    exported = await boss.slash(channel, "mod export")
+    assert exported.ephemeral and "1 learners, 1 answers (all)" in text_of(exported.response)
+    assert ["leaderboard", "1", "alice", "10", "1", "1"] in await read_csv(exported)
+
+    asked = await boss.slash(channel, "mod exclude", user=alice, reason="alt account")
+    await confirm(boss, asked)
+    assert "alice" not in text_of((await alice.slash(channel, "leaderboard")).response)
+    rows = await read_csv(await boss.slash(channel, "mod export"))
+    assert not any("alice" in row for row in rows)
+
+    asked = await boss.slash(channel, "mod include", user=alice, reason="verified")
+    assert "alice is back on this server's leaderboards" in await confirm(boss, asked)
+    assert "1. alice · 10 XP" in text_of((await alice.slash(channel, "leaderboard")).response)
+
+
+async def test_log_lists_actions_with_reasons_and_learner_report(env):
+    _, channel, alice, boss = await setup_world(env)
+    report = await boss.slash(channel, "mod learner", user=alice)
+    assert report.ephemeral and "Learner report · alice" in text_of(report.response)
+    assert "basics: 1/1 (100%)" in text_of(report.response)
+    unknown = await boss.slash(channel, "mod learner", user=boss)
+    assert "has not answered any question" in text_of(unknown.response)
+
+    await confirm(boss, await boss.slash(channel, "mod reset", user=alice, reason="cheating"))
+    await confirm(boss, await boss.slash(channel, "mod exclude", user=alice, reason="spam"))
+
+    log = text_of((await boss.slash(channel, "mod log")).response)
+    assert log.index("#2 ") < log.index("#1 ")  # newest first
+    assert "boss · exclude alice · spam" in log and "boss · reset alice · cheating" in log
+    empty = await boss.slash(channel, "mod log", page=2)
+    assert "No moderator actions yet" in text_of(empty.response)
+
+
+async def test_cancel_changes_nothing(env, db_path):
+    _, channel, alice, boss = await setup_world(env)
+
+    asked = await boss.slash(channel, "mod reset", user=alice, reason="test")
+    assert "Cancelled; nothing was changed." in await confirm(boss, asked, "Cancel")
+
+    assert mod_actions(db_path) == []
+    assert "XP: 10" in text_of((await alice.slash(channel, "progress")).response)
+
+
+async def press_as(env: simcord.Env, actor: Any, message: Any, label: str) -> Any:
+    """Deliver a button press from ``actor`` on a message they cannot see. Discord shows a
+    private confirmation only to its moderator, so SimCord (rightly) refuses a normal click;
+    this uses SimCord's private delivery to check the bot does not rely on that alone."""
+    from simcord.actors import _component_interaction
+
+    stored = env.backend.get_message(message.channel_id, message.id)
+    button = buttons(message)[label]
+    data = {"custom_id": button["custom_id"], "component_type": 2}
+    return await _component_interaction(actor, stored, data)
+
+
+async def test_only_the_asking_moderator_can_confirm(env, db_path):
+    guild, channel, alice, boss = await setup_world(env)
+    admins = guild.roles["admins"]
+    other = guild.add_member(env.create_user("other"), roles=[admins])
+    asked = await boss.slash(channel, "mod reset", user=alice, reason="shared account")
+
+    with pytest.raises(simcord.SetupError, match="not visible"):
+        await other.click(asked.response, label="Confirm")
+    pressed = await press_as(env, other, asked.response, "Confirm")
+
+    assert pressed.ephemeral
+    assert "Only the moderator who asked" in text_of(pressed.response)
+    assert set(buttons(asked.response)) == {"Confirm", "Cancel"}  # still waiting for boss
+    assert mod_actions(db_path) == []
+    assert "Reset alice's progress" in await confirm(boss, asked)
+
+
+async def test_an_unanswered_confirmation_expires(env, db_path):
+    _, channel, alice, boss = await setup_world(env)
+    asked = await boss.slash(channel, "mod exclude", user=alice, reason="spam")
+
+    await env.advance_time(121)
+
+    assert "expired; nothing was changed" in text_of(asked.response)
+    assert not buttons(asked.response) and mod_actions(db_path) == []
