@@ -65,6 +65,17 @@ def test_scripted_session_prints_a_transcript(tmp_path: Path):
     ]
 
 
+def test_a_hint_survives_skip_and_restart_until_the_question_is_answered(tmp_path: Path):
+    db = tmp_path / "t.db"
+    first = chat("/quiz basics\n/hint\n/skip\n", db)
+    assert "💡 Pick the right one." in first.stdout
+    out = chat("/quiz basics\n2\n/progress\n", db).stdout  # a new process: a restart
+    assert "You saw the hint for this question" in out
+    assert "✅ Correct! +5 XP (with a hint)" in out
+    assert "hints used: 1" in out
+    assert attempts(db) == [("easy-choice", "Right one", 1, 1, 5)]
+
+
 def test_bad_input_gets_a_clear_message_and_records_nothing(tmp_path: Path):
     db = tmp_path / "t.db"
     result = chat(

@@ -1,5 +1,8 @@
 """The tutor through its public API, over the real SQLite store."""
 
+import pytest
+from fsrs import Rating
+
 from bot.store import open_store
 from bot.tutor.replies import Kind
 from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
@@ -58,6 +61,75 @@ async def test_a_hinted_answer_earns_half(tutor, store):
     [row] = await store.attempts(await store.learner_id(ada))
     assert (row.hinted, row.points) == (True, 5)
     assert (await tutor.hint(ada)).kind is Kind.ERROR  # nothing open any more
+
+
+async def _skip(tutor, who):
+    return await tutor.skip(who, "basics")
+
+
+async def _next(tutor, who):
+    return await tutor.quiz(who, "basics")  # "Next question", Enter in the terminal
+
+
+async def _other_topic(tutor, who):
+    return await tutor.quiz(who, "shapes")
+
+
+@pytest.mark.parametrize("leave", [_skip, _next, _other_topic])
+@pytest.mark.parametrize("restart", [False, True], ids=["", "restart"])
+async def test_a_hint_stays_with_the_question_until_it_is_answered(
+    bank, db_url, clock, leave, restart
+):
+    """Hint laundering: /hint, leave the question (/skip, Next, another topic, a restart),
+    get it again: the answer is still graded as hinted (half XP, FSRS Hard, hints used)."""
+    ada = learner()
+    store = await open_store(db_url)
+    tutor = Tutor(bank, store, now=clock)
+    asked = await tutor.quiz(ada, "basics")
+    assert asked.question_id == "easy-choice" and "You saw the hint" not in asked.text
+    await tutor.hint(ada)
+    assert (await leave(tutor, ada)).question_id != "easy-choice"
+    if restart:
+        await store.close()
+        store = await open_store(db_url)
+        tutor = Tutor(bank, store, now=clock)
+    await tutor.skip(ada, "shapes")  # and away once more: nothing of basics is open
+    again = await tutor.quiz(ada, "basics")
+    assert again.question_id == "easy-choice"
+    assert "You saw the hint for this question: a correct answer earns 50% of the XP." in again.text
+    assert "50%" not in (await tutor.hint(ada)).text  # the same hint, no second warning
+    assert "+5 XP (with a hint)" in (await tutor.answer(ada, "2")).text
+    lid = await store.learner_id(ada)
+    assert [(r.question_id, r.hinted, r.points) for r in await store.attempts(lid)] == [
+        ("easy-choice", True, 5)
+    ]
+    assert (await store.cards(lid))["easy-choice"].last_rating == Rating.Hard
+    assert "hints used: 1" in (await tutor.progress(ada, picture=False)).text.lower()
+    await store.close()
+
+
+async def test_a_hint_on_a_review_stays_until_the_review_is_answered(tutor, clock, store):
+    ada = learner()
+    await tutor.quiz(ada, "basics")
+    await tutor.answer(ada, "1")  # wrong: due again in a minute
+    clock.advance(minutes=2)
+    assert (await tutor.review(ada)).question_id == "easy-choice"
+    await tutor.hint(ada)
+    await tutor.skip(ada)
+    again = await tutor.review(ada)
+    assert again.question_id == "easy-choice" and "You saw the hint" in again.text
+    assert "+5 XP (with a hint)" in (await tutor.answer(ada, "2")).text
+    # Answered: the hint is spent, and the next asking of it is a plain one.
+    clock.advance(days=30)
+    later = await tutor.review(ada)
+    assert later.question_id == "easy-choice" and "You saw the hint" not in later.text
+    assert "+10 XP" in (await tutor.answer(ada, "2")).text
+    lid = await store.learner_id(ada)
+    assert [(r.hinted, r.points) for r in await store.attempts(lid)] == [
+        (False, 0),
+        (True, 5),
+        (False, 10),
+    ]
 
 
 async def test_skip_records_nothing_and_moves_on(tutor, store):

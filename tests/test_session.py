@@ -135,6 +135,14 @@ def test_question_reply_carries_what_a_frontend_needs(bank: Bank):
     assert ask(choose_next(bank, {}, T0)).choices == ("Wrong one", "Right one", "Another wrong one")
 
 
+def test_a_question_asked_again_after_its_hint_says_the_hint_still_counts(bank: Bank):
+    pick = choose_next(bank, {}, T0)
+    assert "hint" not in ask(pick).text
+    again = ask(pick, hinted=True)
+    assert "You saw the hint for this question: a correct answer earns 50% of the XP." in again.text
+    assert again.choices == ask(pick).choices and again.actions == ask(pick).actions
+
+
 def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank):
     q = bank.get("easy-choice")
     card = review(None, q.id, Rating.Again, T0)

@@ -35,7 +35,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0003"
+    assert version == "0004"
 
 
 async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
@@ -76,8 +76,10 @@ async def test_learners_are_scoped_by_platform_and_guild(store):
     assert await store.learner_id(learner("Ada", guild="")) != a  # direct messages
 
 
-def attempt(qid: str, correct: bool, points: int, when: datetime, topic: str = "t") -> NewAttempt:
-    return NewAttempt(qid, topic, "ans", correct, False, points, 1500, when)
+def attempt(
+    qid: str, correct: bool, points: int, when: datetime, topic: str = "t", hinted: bool = False
+) -> NewAttempt:
+    return NewAttempt(qid, topic, "ans", correct, hinted, points, 1500, when)
 
 
 async def answer(store, lid: int, qid: str, correct: bool, points: int, when: datetime) -> bool:
@@ -122,6 +124,51 @@ async def test_open_question_round_trip_keeps_time_zone_and_hint(store):
     assert await store.open_question(lid) == OpenQuestion("q1", T0, hinted=True)
     await store.set_open_question(lid, None)
     assert await store.open_question(lid) is None
+
+
+async def test_a_hint_is_kept_per_question_until_that_question_is_answered(store):
+    lid = await store.learner_id(learner())
+    await store.set_open_question(lid, OpenQuestion("q1", T0, hinted=True))
+    await store.set_open_question(lid, OpenQuestion("q2", T0))  # skipped to another
+    assert await store.open_question(lid) == OpenQuestion("q2", T0, hinted=False)
+    await store.set_open_question(lid, None)
+    asked_again = OpenQuestion("q1", T0 + timedelta(days=1))
+    await store.set_open_question(lid, asked_again)
+    assert await store.open_question(lid) == OpenQuestion("q1", asked_again.asked_at, True)
+    # An answer graded without the hint it had is refused, as a stale question is.
+    assert not await record(store, lid, asked_again, attempt("q1", True, 10, T0))
+    hinted = await store.open_question(lid)
+    assert await record(store, lid, hinted, attempt("q1", True, 5, T0, hinted=True))
+    await store.set_open_question(lid, asked_again)  # answered: the hint is spent
+    assert await store.open_question(lid) == asked_again
+
+
+def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
+    """0004 moves the hint flag from open questions to hints, and back on downgrade."""
+    from alembic import command
+
+    from bot.store.migrate import alembic_config, upgrade_connection
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        upgrade_connection(conn, "0003")
+        for lid in (1, 2):
+            conn.exec_driver_sql(
+                f"insert into learners (id, platform, user_id, guild_id, display_name, "
+                f"created_at) values ({lid}, 't', 'u{lid}', 'g', 'L', '2026-03-01 08:00:00')"
+            )
+        conn.exec_driver_sql(
+            "insert into open_questions values (1, 'q1', '2026-03-01 09:00:00', 1),"
+            " (2, 'q2', '2026-03-01 09:00:00', 0)"
+        )
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+        assert conn.exec_driver_sql("select * from hints").fetchall() == [(1, "q1")]
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+        rows = conn.exec_driver_sql("select learner_id, hinted from open_questions")
+        assert sorted(rows) == [(1, 1), (2, 0)]
+    engine.dispose()
 
 
 async def test_leaderboard_sums_xp_within_the_guild_and_window(store):

@@ -96,7 +96,7 @@ class Attempt(Base):
 
 class OpenQuestionRow(Base):
     """The question each learner is answering now; kept in the database so a restart (or a
-    button clicked on an old message) finds it, hint flag included."""
+    button clicked on an old message) finds it. Whether it was hinted is in ``hints``."""
 
     __tablename__ = "open_questions"
 
@@ -105,7 +105,20 @@ class OpenQuestionRow(Base):
     )
     question_id: Mapped[str] = mapped_column(String(60))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    hinted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Hint(Base):
+    """A hint a learner saw for a question they have not answered since. Kept per question,
+    not per open question, so that skipping and asking the question again (by /quiz, /review,
+    a restart) cannot launder it: the next answer to that question is graded as hinted, and
+    removes the row."""
+
+    __tablename__ = "hints"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(String(60), primary_key=True)
 
 
 class ReviewCard(Base):

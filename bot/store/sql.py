@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.store.database import Database, connect
-from bot.store.models import Attempt, Learner, OpenQuestionRow, ReviewCard, ReviewLog
+from bot.store.models import Attempt, Hint, Learner, OpenQuestionRow, ReviewCard, ReviewLog
 from bot.store.moderation import ModerationQueries, counted_on_leaderboard
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
@@ -53,16 +53,35 @@ def _sqlite_file(url: URL) -> Path | None:
 # The statements on every answer's path are built once: constructing a statement costs far more
 # than SQLite takes to run it (measured: ~400 µs against ~6 µs for an upsert transaction).
 _open_t = OpenQuestionRow.__table__
+_hints_t = Hint.__table__
 _attempts_t = Attempt.__table__
-_SELECT_OPEN = select(_open_t.c.question_id, _open_t.c.asked_at, _open_t.c.hinted).where(
-    _open_t.c.learner_id == bindparam("learner_id")
+_HINTED = (
+    select(_hints_t.c.learner_id)
+    .where(
+        _hints_t.c.learner_id == bindparam("learner_id"),
+        _hints_t.c.question_id == bindparam("question_id"),
+    )
+    .exists()
+)
+# The open question, and whether the learner saw a hint for it since they last answered it.
+_SELECT_OPEN = (
+    select(_open_t.c.question_id, _open_t.c.asked_at, _hints_t.c.learner_id.is_not(None))
+    .outerjoin(
+        _hints_t,
+        (_hints_t.c.learner_id == _open_t.c.learner_id)
+        & (_hints_t.c.question_id == _open_t.c.question_id),
+    )
+    .where(_open_t.c.learner_id == bindparam("learner_id"))
 )
 _DELETE_OPEN = delete(_open_t).where(_open_t.c.learner_id == bindparam("learner_id"))
 _CLOSE_OPEN = delete(_open_t).where(
     _open_t.c.learner_id == bindparam("learner_id"),
     _open_t.c.question_id == bindparam("question_id"),
     _open_t.c.asked_at == bindparam("asked_at"),
-    _open_t.c.hinted == bindparam("hinted"),
+)
+_DELETE_HINT = delete(_hints_t).where(
+    _hints_t.c.learner_id == bindparam("learner_id"),
+    _hints_t.c.question_id == bindparam("question_id"),
 )
 _INSERT_ATTEMPT = insert(_attempts_t)
 _cards_t = ReviewCard.__table__
@@ -78,10 +97,13 @@ _SELECT_CARD = _SELECT_CARDS.where(_cards_t.c.question_id == bindparam("question
 def _upsert(dialect: str, table: str) -> Any:
     """Insert, or update the row with the same key. Both dialects spell it the same way."""
     target, keys, fields = {
-        "open": (_open_t, ["learner_id"], ("question_id", "asked_at", "hinted")),
+        "open": (_open_t, ["learner_id"], ("question_id", "asked_at")),
         "card": (_cards_t, ["learner_id", "question_id"], _CARD_FIELDS),
+        "hint": (_hints_t, ["learner_id", "question_id"], ()),
     }[table]
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+    if not fields:
+        return upsert.on_conflict_do_nothing(index_elements=keys)
     return upsert.on_conflict_do_update(
         index_elements=keys, set_={c: upsert.excluded[c] for c in fields}
     )
@@ -148,49 +170,46 @@ class SqlStore(ModerationQueries):
 
         def op(conn: Connection) -> OpenQuestion | None:
             row = conn.execute(_SELECT_OPEN, {"learner_id": learner_id}).first()
-            return OpenQuestion(row.question_id, row.asked_at, row.hinted) if row else None
+            return OpenQuestion(*row) if row else None
 
         found = await self._db.read(op)
         self._remember(learner_id, found)
         return found
 
     async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None:
-        def op(conn: Connection) -> None:
+        """Open ``open_`` (or close the open question). ``open_.hinted`` records a hint for its
+        question, kept until the learner answers that question; a hint given before is kept
+        whatever ``open_.hinted`` says."""
+
+        def op(conn: Connection) -> OpenQuestion | None:
             if open_ is None:
                 conn.execute(_DELETE_OPEN, {"learner_id": learner_id})
-            else:
-                conn.execute(
-                    _upsert(conn.dialect.name, "open"),
-                    {
-                        "learner_id": learner_id,
-                        "question_id": open_.question_id,
-                        "asked_at": open_.asked_at,
-                        "hinted": open_.hinted,
-                    },
-                )
+                return None
+            params = {"learner_id": learner_id, "question_id": open_.question_id}
+            conn.execute(_upsert(conn.dialect.name, "open"), {**params, "asked_at": open_.asked_at})
+            if open_.hinted:
+                conn.execute(_upsert(conn.dialect.name, "hint"), params)
+                return open_
+            return replace(open_, hinted=bool(conn.execute(select(_HINTED), params).scalar()))
 
         self._open.pop(learner_id, None)  # unknown until committed
-        await self._db.write(op)
-        self._remember(learner_id, open_)
+        self._remember(learner_id, await self._db.write(op))
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
     ) -> tuple[NewAttempt, CardState] | None:
         def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
+            params = {"learner_id": learner_id, "question_id": answering.question_id}
+            # A hint given since the caller read ``answering`` (another frontend, a double
+            # click) would be graded as no hint: refuse, as for a question no longer open.
+            if bool(conn.execute(select(_HINTED), params).scalar()) != answering.hinted:
+                return None
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two.
-            closed = conn.execute(
-                _CLOSE_OPEN,
-                {
-                    "learner_id": learner_id,
-                    "question_id": answering.question_id,
-                    "asked_at": answering.asked_at,
-                    "hinted": answering.hinted,
-                },
-            )
+            closed = conn.execute(_CLOSE_OPEN, {**params, "asked_at": answering.asked_at})
             if closed.rowcount != 1:
                 return None
-            params = {"learner_id": learner_id, "question_id": answering.question_id}
+            conn.execute(_DELETE_HINT, params)  # graded: the hint has been paid for
             row = conn.execute(_SELECT_CARD, params).first()
             attempt, card = decide(CardState(*row) if row else None)
             conn.execute(_INSERT_ATTEMPT, {"learner_id": learner_id, **asdict(attempt)})

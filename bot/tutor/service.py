@@ -64,9 +64,16 @@ class Window(StrEnum):
 class Store(Protocol):
     async def learner_id(self, ref: LearnerRef) -> int: ...
 
-    async def open_question(self, learner_id: int) -> OpenQuestion | None: ...
+    async def open_question(self, learner_id: int) -> OpenQuestion | None:
+        """The open question; its ``hinted`` says whether the learner saw a hint for that
+        question since they last answered it (on this or any earlier asking)."""
+        ...
 
-    async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None: ...
+    async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None:
+        """Open ``open_`` (None: close the open question). With ``open_.hinted`` the hint is
+        kept for that question until it is answered: skipping it, or asking it again by any
+        path, does not remove it."""
+        ...
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
@@ -168,8 +175,13 @@ class Tutor:
                 text=f"Nothing to review right now.{later} Try /quiz for new questions.",
                 kind=Kind.INFO,
             )
+        return await self._ask(learner, pick, now)
+
+    async def _ask(self, learner: int, pick: session.Pick, now: datetime) -> Reply:
+        """Open ``pick`` and ask it, saying so if a hint for it is still on record."""
         await self.store.set_open_question(learner, OpenQuestion(pick.question.id, now))
-        return session.ask(pick)
+        opened = await self.store.open_question(learner)
+        return session.ask(pick, hinted=opened is not None and opened.hinted)
 
     async def _ask_next(
         self, learner: int, topic: str | None, avoid: set[str], difficulty: int | None = None
@@ -180,8 +192,7 @@ class Tutor:
         if pick is None:
             what = "that topic" if difficulty is None else "that topic and difficulty"
             return _error(f"There are no questions for {what} yet.")
-        await self.store.set_open_question(learner, OpenQuestion(pick.question.id, now))
-        return session.ask(pick)
+        return await self._ask(learner, pick, now)
 
     async def answer(self, who: LearnerRef, text: str, question_id: str | None = None) -> Reply:
         """Grade an answer to the open question; the attempt is committed before this returns.
@@ -240,8 +251,8 @@ class Tutor:
         if current is None or question is None:
             return refusal or _error(NO_OPEN_QUESTION)
         if not current.hinted:
-            hinted = OpenQuestion(current.question_id, current.asked_at, hinted=True)
-            await self.store.set_open_question(learner, hinted)
+            # Kept with the question, not with this asking of it, until it is answered.
+            await self.store.set_open_question(learner, replace(current, hinted=True))
         return session.hint(question, already=current.hinted)
 
     async def skip(

@@ -29,6 +29,8 @@ class OpenQuestion:
 
     question_id: str
     asked_at: datetime
+    # A hint for this question was seen since the learner last answered it: a hint stays with
+    # the question (through /skip, restarts, asking it again) until an answer is graded.
     hinted: bool = False
 
 
@@ -183,9 +185,16 @@ def when(due: datetime, now: datetime) -> str:
     return f"in {count} {unit}{'s' * (count != 1)}"
 
 
-def ask(pick: Pick) -> Reply:
+def ask(pick: Pick, hinted: bool = False) -> Reply:
+    """The question as asked. ``hinted``: the learner saw its hint before (then skipped it, or
+    it was asked again), which still halves the XP of a right answer; say so up front."""
     q = pick.question
     how = "Answer with the number of your choice." if q.choices else "Type your answer."
+    if hinted:
+        how += (
+            f"\n💡 You saw the hint for this question: a correct answer earns "
+            f"{HINTED_XP_FACTOR:.0%} of the XP."
+        )
     stars = "★" * q.difficulty + "☆" * (3 - q.difficulty)
     return Reply(
         text=f"{q.prompt}\n\n{how}",
