@@ -10,9 +10,12 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from bot import logs
 from bot.settings import Settings
@@ -20,6 +23,7 @@ from bot.store import StoreError, open_store
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import LearnerRef, Tutor
+from bot.tutor.session import is_text
 
 log = logging.getLogger("bot")
 
@@ -225,54 +229,87 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Exit statuses besides 0 and StoreError.exit_status (1, 3-7): README, "Command line".
+EXIT_USAGE = 2  # argparse's own, also for arguments it cannot check (e.g. not UTF-8)
+EXIT_INTERNAL = 70  # a bug: the traceback is logged (through the secret filter)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_OUTPUT_CLOSED = 141  # stdout closed (`... | head`), as a shell reports SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = _settings(args)
-    secrets = [settings.database_url.get_secret_value()]
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        # pydantic's message quotes each bad value, which may be a secret: name the setting only.
+        where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()) or "settings"
+        print(f"error: invalid setting {where}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 1
+    secrets = logs.url_secrets(settings.database_url.get_secret_value())
     if settings.discord_token:
         secrets.append(settings.discord_token.get_secret_value())
     logs.setup(secrets=secrets)
     try:
-        match args.command:
-            case "run":
-                if settings.discord_token:
-                    return asyncio.run(_discord(settings))
-                return asyncio.run(_chat(settings, getpass.getuser()))
-            case "sync-commands":
-                return asyncio.run(_sync_commands(settings, args.guild))
-            case "chat":
-                return asyncio.run(_chat(settings, args.user or getpass.getuser(), args.admin))
-            case "content":
-                return _content(args, settings)
-            case "db":
-                return asyncio.run(_db_upgrade(settings))
-            case "bench" if args.name == "discord":
-                from bench.discord_ack import main as bench_discord
-
-                return asyncio.run(bench_discord(settings))
-            case "run-snippet":
-                from bot.runner.cli import run_snippet
-
-                return run_snippet(settings, args.file, args.json)
-            case "weights":
-                from bot.runner.cli import weights_fetch
-
-                bank = load_bank(settings.content_dir) if settings.content_dir.is_dir() else None
-                return weights_fetch(settings, args.models, bank)
-            case "bench" if args.name == "runner":
-                from bench.runner import main as bench_runner
-
-                return asyncio.run(bench_runner(settings))
-            case "bench":
-                from bench.answers import main as bench_answers
-
-                return asyncio.run(bench_answers(settings))
+        return _command(args, settings)
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        # One line, whatever went wrong with the database; its class says which status.
+        print(f"error: {logs.redact(str(exc), secrets)}", file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
-        return 130
-    return 2
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Nobody reads our output any more; keep Python from complaining at exit as well.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OUTPUT_CLOSED
+    except Exception:
+        log.exception("unexpected error; please report it with this traceback")
+        return EXIT_INTERNAL
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
+    match args.command:
+        case "run":
+            if settings.discord_token:
+                return asyncio.run(_discord(settings))
+            return _start_chat(settings, getpass.getuser())
+        case "sync-commands":
+            return asyncio.run(_sync_commands(settings, args.guild))
+        case "chat":
+            return _start_chat(settings, args.user or getpass.getuser(), args.admin)
+        case "content":
+            return _content(args, settings)
+        case "db":
+            return asyncio.run(_db_upgrade(settings))
+        case "bench" if args.name == "discord":
+            from bench.discord_ack import main as bench_discord
+
+            return asyncio.run(bench_discord(settings))
+        case "run-snippet":
+            from bot.runner.cli import run_snippet
+
+            return run_snippet(settings, args.file, args.json)
+        case "weights":
+            from bot.runner.cli import weights_fetch
+
+            bank = load_bank(settings.content_dir) if settings.content_dir.is_dir() else None
+            return weights_fetch(settings, args.models, bank)
+        case "bench" if args.name == "runner":
+            from bench.runner import main as bench_runner
+
+            return asyncio.run(bench_runner(settings))
+        case "bench":
+            from bench.answers import main as bench_answers
+
+            return asyncio.run(bench_answers(settings))
+    return EXIT_USAGE
+
+
+def _start_chat(settings: Settings, user: str, admin: bool = False) -> int:
+    if not is_text(user):
+        # The name comes from argv or the login name, decoded with surrogateescape.
+        print("error: the user name is not valid UTF-8; choose one with --user", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_chat(settings, user, admin))
 
 
 if __name__ == "__main__":

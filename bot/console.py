@@ -15,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from bot.console_admin import USAGE, AdminCommands
+from bot.console_admin import USAGE, AdminCommands, whole_number
 from bot.tutor.commands import Command, help_reply
 from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Action, Kind, Reply
-from bot.tutor.service import LearnerRef, Tutor, Window
+from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
+from bot.tutor.session import is_text
 
 PLATFORM = "terminal"
 # Everyone using the terminal on this machine shares one leaderboard.
@@ -43,6 +44,11 @@ class SnippetRunner(Protocol):
         user: str,
         on_position: Callable[[int], Awaitable[None] | None] | None = None,
     ) -> Any: ...
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable input bytes shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def render(reply: Reply) -> str:
@@ -99,6 +105,12 @@ class Chat:
 
     async def handle(self, line: str) -> Reply | None:
         """The reply to one line, or None to quit."""
+        if not is_text(line):
+            return Reply(
+                text="That line is not valid UTF-8 text (check your terminal's encoding); "
+                "nothing was done with it.",
+                kind=Kind.ERROR,
+            )
         if self.admin is not None and self.admin.pending is not None:
             return await self.admin.confirm(line)
         if self.code_lines is not None:
@@ -216,8 +228,11 @@ class Chat:
     async def _leaderboard(self, args: list[str]) -> Reply:
         window, page, topic = Window.ALL, 1, None
         for arg in args:
-            if arg.isdigit():
-                page = int(arg)
+            if arg.lstrip("+-").isdigit():  # any spelling of a number, "-5" and "²" included
+                number = whole_number(arg, MAX_PAGE)
+                if number is None:
+                    return Reply(text=f"Pages go from 1 to {MAX_PAGE:,}.", kind=Kind.ERROR)
+                page = number
             elif arg.lower() in Window.__members__.values():
                 window = Window(arg.lower())
             elif arg in self.tutor.bank.topics:
@@ -240,6 +255,11 @@ async def run_chat(
 ) -> int:
     """The chat loop. With ``moderator``, the /mod commands are open (a local admin)."""
     interactive = stdin.isatty()
+    # Bytes that are not UTF-8 arrive as lone surrogates for Chat.handle to refuse, instead of
+    # ending the chat in readline; output the terminal cannot show is replaced, not fatal.
+    for stream, errors in ((stdin, "surrogateescape"), (stdout, "replace")):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=errors)
     admin = None
     if moderator is not None:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name)
@@ -268,7 +288,7 @@ async def run_chat(
                 say(render(reply) + "\n")
             break
         if not interactive:
-            say(f"{prompt}{line.rstrip()}")
+            say(f"{prompt}{_printable(line.rstrip())}")
         reply = await chat.handle(line)
         if reply is None:
             break

@@ -6,12 +6,13 @@ Discord asks for a button press.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Kind, Reply
-from bot.tutor.service import Window
+from bot.tutor.service import MAX_PAGE, Window
 
 USAGE = """Moderator commands:
   /mod learner NAME            a learner's activity, accuracy and flags
@@ -21,6 +22,20 @@ USAGE = """Moderator commands:
   /mod undo ACTION_ID [REASON] reverse an action
   /mod export [week|month|all] the leaderboard and answers as CSV
   /mod log [page]              every moderator action"""
+
+
+# Record ids and page numbers: SQLite's integers are 64-bit, and Python's int() refuses strings
+# of more than 4,300 digits, so the text is checked before it is converted.
+MAX_ID = 2**63 - 1
+_WHOLE = re.compile(r"[0-9]{1,19}", re.ASCII)  # not "²" or "٣", which str.isdigit() accepts
+
+
+def whole_number(text: str, high: int = MAX_ID) -> int | None:
+    """``text`` as a whole number from 1 to ``high``, or None."""
+    if _WHOLE.fullmatch(text) is None:
+        return None
+    number = int(text)
+    return number if 1 <= number <= high else None
 
 
 def _usage(error: str = "") -> Reply:
@@ -58,8 +73,8 @@ class AdminCommands:
                     text=f"{command.capitalize()} {name} ({reason})? Type yes to confirm.",
                     kind=Kind.INFO,
                 )
-            case "undo" if rest and rest[0].isdigit():
-                action_id, reason = int(rest[0]), " ".join(rest[1:])
+            case "undo" if rest and (action_id := whole_number(rest[0])) is not None:
+                reason = " ".join(rest[1:])
                 self.pending = lambda: mod.undo(actor, action_id, reason)
                 return Reply(text=f"Undo action #{action_id}? Type yes to confirm.", kind=Kind.INFO)
             case "export" if len(rest) <= 1:
@@ -67,8 +82,11 @@ class AdminCommands:
                 if window not in Window.__members__.values():
                     return _usage(f"Unknown window {window!r}.")
                 return self._save(await mod.export(actor, Window(window)))
-            case "log" if len(rest) <= 1 and all(r.isdigit() for r in rest):
-                return await mod.log(actor, int(rest[0]) if rest else 1)
+            case "log" if len(rest) <= 1:
+                page = whole_number(rest[0], MAX_PAGE) if rest else 1
+                if page is None:
+                    return _usage(f"Pages go from 1 to {MAX_PAGE:,}.")
+                return await mod.log(actor, page)
             case _:
                 return _usage()
 

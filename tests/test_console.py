@@ -160,18 +160,59 @@ def test_bad_database_urls_are_clear_errors_without_the_password(tmp_path: Path)
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database" * 300)
     cases = {
-        f"sqlite+aiosqlite://user:s3cret-pass@/{garbage}": "invalid database URL",
-        f"sqlite+aiosqlite:///{garbage}": "cannot open the database",
-        "postgresql+nosuchdriver://u:s3cret-pass@localhost/x": "no database driver",
-        "postgresql+asyncpg://u:s3cret-pass@localhost/x": "no database driver",
-        "::not a url::": "the database URL is not a valid SQLAlchemy URL",
+        f"sqlite+aiosqlite://user:s3cret-pass@/{garbage}": (1, "invalid database URL"),
+        f"sqlite+aiosqlite:///{garbage}": (4, "the database file is not an SQLite database"),
+        "postgresql+nosuchdriver://u:s3cret-pass@localhost/x": (1, "no database driver"),
+        "postgresql+asyncpg://u:s3cret-pass@localhost/x": (1, "no database driver"),
+        "::not a url::": (1, "the database URL is not a valid SQLAlchemy URL"),
     }
-    for url, message in cases.items():
+    for url, (status, message) in cases.items():
         result = chat("/quiz\n", tmp_path / "unused.db", "--database-url", url)
-        assert result.returncode == 1, url
+        assert result.returncode == status, url
         assert result.stderr.startswith(f"error: {message}"), result.stderr
         assert "s3cret-pass" not in result.stdout + result.stderr
         assert "Traceback" not in result.stderr
+
+
+# Every way a URL carries credentials; each secret is "S3cret" plus a tag, so one check finds all.
+SECRET_URLS = [
+    "sqlite+aiosqlite://ada:S3cretUserinfo@/{db}",  # user:password@ (invalid for SQLite)
+    "sqlite+aiosqlite://:S3cretNoUser@/{db}",
+    "sqlite+aiosqlite://ada:S3cret%40Encoded%2F@/{db}",  # percent-encoded: S3cret@Encoded/
+    "sqlite+aiosqlite://ada:S3cret/Slash@/{db}",
+    "sqlite+aiosqlite://h/{db}?password=S3cretQuery&sslpassword=S3cretSsl",
+    "sqlite+aiosqlite://h/{db}?passfile=/home/S3cretPassfile&token=S3cretToken",
+    "sqlite+aiosqlite://h/{db}?pass%77ord=S3cretKeyEncoded&api_key=S3cret%2BPlus&mode=rwc",
+    "sqlite+aiosqlite:///{db}?password=S3cretIgnored&access_token=S3cretAccess",  # opens
+    "postgresql+asyncpg://ada:S3cretServer@localhost:1/x?sslpassword=S3cretSrvSsl",
+    "postgresql+nosuchdriver://ada:S3cretNoDriver@localhost/x?token=S3cretNoDriverTk",
+]
+
+
+def test_no_form_of_url_credentials_is_ever_printed(tmp_path: Path):
+    for template in SECRET_URLS:
+        url = template.format(db=tmp_path / "t.db")
+        result = chat("/quiz\n2\n", tmp_path / "unused.db", "--database-url", url)
+        printed = result.stdout + result.stderr
+        assert "S3cret" not in printed and "Traceback" not in printed, (url, printed)
+        if result.returncode:  # the error names the URL, credentials hidden
+            assert result.stderr.endswith("\n") and result.stderr.count("error:") == 1
+    opened = chat("", tmp_path / "unused.db", "--database-url", SECRET_URLS[7].format(db="/x"))
+    assert "WARNING py.warnings" in opened.stderr  # SQLAlchemy's warning, through the filter
+    hidden = chat("", tmp_path / "unused.db", "--database-url", SECRET_URLS[0].format(db="/x"))
+    assert "sqlite+aiosqlite://ada:***@/" in hidden.stderr
+    # --help never shows a URL, even the one in the environment.
+    env = {**os.environ, "TUTOR_DATABASE_URL": SECRET_URLS[4].format(db="/x")}
+    for args in ([], ["chat"], ["run"], ["db", "upgrade"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=60,
+        )
+        assert shown.returncode == 0 and "S3cret" not in shown.stdout + shown.stderr
 
 
 def test_review_and_time_zone_commands(tmp_path: Path):

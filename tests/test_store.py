@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from fsrs import Rating
 from sqlalchemy import create_engine
 
-from bot.store import StoreError, open_store
+from bot.store import DatabaseCorrupt, StoreError, open_store
 from bot.store.models import Base
 from bot.tutor.progress import AttemptRow
 from bot.tutor.review import review
@@ -64,7 +64,7 @@ async def test_unusable_database_path_is_a_clear_error(tmp_path: Path):
         await open_store(f"sqlite+aiosqlite:///{blocker / 'sub' / 'tutor.db'}")
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open the database"):
+    with pytest.raises(DatabaseCorrupt, match="not an SQLite database"):
         await open_store(f"sqlite+aiosqlite:///{garbage}")
 
 
@@ -294,3 +294,25 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
     assert ratings == [("q1", 1), ("q1", 3), ("q2", 2), ("q1", 3)]
     assert cards == [("q1", 3), ("q2", 2)]
     assert tz == "UTC"
+
+
+def test_driver_errors_become_one_safe_line_of_the_right_kind(tmp_path: Path):
+    from bot.store.errors import DatabaseFull, DatabaseReadOnly, classify
+
+    db = tmp_path / "t.db"
+    sqlite3.connect(db).execute("create table t (x)").connection.close()
+    read_only = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        read_only.execute("insert into t values (1)")
+    read_only.close()
+    error = classify(caught.value, str(db))
+    assert isinstance(error, DatabaseReadOnly)
+    assert str(error).startswith(f"the database is read-only ({db}: attempt to write")
+
+    class ServerError(Exception):  # what asyncpg raises: the SQLSTATE as an attribute
+        sqlstate = "53100"
+
+    wrapped = ServerError("could not extend file\nDETAIL: postgresql://u:S3cret@db/t")
+    error = classify(wrapped, "postgresql://u:***@db/t", ["S3cret"])
+    assert isinstance(error, DatabaseFull) and "\n" not in str(error)
+    assert "S3cret" not in str(error)

@@ -1,5 +1,22 @@
 """Progress storage: SQLAlchemy 2 models, the async store, and Alembic migrations."""
 
-from bot.store.sql import SqlStore, StoreError, open_store
+from bot.store.errors import (
+    DatabaseBusy,
+    DatabaseCorrupt,
+    DatabaseFull,
+    DatabaseReadOnly,
+    DatabaseTooNew,
+    StoreError,
+)
+from bot.store.sql import SqlStore, open_store
 
-__all__ = ["SqlStore", "StoreError", "open_store"]
+__all__ = [
+    "DatabaseBusy",
+    "DatabaseCorrupt",
+    "DatabaseFull",
+    "DatabaseReadOnly",
+    "DatabaseTooNew",
+    "SqlStore",
+    "StoreError",
+    "open_store",
+]

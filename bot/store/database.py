@@ -10,6 +10,8 @@ Store operations are plain synchronous functions of a SQLAlchemy ``Connection``.
   ``run_sync``, where each statement is a network round trip anyway.
 
 Writes go through GroupCommit either way: one transaction for all writes that arrive together.
+Driver errors leave this module as StoreError subclasses (bot/store/errors.py): one safe line
+that says what happened (disk full, damaged file, read-only, locked), never the URL or the SQL.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.logs import safe_url, url_secrets
+from bot.store.errors import classify
 from bot.store.group_commit import GroupCommit
 
 T = TypeVar("T")
@@ -52,8 +57,15 @@ def _run_all(conn: Connection, ops: Sequence[Operation]) -> list[Any]:
 class _BatchedWrites:
     """Writes through GroupCommit; subclasses say how a batch runs in one transaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: URL) -> None:
         self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+        # How errors name the database: a SQLite file by its path, a server by its safe URL.
+        sqlite = url.get_backend_name() == "sqlite"
+        self._where = (url.database or ":memory:") if sqlite else safe_url(url)
+        self._secrets = url_secrets(url.render_as_string(hide_password=False))
+
+    def _classify(self, exc: BaseException) -> Exception:
+        return classify(exc, self._where, self._secrets)
 
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
         raise NotImplementedError
@@ -90,15 +102,21 @@ class ThreadedSqlite(_BatchedWrites):
         _configure(self._reader, begin=None)
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self._read_threads = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="store-reader")
-        super().__init__()
+        super().__init__(url)
 
     def _read_sync(self, op: Callable[[Connection], T]) -> T:
-        with self._reader.connect() as conn:
-            return op(conn)
+        try:
+            with self._reader.connect() as conn:
+                return op(conn)
+        except DBAPIError as exc:
+            raise self._classify(exc) from exc
 
     def _write_sync(self, ops: Sequence[Operation]) -> list[Any]:
-        with self._writer.begin() as conn:
-            return _run_all(conn, ops)
+        try:
+            with self._writer.begin() as conn:
+                return _run_all(conn, ops)
+        except DBAPIError as exc:
+            raise self._classify(exc) from exc
 
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
         loop = asyncio.get_running_loop()
@@ -146,15 +164,21 @@ class AsyncServer(_BatchedWrites):
 
     def __init__(self, url: URL, engine: AsyncEngine | None = None) -> None:
         self._engine = engine or create_async_engine(url, pool_pre_ping=True)
-        super().__init__()
+        super().__init__(url)
 
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(_run_all, ops)
+        try:
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(_run_all, ops)
+        except (DBAPIError, OSError) as exc:  # OSError: the server cannot be reached
+            raise self._classify(exc) from exc
 
     async def read(self, op: Callable[[Connection], T]) -> T:
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(op)
+        try:
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(op)
+        except (DBAPIError, OSError) as exc:
+            raise self._classify(exc) from exc
 
     async def close(self) -> None:
         await self._commits.close()

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+
+from bot.store.errors import DatabaseTooNew
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,4 +24,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def upgrade_connection(connection: Connection, revision: str = "head") -> None:
-    command.upgrade(alembic_config(connection), revision)
+    config = alembic_config(connection)
+    _refuse_newer(connection, ScriptDirectory.from_config(config))
+    command.upgrade(config, revision)
+
+
+def _refuse_newer(connection: Connection, scripts: ScriptDirectory) -> None:
+    """A database stamped with a revision this code does not have was migrated by a newer
+    version: migrating it "up" would fail half-way, and running on it would misread it."""
+    known = {script.revision for script in scripts.walk_revisions()}
+    current = MigrationContext.configure(connection).get_current_heads()
+    unknown = sorted(set(current) - known)
+    if unknown:
+        raise DatabaseTooNew(
+            f"the database was migrated by a newer version of the tutor (revision "
+            f"{', '.join(unknown)}; this version knows up to {scripts.get_current_head()}); "
+            "run the newer version, or restore a backup made before it"
+        )

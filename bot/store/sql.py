@@ -20,9 +20,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.logs import redact, safe_url
 from bot.store.database import Database, connect
+from bot.store.errors import StoreError
 from bot.store.models import Attempt, Hint, Learner, OpenQuestionRow, ReviewCard, ReviewLog
 from bot.store.moderation import ModerationQueries, counted_on_leaderboard
 from bot.tutor.progress import AttemptRow, LeaderRow
@@ -33,15 +35,6 @@ from bot.tutor.session import OpenQuestion
 log = logging.getLogger(__name__)
 
 OPEN_CACHE_SIZE = 10_000
-
-
-class StoreError(Exception):
-    """The database cannot be used (bad path, permissions, corrupt file). Safe to show."""
-
-
-def safe_url(url: str | URL) -> str:
-    """The URL without its password, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -326,16 +319,22 @@ async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
         store = SqlStore(parsed)
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreError(
-            f"no database driver for {parsed.drivername!r} ({exc}); install it, e.g. "
-            "pip install asyncpg for postgresql+asyncpg"
+            f"no database driver for {parsed.drivername!r} ({_first_line(exc)}); install it, "
+            "e.g. pip install asyncpg for postgresql+asyncpg"
         ) from None
     except ArgumentError as exc:
-        raise StoreError(f"invalid database URL {safe_url(parsed)}: {exc}") from None
+        # SQLAlchemy's message repeats the URL (password hidden, query shown) over many lines.
+        raise StoreError(
+            f"invalid database URL {safe_url(parsed)}: {redact(_first_line(exc))}"
+        ) from None
     if migrate:
         try:
-            await store.upgrade()
-        except (DBAPIError, OSError) as exc:
+            await store.upgrade()  # errors arrive as StoreError subclasses
+        except BaseException:
             await store.close()
-            reason = getattr(exc, "orig", None) or exc
-            raise StoreError(f"cannot open the database {safe_url(parsed)}: {reason}") from None
+            raise
     return store
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -22,6 +22,7 @@ from bot.tutor.session import InvalidAnswer, OpenQuestion
 
 MAX_ANSWER_CHARS = 1000
 LEADERBOARD_PAGE_SIZE = 10
+MAX_PAGE = 1_000_000  # of any paged list: keeps offsets far inside the database's integers
 DIRECT_MESSAGES = ""  # the guild id of a conversation outside any server
 
 
@@ -310,6 +311,8 @@ class Tutor:
             return _error("Leaderboards belong to a server; in direct messages, try /progress.")
         if topic is not None and topic not in self.bank.topics:
             return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
+        if page > MAX_PAGE:
+            return _error(f"Pages go from 1 to {MAX_PAGE:,}.")
         page = max(1, page)
         rows = await self.store.leaderboard(
             who.platform,
@@ -321,6 +324,9 @@ class Tutor:
         )
         label = {Window.WEEK: "this week", Window.MONTH: "this month", Window.ALL: "all time"}
         about = f" · {topic}" if topic else ""
-        return progress.leaderboard_reply(
+        reply = progress.leaderboard_reply(
             rows, f"Leaderboard{about} · {label[window]} · page {page}"
         )
+        if not rows and page > 1:
+            reply = replace(reply, text=f"Page {page} is past the end of this leaderboard.")
+        return reply

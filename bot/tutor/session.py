@@ -54,6 +54,16 @@ class Grade:
     choice_index: int | None
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` is text that can be stored and shown: bytes that were not UTF-8, which
+    Python decodes from stdin and argv as lone surrogates, cannot be (SQLite refuses them)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class InvalidAnswer(ValueError):
     """The input cannot be graded (e.g. choice 7 of 4). Nothing is recorded."""
 
@@ -148,6 +158,8 @@ def grade(question: Question, answer: str) -> Grade:
     answer = answer.strip()
     if not answer:
         raise InvalidAnswer("Type an answer, or /hint for a hint, or /skip.")
+    if not is_text(answer):
+        raise InvalidAnswer("That answer is not valid UTF-8 text; type it again.")
     if question.choices:
         try:
             index = grading.parse_choice(answer, len(question.choices))

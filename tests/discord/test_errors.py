@@ -11,6 +11,7 @@ import simcord
 from sqlalchemy.exc import OperationalError
 
 from bot.cogs.errors import ShuttingDown, UserError, user_message
+from bot.store import StoreError
 from tests.discord.conftest import attempts
 from tests.discord.helpers import text_of, world
 
@@ -31,7 +32,9 @@ async def test_a_failing_slash_command_gets_a_private_error_id(env, db_path, cap
     assert logged and logged[0].exc_info is not None
     assert "progress" in logged[0].getMessage()
     assert "simcord_interaction_" not in caplog.text  # interaction tokens are credentials
-    assert [type(e.__cause__ or e) for e in env.errors] == [OperationalError]
+    # The store's one-line error, with SQLAlchemy's (and its SQL) kept as the cause for the log.
+    assert [type(e.__cause__ or e) for e in env.errors] == [StoreError]
+    assert isinstance(env.errors[0].__cause__.__cause__, OperationalError)
 
 
 async def test_a_failing_reply_after_a_click_still_stores_the_answer(env, db_path, caplog):
