@@ -12,21 +12,46 @@ from pathlib import Path
 from tests.conftest import ROOT, SAMPLE_BANK
 
 
+def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
+    """The command line of a terminal chat on the sample bank and the SQLite file ``db``."""
+    return [
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        "--user",
+        user,
+        "--content-dir",
+        str(SAMPLE_BANK),
+        "--database-url",
+        f"sqlite+aiosqlite:///{db}",
+        *extra,
+    ]
+
+
+def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
+    """A chat left running with pipes, after "/quiz" and a right answer; and what it printed
+    up to that answer's feedback."""
+    proc = subprocess.Popen(
+        chat_argv(db),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("/quiz\n2\n")
+    proc.stdin.flush()
+    seen, deadline = "", time.monotonic() + 60
+    while "Correct!" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    return proc, seen
+
+
 def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "chat",
-            "--user",
-            user,
-            "--content-dir",
-            str(SAMPLE_BANK),
-            "--database-url",
-            f"sqlite+aiosqlite:///{db}",
-            *extra,
-        ],
+        chat_argv(db, *extra, user=user),
         input=script,
         capture_output=True,
         text=True,
@@ -105,33 +130,7 @@ def test_progress_is_kept_across_sessions_and_shared_leaderboard(tmp_path: Path)
 
 def test_killed_process_loses_no_answer(tmp_path: Path):
     db = tmp_path / "t.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "chat",
-            "--user",
-            "ada",
-            "--content-dir",
-            str(SAMPLE_BANK),
-            "--database-url",
-            f"sqlite+aiosqlite:///{db}",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdin and proc.stdout
-    proc.stdin.write("/quiz\n2\n")
-    proc.stdin.flush()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait until the feedback is printed, then kill -9
-        line = proc.stdout.readline()
-        if "Correct!" in line:
-            break
+    proc, _ = answered_once(db)  # the feedback is printed: now kill -9
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     assert attempts(db) == [("easy-choice", "Right one", 1, 0, 10)]

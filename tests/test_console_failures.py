@@ -13,14 +13,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_BANK
-from tests.test_console import attempts, chat
+from tests.test_console import answered_once, attempts, chat, chat_argv
 
 FULL, CORRUPT, READ_ONLY, TOO_NEW = 3, 4, 5, 6
 # As root, permission bits do not stop writes; without these two capabilities they do.
@@ -69,18 +68,7 @@ def feedback_count(out: str) -> int:
 def test_bytes_that_are_not_utf8_are_refused_and_the_chat_goes_on(tmp_path: Path):
     db = tmp_path / "t.db"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "chat",
-            "--user",
-            "ada",
-            "--content-dir",
-            str(SAMPLE_BANK),
-            "--database-url",
-            f"sqlite+aiosqlite:///{db}",
-        ],
+        chat_argv(db),
         input=b"/quiz shapes\nab\xff\xfe\n/settings timezone \xc3\n/mod log \xff\n"
         b"global average pooling\n",
         capture_output=True,
@@ -144,31 +132,7 @@ def fill(disk: Path) -> None:
 
 def test_a_full_disk_ends_the_chat_and_keeps_every_acknowledged_answer(small_disk: Path):
     db = small_disk / "t.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "chat",
-            "--user",
-            "ada",
-            "--content-dir",
-            str(SAMPLE_BANK),
-            "--database-url",
-            f"sqlite+aiosqlite:///{db}",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdin and proc.stdout
-    proc.stdin.write("/quiz\n2\n")
-    proc.stdin.flush()
-    seen, deadline = "", time.monotonic() + 60
-    while "Correct!" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.readline()
+    proc, seen = answered_once(db)
     fill(small_disk)
     # Keep answering (and asking) until a write no longer fits.
     out, err = proc.communicate("".join("\n1\n" for _ in range(40)), timeout=60)
@@ -250,18 +214,7 @@ def test_a_database_from_a_newer_version_is_left_alone(tmp_path: Path):
 def test_closing_the_output_ends_the_chat_quietly(tmp_path: Path):
     """`python -m bot chat | head -1`: nobody reads any more, which is no reason for a traceback."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "chat",
-            "--user",
-            "ada",
-            "--content-dir",
-            str(SAMPLE_BANK),
-            "--database-url",
-            f"sqlite+aiosqlite:///{tmp_path / 't.db'}",
-        ],
+        chat_argv(tmp_path / "t.db"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -114,6 +114,9 @@ def test_grading_short_answers(bank: Bank):
     assert grade(q, "[None,5]").correct
     assert not grade(q, "(None, 10)").correct
     assert grade(q, "(None, 10)").answer == "(None, 10)"  # the learner's words are kept
+    # Bytes that were not UTF-8 (lone surrogates): refused, never stored.
+    with pytest.raises(InvalidAnswer, match="not valid UTF-8"):
+        grade(q, "(None, 5)\udcff")
 
 
 def test_xp_by_difficulty_halved_with_a_hint_and_none_for_early_repeats(bank: Bank):
