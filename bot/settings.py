@@ -51,6 +51,10 @@ class RunnerSettings(BaseModel):
     spawn_niceness: int = Field(default=10, ge=0, le=19)
     # One-shot fit() traces a graph for ~45 s on 2 cores; eager runs it in seconds (runner.md).
     eager_by_default: bool = True
+    # A worker that fails to start is retried after this long, doubling up to the maximum, for
+    # as long as starts fail; the pool recovers by itself once one starts (docs/runner.md).
+    restart_backoff_s: float = Field(default=1.0, gt=0)
+    restart_backoff_max_s: float = Field(default=60.0, gt=0)
     # Used only when the bot runs as root: the real uid the sandboxed code runs as.
     sandbox_uid: int = Field(default=65534, ge=1)
     sandbox_gid: int = Field(default=65534, ge=1)

@@ -17,6 +17,12 @@ from bot.settings import Settings
 from bot.tutor.content import Bank, iter_snippets
 
 
+def _refused(exc: Exception) -> str:
+    # RunnerRecovering speaks to a learner; here the cause (why workers fail to start) matters.
+    cause = f"\n{exc.__cause__}" if isinstance(exc, RunRefused) and exc.__cause__ else ""
+    return f"error: {exc}{cause}"
+
+
 def run_snippet(settings: Settings, source: str, as_json: bool) -> int:
     """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run."""
     try:
@@ -33,7 +39,7 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
         async with Runner(s, spawn_limit=1) as runner:
             result = await runner.run(code, user="cli", use_cache=False)
     except (SandboxUnavailable, RunRefused) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_refused(exc), file=sys.stderr)
         return 2
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -62,7 +68,7 @@ async def check_execute(settings: Settings, bank: Bank, use_cache: bool = True) 
                 bank, runner, cache, use_cache=use_cache, on_checked=report
             )
     except (SandboxUnavailable, RunRefused) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_refused(exc), file=sys.stderr)
         return 1
     problems = [p for checked in results for p in checked.problems]
     for problem in problems:

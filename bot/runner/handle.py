@@ -13,9 +13,9 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status, clean_text
 from bot.runner.sandbox import Sandbox, SandboxProcess, SandboxUnavailable
@@ -24,23 +24,38 @@ from bot.settings import RunnerSettings
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 180.0  # importing TensorFlow on a busy machine
-CONTROL_LIMIT = 1024 * 1024  # the result message; the worker trims what it sends
+CONTROL_LIMIT = 1024 * 1024  # all a worker may say on its channel; the worker trims its report
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
+DIAG_LIMIT = 1024 * 1024  # start-up noise read at most (a few KiB in practice)
+READ_SIZE = 64 * 1024
 DRAIN_S = 0.5  # after the result: time for a forked child's output before the sandbox ends
-EXIT_WAIT_S = 2.0  # after the worker died: time for bwrap to pass its exit code on
+EXIT_WAIT_S = 5.0  # after the worker stopped reporting: time for it to exit by itself
+KILLED = 128 + signal.SIGKILL  # bwrap's exit status when the pool killed the sandbox
+
+
+def _cut(limit: int) -> BeforeValidator:
+    """Keep at most ``limit`` characters (or items): a long field is cut, not refused. A class
+    name of 300 characters is still the snippet's exception, not a forged report."""
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            return value[: limit - 1] + "…"
+        return value[:limit] if isinstance(value, list) else value
+
+    return BeforeValidator(cut)
 
 
 class _ExceptionMessage(BaseModel):
-    type: str = Field(max_length=200)
-    message: str = Field(max_length=20_000)
+    type: Annotated[str, _cut(200)]
+    message: Annotated[str, _cut(20_000)]
     line: int | None = None
     errno: int | None = None
 
 
 class _ModelMessage(BaseModel):
-    name: str = Field(max_length=200)
-    input_shape: str | None = Field(default=None, max_length=2000)
-    output_shape: str | None = Field(default=None, max_length=2000)
+    name: Annotated[str, _cut(200)]
+    input_shape: Annotated[str | None, _cut(2000)] = None
+    output_shape: Annotated[str | None, _cut(2000)] = None
     params: int | None = None
     trainable_params: int | None = None
 
@@ -52,8 +67,8 @@ class _ResultMessage(BaseModel):
     event: Literal["result"]
     status: Literal["ok", "error"]
     exception: _ExceptionMessage | None = None
-    models: list[_ModelMessage] = Field(default_factory=list, max_length=50)
-    notes: list[str] = Field(default_factory=list, max_length=20)
+    models: Annotated[list[_ModelMessage], _cut(50)] = Field(default_factory=list)
+    notes: Annotated[list[Annotated[str, _cut(2000)]], _cut(20)] = Field(default_factory=list)
     duration_s: float = Field(ge=0)
     peak_memory_mb: float | None = None
 
@@ -65,27 +80,54 @@ class _ResultMessage(BaseModel):
             return None
 
 
+class _ExitMessage(BaseModel):
+    """The worker's word that the snippet called ``os._exit(code)`` (see ``_Ending``)."""
+
+    event: Literal["exit"]
+    code: int
+
+    @classmethod
+    def parse(cls, line: bytes) -> int | None:
+        try:
+            return cls.model_validate_json(line).code
+        except ValidationError:
+            return None
+
+
 class _Pipe:
-    """Reads a non-blocking pipe in the event loop, keeping at most ``cap`` bytes."""
+    """Reads a non-blocking pipe in the event loop, trusting nothing the other end writes.
+
+    Keeps at most ``keep`` bytes (the head, or the tail with ``keep_tail``). After ``limit``
+    bytes in all it stops reading, so the writer blocks instead of keeping the event loop busy,
+    and ``flooded`` is set. With ``lines``, complete lines go to ``lines``; the unfinished one
+    can only grow to ``limit`` bytes, and each chunk is scanned once (not the whole line again).
+    """
 
     def __init__(
         self,
         fd: int,
-        cap: int,
+        keep: int,
+        *,
+        limit: int,
         on_data: Callable[[int], None] | None = None,
         keep_tail: bool = False,
+        lines: bool = False,
     ) -> None:
-        self.fd, self.cap, self.on_data, self.keep_tail = fd, cap, on_data, keep_tail
+        self.fd, self.keep, self.limit, self.on_data = fd, keep, limit, on_data
+        self.keep_tail, self.split_lines = keep_tail, lines
         self.data = bytearray()
-        self.eof = asyncio.get_running_loop().create_future()
+        self.total = 0
+        loop = asyncio.get_running_loop()
+        self.eof = loop.create_future()
+        self.flooded = loop.create_future()
         self.lines: asyncio.Queue[bytes] = asyncio.Queue()
-        self._partial = b""
+        self._partial = bytearray()
         os.set_blocking(fd, False)
-        asyncio.get_running_loop().add_reader(fd, self._read)
+        loop.add_reader(fd, self._read)
 
     def _read(self) -> None:
         try:
-            chunk = os.read(self.fd, 65536)
+            chunk = os.read(self.fd, min(READ_SIZE, self.limit - self.total))
         except BlockingIOError:
             return
         except OSError:
@@ -93,22 +135,31 @@ class _Pipe:
         if not chunk:
             self.stop()
             return
-        room = self.cap - len(self.data)
+        self.total += len(chunk)
         if self.keep_tail:
             self.data += chunk
-            del self.data[: max(0, len(self.data) - self.cap)]
-        elif room > 0:
-            self.data += chunk[:room]
+            del self.data[: max(0, len(self.data) - self.keep)]
+        elif len(self.data) < self.keep:
+            self.data += chunk[: self.keep - len(self.data)]
         if self.on_data is not None:
             self.on_data(len(chunk))
-        self._partial += chunk
-        *complete, self._partial = self._partial.split(b"\n")
-        for line in complete:
-            self.lines.put_nowait(line)
+        if self.split_lines:
+            *complete, rest = chunk.split(b"\n")
+            for piece in complete:
+                self.lines.put_nowait(bytes(self._partial + piece))
+                self._partial.clear()
+            self._partial += rest
+        if self.total >= self.limit:
+            self._unwatch()
+            if not self.flooded.done():
+                self.flooded.set_result(None)
 
-    def stop(self) -> None:
+    def _unwatch(self) -> None:
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self.fd)
+
+    def stop(self) -> None:
+        self._unwatch()
         if not self.eof.done():
             self.eof.set_result(None)
             self.lines.put_nowait(b"")
@@ -133,8 +184,8 @@ class Worker:
 
     def __post_init__(self) -> None:
         # Must run in the event loop: the pipes are read by it.
-        self._control = _Pipe(self.process.control, CONTROL_LIMIT)
-        self._diag = _Pipe(self.process.diag, DIAG_KEEP, keep_tail=True)
+        self._control = _Pipe(self.process.control, 0, limit=CONTROL_LIMIT, lines=True)
+        self._diag = _Pipe(self.process.diag, DIAG_KEEP, limit=DIAG_LIMIT, keep_tail=True)
 
     @classmethod
     async def spawn(cls, sandbox: Sandbox, warmup: Sequence[str] | None) -> Worker:
@@ -167,6 +218,10 @@ class Worker:
         peak = _status_kib(self._worker_pid(), "VmHWM")
         return None if peak is None else round(peak / 1024, 1)
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds the worker process has used so far, all threads (read from outside)."""
+        return _cpu_s(self._worker_pid())
+
     def rss_mb(self) -> float | None:
         rss = _status_kib(self._worker_pid(), "VmRSS")
         return None if rss is None else round(rss / 1024, 1)
@@ -191,12 +246,15 @@ class Worker:
             if total > s.output_limit_bytes:
                 over.set()
 
-        out = _Pipe(self.process.out, s.output_limit_bytes, count)
-        err = _Pipe(self.process.err, s.output_limit_bytes, count)
+        cap = s.output_limit_bytes
+        out = _Pipe(self.process.out, cap, limit=cap + 1, on_data=count)
+        err = _Pipe(self.process.err, cap, limit=cap + 1, on_data=count)
         peak: float | None = self.memory_mb()
+        cpu_at_start = cpu = self.cpu_s()
         started = time.monotonic()
         killed_for: str | None = None
         message: _ResultMessage | None = None
+        exit_reported: int | None = None
         try:
             await asyncio.to_thread(self.process.send_code, code.encode())
             result_line = asyncio.ensure_future(self._control.lines.get())
@@ -208,18 +266,24 @@ class Worker:
                     killed_for = "timeout"
                     break
                 done, _ = await asyncio.wait(
-                    {result_line, overflow}, timeout=min(0.25, remaining),
-                    return_when=asyncio.FIRST_COMPLETED,
+                    {result_line, overflow, self._control.flooded},
+                    timeout=min(0.25, remaining), return_when=asyncio.FIRST_COMPLETED,
                 )  # fmt: skip
                 peak = self.memory_mb() or peak
+                cpu = self.cpu_s() or cpu  # the last sample before the worker ended
                 if overflow in done:
                     killed_for = "output"
+                    break
+                if self._control.flooded in done:
+                    killed_for = "garbled"  # no report is that long: the snippet wrote it
                     break
                 if result_line in done:
                     line = result_line.result()
                     message = _ResultMessage.parse(line)
-                    if message is None and line:
-                        killed_for = "garbled"  # not the worker's report: the snippet's
+                    if message is None:
+                        exit_reported = _ExitMessage.parse(line)
+                        if exit_reported is None and line:
+                            killed_for = "garbled"  # not the worker's report: the snippet's
                     break
             for task in (result_line, overflow):
                 task.cancel()
@@ -230,11 +294,14 @@ class Worker:
                     async with asyncio.timeout(DRAIN_S):
                         await asyncio.gather(out.eof, err.eof)
             elif killed_for is None:
-                # No result: the worker died. Let the sandbox end by itself, so that its exit
-                # code tells how (a signal of ours would hide the real one).
-                with contextlib.suppress(TimeoutError):
+                # No result: the worker is ending. Let the sandbox end by itself, so that its
+                # exit code tells how (a signal of ours would hide the real one).
+                try:
                     async with asyncio.timeout(EXIT_WAIT_S):
                         await self.process.wait()
+                except TimeoutError:
+                    if exit_reported is None:
+                        killed_for = "silent"  # stopped reporting, but still running
         except OSError as exc:  # the worker died before it read the snippet
             log.warning("worker %s: %s", self.process.pid, exc)
         finally:
@@ -242,9 +309,16 @@ class Worker:
             # tearing down a 500 MB process need not delay the learner's result.
             self.process.kill()
             self.reaping = asyncio.ensure_future(self._reap(out, err))
-        exit_code = 0 if message is not None else await self.reaping
+        ending = None
+        if message is None:
+            exit_code = await self.reaping
+            if exit_reported is not None and exit_code == KILLED:
+                # It said it was exiting, and our kill only cut a slow teardown short.
+                exit_code = exit_reported & 0xFF
+            used = None if cpu is None or cpu_at_start is None else cpu - cpu_at_start
+            ending = _Ending(exit_code, exit_reported, used)
         elapsed = time.monotonic() - started
-        return _result(s, message, killed_for, exit_code, out.text, err.text, elapsed, peak, total)
+        return _result(s, message, killed_for, ending, out.text, err.text, elapsed, peak, total)
 
     async def _reap(self, *pipes: _Pipe) -> int:
         exit_code, _ = await self.process.wait()
@@ -303,32 +377,97 @@ def _status_kib(pid: int | None, key: str) -> int | None:
     return None
 
 
-def _signal_name(number: int) -> str:
+def _cpu_s(pid: int | None) -> float | None:
+    """utime + stime of a process (all its threads), from /proc/PID/stat."""
+    if pid is None:
+        return None
     try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the name may hold spaces and ")"
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
+@dataclass(frozen=True)
+class _Ending:
+    """How a worker ended without a result, as far as it can be known from outside."""
+
+    exit_code: int  # as bwrap reports it: the worker's exit code, or 128 + the signal
+    exit_reported: int | None  # the worker's own word: the snippet called os._exit(code)
+    cpu_s: float | None  # CPU seconds the snippet used, sampled from /proc while it ran
+
+    def signal(self) -> signal.Signals | None:
+        """The signal that ended the worker, or None when it exited. bwrap folds both into one
+        number (128 + signal, as shells do), so the worker's report of an exit decides; a
+        number above 128 that is no signal (255) is an exit code."""
+        if self.exit_reported is not None and self.exit_reported & 0xFF == self.exit_code:
+            return None
+        if self.exit_code <= 128:
+            return None
+        try:
+            return signal.Signals(self.exit_code - 128)
+        except ValueError:
+            return None
+
+
+# What each way of dying means, in words for the learner.
+_SIGNAL_SENTENCES = {
+    signal.SIGSEGV: "it crashed with a segmentation fault (SIGSEGV): native code, such as "
+    "ctypes, touched memory it does not own",
+    signal.SIGABRT: "it aborted (SIGABRT): native code, usually TensorFlow, stopped on a failed "
+    "internal check",
+    signal.SIGBUS: "it crashed with a bus error (SIGBUS) in native code",
+    signal.SIGFPE: "it crashed with an arithmetic fault (SIGFPE) in native code",
+    signal.SIGILL: "it crashed on an illegal instruction (SIGILL) in native code",
+    signal.SIGKILL: "it was killed (SIGKILL) by something other than the runner's limits, "
+    "usually the machine running out of memory",
+}
 _MEMORY_MARKERS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "OOM when allocating")
 _THREAD_MARKERS = ("pthread_create", "can't start new thread", "Resource temporarily unavailable")
+
+
+def _without_result(
+    s: RunnerSettings, ending: _Ending, stderr: str
+) -> tuple[Status, Limit | None, str | None]:
+    """The worker ended while the snippet ran -> status, limit and a sentence saying how."""
+    signum = ending.signal()
+    # The CPU limit only on evidence: SIGXCPU comes from RLIMIT_CPU's soft limit; its hard
+    # limit (a second later, for a snippet that ignores SIGXCPU) kills, as an OOM kill does,
+    # so a SIGKILL counts only when the snippet had used up its CPU time.
+    spent = ending.cpu_s is not None and ending.cpu_s >= s.cpu_time_s
+    if signum is signal.SIGXCPU or (signum is signal.SIGKILL and spent):
+        return Status.TIMEOUT, Limit("cpu_time_s", s.cpu_time_s), None
+    if any(m in stderr for m in _MEMORY_MARKERS):
+        return Status.MEMORY_LIMIT, Limit("memory_mb", s.memory_mb), None
+    threads = any(m in stderr for m in _THREAD_MARKERS)
+    limit = Limit("max_processes", s.max_processes) if threads else None
+    if signum is None:
+        how = (
+            f"it exited with code {ending.exit_code} before the snippet finished "
+            "(os._exit() or native code)"
+        )
+    else:
+        how = _SIGNAL_SENTENCES.get(signum, f"it was ended by the signal {signum.name}")
+    return Status.CRASHED, limit, f"The Python process running the snippet stopped: {how}."
 
 
 def _result(
     s: RunnerSettings,
     message: _ResultMessage | None,
     killed_for: str | None,
-    exit_code: int,
+    ending: _Ending | None,
     stdout: str,
     stderr: str,
     elapsed: float,
     peak: float | None,
     output_bytes: int,
 ) -> RunResult:
-    """Everything known about the run -> status, limit and notes (without the explanation)."""
-    notes = [clean_text(n) for n in message.notes if n] if message else []
+    """Everything known about the run -> status, limit and notes (without the explanation).
+    RunResult cleans every text that came from the snippet."""
+    notes = [n for n in message.notes if n] if message else []
     exc = message.exception if message else None
-    exception = ExceptionInfo(exc.type, clean_text(exc.message), exc.line) if exc else None
+    exception = ExceptionInfo(exc.type, exc.message, exc.line) if exc else None
     models = tuple(
         ModelInfo(m.name, m.input_shape, m.output_shape, m.params, m.trainable_params)
         for m in (message.models if message else ())
@@ -343,6 +482,12 @@ def _result(
     elif killed_for == "garbled":
         status = Status.CRASHED
         notes.append("The snippet wrote into the runner's own channel, so it was stopped.")
+    elif killed_for == "silent":
+        status = Status.CRASHED
+        notes.append(
+            "The Python process running the snippet stopped reporting to the runner but did "
+            "not exit, so it was stopped."
+        )
     elif message is not None:
         status = Status.OK if message.status == "ok" else Status.ERROR
         if exc is not None:
@@ -350,18 +495,10 @@ def _result(
         elapsed = message.duration_s
         peak = message.peak_memory_mb or peak
     else:
-        # No result: the process ended (or was ended) while the snippet ran.
-        signum = exit_code - 128 if exit_code > 128 else None
-        status = Status.CRASHED
-        if signum in (signal.SIGXCPU, signal.SIGKILL) and elapsed < s.wall_timeout_s:
-            status, limit = Status.TIMEOUT, Limit("cpu_time_s", s.cpu_time_s)
-        elif any(m in stderr for m in _MEMORY_MARKERS):
-            status, limit = Status.MEMORY_LIMIT, Limit("memory_mb", s.memory_mb)
-        elif any(m in stderr for m in _THREAD_MARKERS):
-            limit = Limit("max_processes", s.max_processes)
-        if status is Status.CRASHED:
-            how = f"signal {_signal_name(signum)}" if signum else f"exit code {exit_code}"
-            notes.append(f"The Python process running the snippet ended abruptly ({how}).")
+        assert ending is not None  # no result: the process ended while the snippet ran
+        status, limit, how = _without_result(s, ending, stderr)
+        if how:
+            notes.append(how)
     if output_bytes > s.output_limit_bytes and killed_for != "output":
         notes.append(f"Output was cut at {s.output_limit_bytes:,} bytes.")
     return RunResult(

@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Literal
 
 from bot.runner.cache import ResultCache
 from bot.runner.explain import Explainer, default_explainer
@@ -35,7 +37,9 @@ from bot.settings import RunnerSettings
 log = logging.getLogger(__name__)
 
 PositionCallback = Callable[[int], Awaitable[None] | None]
-FAILURES_BEFORE_GIVING_UP = 3
+# Worker starts that may fail in a row (retried with backoff) before snippets are refused.
+FAILURES_BEFORE_REFUSING = 3
+TYPICAL_START_S = 10.0  # a worker's start (TensorFlow import), until one has been measured
 
 
 class RunRefused(Exception):
@@ -62,6 +66,29 @@ class RunnerClosed(RunRefused):
         super().__init__("The runner is shutting down.")
 
 
+class RunnerRecovering(RunRefused):
+    """Workers keep failing to start; the pool retries by itself. ``__cause__`` says why."""
+
+    def __init__(self, retry_in_s: float) -> None:
+        self.retry_in_s = max(1, math.ceil(retry_in_s))
+        super().__init__(
+            "The runner is recovering (its sandboxes failed to start); "
+            f"try again in {self.retry_in_s} s."
+        )
+
+
+@dataclass(frozen=True)
+class Health:
+    """Whether workers start. ``recovering``: ``failures`` starts failed in a row (at least
+    FAILURES_BEFORE_REFUSING), snippets are refused, and the next start is tried in
+    ``retry_in_s`` seconds; ``failing``: fewer failures, snippets still wait for a worker."""
+
+    state: Literal["ok", "failing", "recovering"]
+    failures: int = 0
+    retry_in_s: float = 0.0
+    last_error: str | None = None
+
+
 @dataclass(eq=False)
 class _Job:
     code: str
@@ -84,15 +111,18 @@ class Runner:
         spawn_limit: int | None = None,
         cache: ResultCache | None = None,
         explainer: Explainer | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         """``spawn_limit``: start at most this many workers in all, for a command that knows how
         many snippets it will run (no idle refill left over). ``cache``: verified content
-        results to answer from (``run(..., use_cache=False)`` skips it)."""
+        results to answer from (``run(..., use_cache=False)`` skips it). ``sandbox``: the
+        sandbox to start workers in (default: one built from ``settings`` on start)."""
         self.settings = settings
         self.spawn_limit = spawn_limit
         self.cache = cache
         self.explainer = explainer or default_explainer()
-        self._sandbox: Sandbox | None = None
+        self._sandbox: Sandbox | None = sandbox
+        self._started = False
         self._idle: deque[Worker] = deque()
         self._starting = 0
         self._spawned = 0
@@ -100,8 +130,12 @@ class Runner:
         self._queue: deque[_Job] = deque()
         self._users: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Health: worker starts failed in a row, when the next may be tried, and why.
         self._failures = 0
-        self._broken: SandboxUnavailable | None = None
+        self._retry_at = 0.0
+        self._retry: asyncio.TimerHandle | None = None
+        self._last_error: SandboxUnavailable | None = None
+        self._start_s = TYPICAL_START_S
         self._closed = False
         self._changed = asyncio.Event()
 
@@ -111,15 +145,19 @@ class Runner:
         """Check the sandbox and start warming the workers (returns without waiting for them).
 
         Raises SandboxUnavailable when bubblewrap is missing: snippets never run without it."""
-        if self._sandbox is not None:
+        if self._started:
             return
         if self._closed:
             raise RunnerClosed()
-        self._sandbox = Sandbox(self.settings)
+        if self._sandbox is None:
+            self._sandbox = Sandbox(self.settings)
+        self._started = True
         self._pump()
 
     async def close(self) -> None:
         self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
         while self._queue:
             job = self._queue.popleft()
             if not job.future.done():
@@ -156,8 +194,8 @@ class Runner:
         """Run ``code`` for ``user`` and return what it did.
 
         Everything the snippet does comes back as the result. Raises RunRefused subclasses
-        (AlreadyRunning, QueueFull, SnippetTooLarge, RunnerClosed) when it is not run, and
-        SandboxUnavailable when snippets cannot run on this machine at all.
+        (AlreadyRunning, QueueFull, SnippetTooLarge, RunnerClosed, RunnerRecovering) when it is
+        not run, and SandboxUnavailable when snippets cannot run on this machine at all.
         ``on_position(n)`` is called (and awaited in the background if it is a coroutine
         function) whenever the snippet's place in the queue changes, n = 1 being next.
         """
@@ -171,9 +209,8 @@ class Runner:
             raise AlreadyRunning()
         if len(self._queue) >= self.settings.queue_limit:
             raise QueueFull(self.settings.queue_limit)
-        if self._broken is not None:
-            raise self._broken
         await self.start()
+        self._refuse_while_recovering()
         job = _Job(code, user, on_position)
         self._users.add(user)
         self._queue.append(job)
@@ -191,6 +228,16 @@ class Runner:
             self._users.discard(user)
             self._pump()
 
+    def health(self) -> Health:
+        if not self._failures:
+            return Health("ok")
+        state: Literal["failing", "recovering"] = (
+            "recovering" if self._failures >= FAILURES_BEFORE_REFUSING else "failing"
+        )
+        retry_in = max(0.0, self._retry_at - time.monotonic())
+        error = str(self._last_error) if self._last_error else None
+        return Health(state, self._failures, retry_in, error)
+
     def stats(self) -> dict[str, int]:
         return {
             "idle": len(self._idle),
@@ -204,14 +251,17 @@ class Runner:
         return tuple(self._idle)
 
     async def wait_idle(self, count: int | None = None, within_s: float = 300) -> None:
-        """Wait until ``count`` (default: all) workers are warm and waiting (benchmarks, tests)."""
+        """Wait until ``count`` (default: all) workers are warm and waiting (benchmarks, tests).
+        Raises RunnerRecovering if workers are still failing to start after ``within_s``."""
         want = self.settings.workers if count is None else count
-        async with asyncio.timeout(within_s):
-            while len(self._idle) < want:
-                if self._broken is not None:
-                    raise self._broken
-                self._changed.clear()
-                await self._changed.wait()
+        try:
+            async with asyncio.timeout(within_s):
+                while len(self._idle) < want:
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            self._refuse_while_recovering()
+            raise
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -237,7 +287,7 @@ class Runner:
         worker is still waiting: importing TensorFlow would take the running snippet's CPU, and
         the next snippet has a worker anyway. The replacement starts when the snippet ends, or
         as soon as a snippet has to wait."""
-        if self._sandbox is None:
+        if not self._started:
             return
         deficit = self.settings.workers - len(self._idle) - self._starting
         if deficit <= 0 or (self._running and self._idle and not self._queue):
@@ -275,10 +325,17 @@ class Runner:
             self._pump()
 
     def _spawn(self) -> None:
-        if self._closed or self._broken is not None:
+        if self._closed:
             return
         if self.spawn_limit is not None and self._spawned >= self.spawn_limit:
             return
+        if self._failures:
+            # Recovering: one start at a time, and not before the backoff has passed.
+            delay = self._retry_at - time.monotonic()
+            if delay > 0 or self._starting:
+                if delay > 0 and self._retry is None:
+                    self._retry = asyncio.get_running_loop().call_later(delay, self._wake)
+                return
         self._starting += 1
         self._spawned += 1
         self._background(self._start_worker())
@@ -297,13 +354,8 @@ class Runner:
                 log.exception("starting a worker failed")
                 exc = SandboxUnavailable(f"a sandboxed worker failed to start: {exc}")
             self._starting -= 1
-            self._failures += 1
-            log.error("sandboxed worker failed to start (%d in a row): %s", self._failures, exc)
             self._spawned -= 1  # it never served: try again
-            if self._failures >= FAILURES_BEFORE_GIVING_UP:
-                self._give_up(exc)
-            else:
-                await asyncio.sleep(1.0)
+            self._failed(exc)
             self._pump()
             return
         except asyncio.CancelledError:
@@ -312,20 +364,58 @@ class Runner:
                 await asyncio.shield(worker.discard())
             raise
         self._starting -= 1
+        self._start_s = time.monotonic() - started
+        if self._failures:
+            log.warning(
+                "runner recovered: a sandboxed worker started after %d failed starts",
+                self._failures,
+            )
         self._failures = 0
-        log.debug("worker ready in %.1f s", time.monotonic() - started)
+        self._last_error = None
+        log.debug("worker ready in %.1f s", self._start_s)
         if self._closed:
             await worker.discard()
             return
         self._idle.append(worker)
         self._pump()
 
-    def _give_up(self, exc: SandboxUnavailable) -> None:
-        self._broken = exc
-        while self._queue:
-            job = self._queue.popleft()
-            if not job.future.done():
-                job.future.set_exception(exc)
+    def _failed(self, exc: SandboxUnavailable) -> None:
+        """A worker failed to start: retry with exponential backoff (capped), forever. The
+        cause may be brief (memory or processes short for a moment); a machine without
+        bubblewrap is refused on start() instead. After a few failures in a row, snippets are
+        refused (RunnerRecovering) rather than left waiting, until a worker starts again."""
+        s = self.settings
+        self._failures += 1
+        self._last_error = exc
+        doubled = s.restart_backoff_s * 2 ** min(self._failures - 1, 32)  # a long outage
+        delay = min(s.restart_backoff_max_s, doubled)
+        self._retry_at = time.monotonic() + delay
+        log.error(
+            "sandboxed worker failed to start (%d in a row); next try in %.1f s: %s",
+            self._failures, delay, exc,
+        )  # fmt: skip
+        if self._failures == FAILURES_BEFORE_REFUSING:
+            log.error("runner unhealthy: refusing snippets until a sandboxed worker starts")
+        if self._failures >= FAILURES_BEFORE_REFUSING:
+            while self._queue:
+                job = self._queue.popleft()
+                if not job.future.done():
+                    job.future.set_exception(self._recovering())
+
+    def _wake(self) -> None:
+        self._retry = None
+        self._pump()
+
+    def _recovering(self) -> RunnerRecovering:
+        # Until the next start is tried, plus the time a start takes.
+        health = self.health()
+        refusal = RunnerRecovering(health.retry_in_s + self._start_s)
+        refusal.__cause__ = self._last_error
+        return refusal
+
+    def _refuse_while_recovering(self) -> None:
+        if self._failures >= FAILURES_BEFORE_REFUSING:
+            raise self._recovering()
 
     def _background(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)

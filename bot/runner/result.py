@@ -7,21 +7,42 @@ learner's code is ever raised to the caller as an exception.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# CSI sequences (colours, cursor moves), OSC sequences (titles, links) and stray escapes.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]?")
-# Control characters other than tab and newline: a terminal or Discord would mangle them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# CSI sequences (colours, cursor moves), OSC sequences (titles, links) and stray escapes, in
+# their 7-bit (ESC [) and 8-bit (U+009B) forms.
+_ANSI = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[@-_]?"
+)
+# Characters a terminal or Discord would act on instead of showing: C0 controls but tab and
+# newline, DEL, C1 controls (U+0080-U+009F, which some terminals obey as escapes), and the
+# invisible bidi marks that reorder what is shown (overrides, embeddings, isolates, LRM/RLM/ALM).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
 
 
 def clean_text(text: str) -> str:
-    """ANSI escapes and control characters removed (Keras colours its error messages)."""
-    text = _ANSI.sub("", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text)
+    """What a snippet printed or named, safe to show: ANSI escapes and control and bidi
+    characters removed (Keras colours its error messages), line breaks as plain newlines."""
+    return _CONTROL.sub("", _LINE_BREAKS.sub("\n", _ANSI.sub("", text)))
+
+
+def clean_line(text: str) -> str:
+    """``clean_text`` for a one-line field (a class name, a variable name, a shape)."""
+    return clean_text(text).replace("\n", " ").replace("\t", " ")
+
+
+def _clean_fields(obj: object, *names: str, clean: Callable[[str], str] = clean_text) -> None:
+    """Clean string fields of a frozen dataclass in place (from its ``__post_init__``)."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, str):
+            object.__setattr__(obj, name, clean(value))
 
 
 class Status(StrEnum):
@@ -39,6 +60,10 @@ class ExceptionInfo:
     message: str
     line: int | None  # the line in the snippet, not in TensorFlow
 
+    def __post_init__(self) -> None:
+        _clean_fields(self, "type", clean=clean_line)
+        _clean_fields(self, "message")
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "line": self.line}
 
@@ -52,6 +77,9 @@ class ModelInfo:
     output_shape: str | None
     params: int | None
     trainable_params: int | None
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, "name", "input_shape", "output_shape", clean=clean_line)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +129,12 @@ class RunResult:
     peak_memory_mb: float | None = None
     # Not part of the JSON contract: the result came from the verified-content cache.
     cached: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The one place every result passes through, from the sandbox, the cache or a remote
+        # runner: whatever came from a snippet is cleaned here, once, for every frontend.
+        _clean_fields(self, "stdout", "stderr", "explanation")
+        object.__setattr__(self, "notes", tuple(clean_text(str(n)) for n in self.notes))
 
     @property
     def ok(self) -> bool:

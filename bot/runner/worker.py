@@ -26,12 +26,13 @@ import json
 import linecache
 import math
 import os
+import posix
 import resource
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 SNIPPET = "<snippet>"
 MAX_MESSAGE_CHARS = 4000
@@ -315,6 +316,22 @@ def send(control: Any, message: dict[str, Any]) -> None:
     control.flush()
 
 
+def report_exits(control: Any) -> None:
+    """Make ``os._exit(n)`` say so on the control channel first. A worker that ends without a
+    result leaves the pool only bwrap's exit status, which folds exit codes and signals into
+    one number (128 + signal): ``os._exit(137)`` would read as SIGKILL. Forked children, which
+    inherit the patch, stay silent."""
+    real_exit, me = os._exit, os.getpid()
+
+    def _exit(code: int) -> NoReturn:
+        if os.getpid() == me:
+            with contextlib.suppress(Exception):
+                send(control, {"event": "exit", "code": int(code)})
+        real_exit(code)
+
+    os._exit = posix._exit = _exit
+
+
 def read_code(limit: int) -> str:
     chunks, size = [], 0
     while chunk := os.read(0, 65536):
@@ -361,6 +378,7 @@ def main(argv: list[str]) -> int:
     limit_cpu(config["limits"]["cpu_time_s"])
     deny_exec(base64.b64decode(config.get("exec_filter", "")))
 
+    report_exits(control)
     result = execute(code)
 
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):

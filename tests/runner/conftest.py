@@ -2,6 +2,11 @@
 
 The limits are lowered (snekbox-style) so that attacks end in seconds; the planted secrets are in
 the environment *before* the pool starts, so every worker is spawned by a process that has them.
+
+The wall clock stays at the default on purpose: on a busy 2-core machine a legitimate snippet (or
+a busy loop on its way to the CPU limit) can take many times longer than on a quiet one, and a
+test must show which limit ended a run, not race the clock. A test of the wall clock itself
+lowers it for its own pool.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ PLANTED_DB_URL = "sqlite+aiosqlite:////srv/planted-secret-db-5a9b.db"
 TEST_LIMITS = RunnerSettings(
     workers=2,
     queue_limit=10,
-    wall_timeout_s=6,
+    wall_timeout_s=30,
     cpu_time_s=3,
     memory_mb=2048,
     max_processes=48,

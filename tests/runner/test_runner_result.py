@@ -51,6 +51,37 @@ def test_clean_text_strips_ansi_and_control_characters():
     assert clean_text(keras_style) == "ValueError: bad\nlink"
 
 
+def test_clean_text_strips_c1_controls_and_bidi_marks_but_keeps_tabs_and_newlines():
+    c1 = "\x9b31mred\x9dtitle\x9c \x85\x90\x9f"  # 8-bit CSI/OSC, NEL, DCS, APC
+    bidi = "a\u202eb\u202ac\u2066d\u2069e\u200ef\u200fg\u061ch"
+    assert clean_text(c1) == "red "
+    assert clean_text(bidi) == "abcdefgh"
+    assert clean_text("col\tcol\nline\u2028next") == "col\tcol\nline\nnext"
+    assert clean_text("naïve café ½ → ✓") == "naïve café ½ → ✓"  # printable text untouched
+
+
+def test_every_text_from_a_snippet_is_cleaned_when_a_result_is_built():
+    dirty = "x\x1b[2J\u202e\x85"
+    result = RunResult(
+        Status.ERROR,
+        stdout=f"out{dirty}\tput\n",
+        stderr=f"err{dirty}",
+        exception=ExceptionInfo(f"Bad{dirty}\nError", f"msg{dirty}\nline 2", 1),
+        models=(ModelInfo(f"m{dirty}", f"(None,{dirty} 4)", f"(None,\n 5){dirty}", 1, 1),),
+        notes=(f"note{dirty}",),
+    )
+    assert result.stdout == "outx\tput\n" and result.stderr == "errx"
+    assert result.exception == ExceptionInfo("Badx Error", "msgx\nline 2", 1)
+    assert result.models[0].name == "mx"
+    assert (result.models[0].input_shape, result.models[0].output_shape) == (
+        "(None,x 4)",
+        "(None,  5)x",
+    )
+    assert result.notes == ("notex",)
+    # The cache and a remote runner build results from JSON: the same cleaning applies.
+    assert RunResult.from_dict(result.to_dict() | {"stdout": dirty}).stdout == "x"
+
+
 def test_render_for_people_mentions_shapes_error_and_limit():
     text = sample().render()
     assert "Raised an error" in text
