@@ -281,9 +281,15 @@ class Tutor:
     async def set_timezone(self, who: LearnerRef, name: str) -> Reply:
         """``/settings timezone NAME``: the zone in which days count for the daily streak."""
         try:
-            tz = streaks.zone(name.strip())
-        except ValueError as exc:
-            return _error(str(exc))
+            tz = streaks.find_zone(name)
+        except streaks.UnknownZone as exc:
+            typed = name.strip()
+            typed = typed if len(typed) <= 40 else typed[:39] + "…"
+            maybe = f" Did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+            return _error(
+                f"Unknown time zone {verbatim(repr(typed))}.{maybe} Use a name such as UTC, "
+                "Europe/Paris or America/New_York."
+            )
         await self.store.set_timezone(await self._id(who), tz.key)
         local = self.now().astimezone(tz)
         return Reply(
