@@ -39,7 +39,7 @@ def raw_text_of(message: Any) -> str:
 def text_of(message: Any) -> str:
     """``raw_text_of`` with markdown's backslash escapes read as Discord reads them (``\\*``
     shows ``*``), for simple assertions about what a reader sees."""
-    return re.sub(r"\\([^\w\s])", r"\1", raw_text_of(message))
+    return re.sub(r"\\([^0-9A-Za-z\s])", r"\1", raw_text_of(message))
 
 
 def refusals(env: simcord.Env) -> list[str]:
