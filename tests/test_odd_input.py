@@ -174,3 +174,13 @@ def test_odd_input_in_the_terminal(tmp_path: Path):
     with sqlite3.connect(db) as raw:
         assert raw.execute("select answer, correct from attempts").fetchall() == [("Right one", 1)]
         assert raw.execute("select timezone from learners").fetchone() == ("UTC",)
+
+
+async def test_a_zone_stored_before_names_were_checked_still_reads(tutor, store):
+    """Earlier versions stored any name ZoneInfo read (e.g. "posix/Europe/Paris"): /progress
+    must keep working for those learners."""
+    ada = learner()
+    await tutor.quiz(ada)
+    await tutor.answer(ada, "2")
+    await store.set_timezone(await store.learner_id(ada), "posix/Europe/Paris")
+    assert "Daily streak: 1 day" in (await tutor.progress(ada, picture=False)).text

@@ -51,16 +51,14 @@ def zone_names() -> frozenset[str]:
 
 
 def zone(name: str) -> ZoneInfo:
-    """The time zone called ``name``, exactly (IANA, e.g. "Europe/Paris"); UnknownZone if there
-    is none. ``ZoneInfo`` alone is no check: it reads any file under the tzdata folders, and
-    raises OSError for a folder ("America") or an overlong name, ValueError for "..", "/x" or
-    NUL, and ZoneInfoNotFoundError for the rest."""
-    if name in zone_names():
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, OSError, ValueError):
-            pass  # listed but unreadable (tzdata changed underneath): as unknown
-    raise UnknownZone(name, [])
+    """The time zone stored as ``name``; UnknownZone if it cannot be read. Typed names go
+    through ``find_zone``: ``ZoneInfo`` alone is no check, it reads any file under the tzdata
+    folders ("posix/...", "localtime") and raises OSError for a folder ("America") or an
+    overlong name, ValueError for "..", "/x" or NUL, ZoneInfoNotFoundError for the rest."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, OSError, ValueError):
+        raise UnknownZone(name, []) from None
 
 
 def find_zone(typed: str) -> ZoneInfo:
