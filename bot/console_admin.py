@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.tutor.grading import parse_number
 from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.service import Window
@@ -59,8 +58,8 @@ class AdminCommands:
                     text=f"{command.capitalize()} {name} ({reason})? Type yes to confirm.",
                     kind=Kind.INFO,
                 )
-            case "undo" if rest and (action_id := parse_number(rest[0])) is not None:
-                reason = " ".join(rest[1:])
+            case "undo" if rest and rest[0].isdigit():
+                action_id, reason = int(rest[0]), " ".join(rest[1:])
                 self.pending = lambda: mod.undo(actor, action_id, reason)
                 return Reply(text=f"Undo action #{action_id}? Type yes to confirm.", kind=Kind.INFO)
             case "export" if len(rest) <= 1:
@@ -68,8 +67,8 @@ class AdminCommands:
                 if window not in Window.__members__.values():
                     return _usage(f"Unknown window {window!r}.")
                 return self._save(await mod.export(actor, Window(window)))
-            case "log" if len(rest) <= 1 and (page := parse_number(rest[0] if rest else "1")):
-                return await mod.log(actor, page)
+            case "log" if len(rest) <= 1 and all(r.isdigit() for r in rest):
+                return await mod.log(actor, int(rest[0]) if rest else 1)
             case _:
                 return _usage()
 
