@@ -17,7 +17,7 @@ from typing import Any, Protocol, TextIO
 
 from bot.console_admin import USAGE, AdminCommands, whole_number
 from bot.tutor.commands import Command, help_reply
-from bot.tutor.moderator import Actor, Moderator
+from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
 from bot.tutor.session import is_text
@@ -262,7 +262,7 @@ async def run_chat(
             stream.reconfigure(errors=errors)
     admin = None
     if moderator is not None:
-        actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name)
+        actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name, Authority.MANAGER)
         admin = AdminCommands(moderator, actor, files_dir)
 
     def say(text: str) -> None:

@@ -1,6 +1,12 @@
 import pytest
 
-from bot.tutor.grading import matches, normalize_answer, parse_choice, parse_shape
+from bot.tutor.grading import (
+    matches,
+    normalize_answer,
+    parse_choice,
+    parse_number,
+    parse_shape,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +51,52 @@ def test_choice_numbers():
         parse_choice("5", 4)
     with pytest.raises(ValueError, match="1 to 4"):
         parse_choice("0", 4)
+
+
+# Digits as people may type them: str.isdigit() is True for all of these, int() is not.
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("2", 2),
+        (" 12 ", 12),
+        ("²", 2),  # superscript
+        ("₃", 3),  # subscript
+        ("①", 1),  # circled
+        ("３", 3),  # full width
+        ("٣", 3),  # Arabic-Indic
+        ("߂", 2),  # NKo
+        ("𝟐", 2),  # mathematical bold
+        ("²³", 23),
+        ("½", None),  # a fraction is not a whole number
+        ("Ⅻ", None),  # a Roman numeral reads as letters
+        ("⑳", 20),
+        ("𐩀", None),  # Kharosthi one: a digit, but not a decimal int() reads
+        ("2.5", None),
+        ("-1", None),
+        ("9" * 10, None),  # longer than any count typed here
+        ("", None),
+    ],
+)
+def test_numbers_people_type(text, number):
+    assert parse_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["²", "₂", "②", "２", "٢", "𝟐", "2.", "2)"])
+def test_a_choice_typed_in_any_digits(text):
+    assert parse_choice(text, 3) == 1
+
+
+@pytest.mark.parametrize("text", ["⁵", "⑳", "٩", "0", "9" * 50])
+def test_choices_out_of_range_are_refused_clearly(text):
+    with pytest.raises(ValueError, match=r"^Choose a number from 1 to 3\.$"):
+        parse_choice(text, 3)
+
+
+@pytest.mark.parametrize("text", ["½", "Ⅱ", "𐩀", "two"])
+def test_choices_that_are_not_numbers(text):
+    assert parse_choice(text, 3) is None
+
+
+def test_shapes_in_other_digits():
+    assert normalize_answer("(None, ⁵)") == normalize_answer("（None，５）") == "(None, 5)"
+    assert matches("[None, ٥]", ["(None, 5)"])

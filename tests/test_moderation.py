@@ -4,13 +4,15 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
+
 from bot.tutor.moderation import report
-from bot.tutor.moderator import Actor, Moderator
+from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Kind
 from bot.tutor.service import Window
 from tests.conftest import learner
 
-MOD = Actor("test", "g1", "mod-1", "Mo")
+MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 
 
 async def answer_all(tutor, who, answers=("2", "global average pooling", "1", "(None, 5)")):
@@ -93,7 +95,7 @@ async def test_log_records_who_what_and_why(tutor, store, bank, clock):
     assert log[0].startswith("#3 2026-11-01 12:00 UTC · Mo · undo") and "wrong role" in log[0]
     assert "set_role" in log[1] and "(undone by #3)" in log[1]
     assert log[2] == "#1 2026-11-01 12:00 UTC · Mo · exclude Ada · spam"
-    other = Actor("test", "other-guild", "m2", "Other")
+    other = Actor("test", "other-guild", "m2", "Other", Authority.MANAGER)
     assert "No moderator actions yet" in (await mods.log(other)).text
     assert "no action #1" in (await mods.undo(other, 1, "x")).text  # not theirs to undo
 
@@ -132,3 +134,86 @@ async def test_learner_report_and_flags(tutor, store, bank, clock):
     )
     assert any("faster than a quarter" in f for f in flagged.flags)
     assert any("in a row straight after the reset" in f for f in flagged.flags)
+
+
+# --- who may do what: every command, undo of every kind, for each authority ----------------------
+
+ROLE_MOD = Actor("test", "g1", "mod-2", "Rita", Authority.MODERATOR)
+NOBODY = Actor("test", "g1", "user-3", "Nemo", Authority.NONE)
+
+EXCLUDE = lambda m: m.exclude(MOD, "ada", "first")  # noqa: E731
+# name -> (what a manager does first, the command under test)
+COMMANDS = {
+    "learner": ((), lambda m, a: m.learner(a, "ada")),
+    "log": ((), lambda m, a: m.log(a)),
+    "export": ((), lambda m, a: m.export(a)),
+    "reset": ((), lambda m, a: m.reset(a, "ada", "why")),
+    "exclude": ((), lambda m, a: m.exclude(a, "ada", "why")),
+    "include": ((EXCLUDE,), lambda m, a: m.include(a, "ada", "why")),
+    "set_role": ((), lambda m, a: m.set_role(a, "role-1", "why")),
+    "undo reset": ((lambda m: m.reset(MOD, "ada", "first"),), lambda m, a: m.undo(a, 1, "why")),
+    "undo exclude": ((EXCLUDE,), lambda m, a: m.undo(a, 1, "why")),
+    "undo include": (
+        (EXCLUDE, lambda m: m.include(MOD, "ada", "then")),
+        lambda m, a: m.undo(a, 2, "why"),
+    ),
+    "undo set_role": (
+        (lambda m: m.set_role(MOD, "role-1", "first"),),
+        lambda m, a: m.undo(a, 1, "why"),
+    ),
+}
+CHANGES = {name for name in COMMANDS if name not in ("learner", "log", "export")}
+MANAGERS_ONLY = {"set_role", "undo set_role"}
+
+
+async def _state(store, lid):
+    """Everything a moderator action can change."""
+    return (
+        tuple(await store.mod_log("test", "g1", 100)),
+        await store.moderator_role("test", "g1"),
+        await store.find_learner("test", "g1", "ada"),
+        await store.report_attempts(lid),
+        await store.cards(lid),
+    )
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("actor", [MOD, ROLE_MOD, NOBODY], ids=lambda a: a.authority.name)
+async def test_every_command_is_authorised_in_the_core(tutor, store, bank, clock, name, actor):
+    """A role moderator may do everything but choose the moderator role, and may not undo a
+    change of it either (the undo of an action needs what the action needed)."""
+    ada = learner("Ada")
+    await answer_all(tutor, ada, ("2",))
+    lid = await store.learner_id(ada)
+    mods = Moderator(bank, store, now=clock)
+    first, command = COMMANDS[name]
+    for step in first:
+        assert (await step(mods)).kind is Kind.INFO
+    before = await _state(store, lid)
+
+    reply = await command(mods, actor)
+
+    allowed = actor.authority is Authority.MANAGER or (
+        actor.authority is Authority.MODERATOR and name not in MANAGERS_ONLY
+    )
+    after = await _state(store, lid)
+    if allowed:
+        assert reply.kind is not Kind.ERROR, reply.text
+        assert (after != before) == (name in CHANGES)
+    else:
+        assert reply.kind is Kind.ERROR and reply.text.startswith("Only "), reply.text
+        assert after == before
+        if actor.authority is Authority.MODERATOR:
+            assert "Manage Server" in reply.text
+
+
+async def test_a_refused_undo_leaves_the_action_undoable(tutor, store, bank, clock):
+    mods = Moderator(bank, store, now=clock)
+    await mods.set_role(MOD, "role-1", "study group leads")
+    refused = await mods.undo(ROLE_MOD, 1, "mine now")
+    assert refused.text == (
+        "Only members with Manage Server can undo that action (it would change the moderator role)."
+    )
+    assert await store.moderator_role("test", "g1") == "role-1"
+    assert (await mods.undo(MOD, 1, "fine")).text == "Undid action #1 (recorded as #2)."
+    assert await store.moderator_role("test", "g1") is None

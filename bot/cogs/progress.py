@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +22,7 @@ from bot.cogs.render import (
 )
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.service import DIRECT_MESSAGES, LEADERBOARD_PAGE_SIZE, Window
+from bot.tutor.streaks import zone_names
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -83,7 +83,7 @@ class PageButton(
 
 @cache
 def _zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
+    return tuple(sorted(zone_names()))
 
 
 class Progress(commands.Cog):

@@ -3,20 +3,26 @@
 Handlers never build messages by hand: the tutor core returns a ``Reply`` and ``send`` turns it
 into the right Discord call for the interaction's state (first response, after a "thinking"
 deferral, or a follow-up after a silent component deferral).
+
+This is also the one place where text from people (display names, reasons, anything typed) and
+from snippets (output, exceptions, model names) is made safe to show: ``literal`` for text,
+``code_block`` for code and output. The Reply says which parts of its text came from people
+(``Reply.verbatim``); ``markdown`` shows exactly those literally. Nothing the bot sends can ping:
+the client's ``allowed_mentions`` is none (bot/client.py), and mentions are escaped as well.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import discord
 
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.replies import Kind, Reply, Span, split
 from bot.tutor.service import DIRECT_MESSAGES, LearnerRef
 
 log = logging.getLogger(__name__)
@@ -43,9 +49,17 @@ WRONG = discord.Colour.red()
 # Extras key: the interaction was deferred with a "thinking…" message, and whether it is private.
 THINKING = "tlt_thinking_ephemeral"
 
-_KEEP = {"\n", "\t"}
+# Kept by ``neutralise``: line breaks and tabs, and the zero-width joiner that emoji sequences
+# (👩‍💻) are made of.
+_KEEP = {"\n", "\t", "\u200d"}
 # Look-alike of a backtick: three of them cannot close the code block we put the text in.
 FENCE_BREAKER = "ˋ"
+# Every ASCII character Discord's markdown gives a meaning to, anywhere or at the start of a
+# line: emphasis and spoilers (* _ ~ |), code (`), quotes (>), headings and subtext (#, -#),
+# lists (- * + and "1."), masked links ([ ] ( )), mentions, channels, custom emoji, timestamps
+# and command mentions (<@id>, <#id>, <:name:id>, <t:0>, </cmd:id>, @everyone), autolinks
+# (https:). A backslash before any punctuation shows it as it is.
+_MARKDOWN = re.compile(r"[\\*_~|`>#+\-.!\[\]()<@:]")
 
 
 def learner(interaction: discord.Interaction) -> LearnerRef:
@@ -66,28 +80,69 @@ def neutralise(text: str) -> str:
     )
 
 
+def literal(text: str) -> str:
+    """Text from a person or a snippet, to be shown exactly as it is in Discord markdown: no
+    emphasis, link, heading, list, quote, mention, emoji or timestamp can come of it, it cannot
+    hide or reorder anything (``neutralise``) and it stays on its line."""
+    one_line = neutralise(text).replace("\n", " ").replace("\t", " ")
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(), one_line)
+
+
 def clip(text: str, limit: int, marker: str = "…") -> str:
     return text if len(text) <= limit else text[: max(0, limit - len(marker))] + marker
 
 
+def _fenced(body: str) -> str:
+    """``body`` as the inside of a code block that it cannot close."""
+    body = neutralise(body).replace("```", FENCE_BREAKER * 3).rstrip("\n") or " "
+    return body + " " if body.endswith("`") else body  # would merge with the closing fence
+
+
 def code_block(text: str, limit: int, lang: str = "") -> str:
     """``text`` in a code block that fits ``limit`` characters and cannot be broken out of."""
-    body = neutralise(text).replace("```", FENCE_BREAKER * 3).rstrip("\n") or " "
-    if body.endswith("`"):  # a trailing backtick would merge with the closing fence
-        body += " "
     wrapper = len(f"```{lang}\n\n```")
-    return f"```{lang}\n{clip(body, limit - wrapper, chr(10) + '…')}\n```"
+    return f"```{lang}\n{clip(_fenced(text), limit - wrapper, chr(10) + '…')}\n```"
 
 
-def embed_for(reply: Reply, colour: discord.Colour | None = None) -> discord.Embed:
-    """One embed for a tutor reply: its text, the numbered choices and the code."""
+def markdown(text: str, spans: tuple[Span, ...] = (), *, monospace: bool = False) -> str:
+    """A Reply's text or title as Discord markdown. What we or the course's authors wrote is
+    markdown already; what people wrote (``spans``, see ``Reply.verbatim``) is shown literally.
+    With ``monospace``, runs of lines indented by two spaces (the tutor's aligned tables and
+    bars) go in code blocks, so that Discord keeps their alignment."""
+    lines: list[list[tuple[str, bool]]] = [[]]
+    for piece, theirs in split(text, spans):
+        if theirs:  # stays on its line: a name cannot add a line to a leaderboard
+            lines[-1].append((piece.replace("\n", " "), True))
+            continue
+        first, *more = piece.split("\n")
+        lines[-1].append((first, False))
+        lines += [[(line, False)] for line in more]
+    out: list[str] = []
+    block: list[str] = []
+    for line in [*lines, None]:
+        if line is not None and monospace and "".join(p for p, _ in line).startswith("  "):
+            block.append("".join(p for p, _ in line))
+            continue
+        if block:
+            out.append(f"```\n{_fenced(chr(10).join(block))}\n```")
+            block = []
+        if line is not None:
+            out.append("".join(literal(p) if theirs else p for p, theirs in line))
+    return "\n".join(out)
+
+
+def embed_for(
+    reply: Reply, colour: discord.Colour | None = None, *, monospace: bool = False
+) -> discord.Embed:
+    """One embed for a tutor reply: its text, the numbered choices and the code. ``monospace``:
+    see ``markdown``."""
     if colour is None:
         if reply.kind is Kind.FEEDBACK:
             colour = RIGHT if reply.correct else WRONG
         else:
             colour = COLOURS.get(reply.kind, discord.Colour.light_grey())
-    parts = [reply.text]
-    if reply.choices:
+    parts = [markdown(reply.text, reply.verbatim, monospace=monospace)]
+    if reply.choices:  # the course's own text
         parts.append("\n".join(f"**{i}.** {c}" for i, c in enumerate(reply.choices, start=1)))
     tail = ""
     if reply.code:
@@ -98,25 +153,8 @@ def embed_for(reply: Reply, colour: discord.Colour | None = None) -> discord.Emb
         description = f"{description}\n\n{tail}"
     embed = discord.Embed(description=description, colour=colour)
     if reply.title:
-        embed.title = clip(reply.title, EMBED_TITLE)
+        embed.title = clip(markdown(reply.title, reply.title_verbatim), EMBED_TITLE)
     return embed
-
-
-def monospace_blocks(text: str) -> str:
-    """Lines indented by two spaces (the tutor's aligned tables and bars) in code blocks, so
-    that Discord keeps their alignment."""
-    out: list[str] = []
-    block: list[str] = []
-    for line in [*text.split("\n"), None]:
-        if line is not None and line.startswith("  "):
-            block.append(line)
-            continue
-        if block:
-            out.append("```\n" + "\n".join(block) + "\n```")
-            block = []
-        if line is not None:
-            out.append(line)
-    return "\n".join(out)
 
 
 def attach_image(reply: Reply, embed: discord.Embed) -> list[discord.File]:
@@ -181,8 +219,6 @@ async def send_reply(
     *,
     monospace: bool = False,
 ) -> None:
-    if monospace:
-        reply = replace(reply, text=monospace_blocks(reply.text))
-    embed = embed_for(reply)
+    embed = embed_for(reply, monospace=monospace)
     files = attach_image(reply, embed)
     await send(interaction, embed=embed, ephemeral=reply.ephemeral, view=view, files=files)

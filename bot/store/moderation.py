@@ -7,7 +7,7 @@ never disagree with what happened.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
@@ -182,8 +182,16 @@ class ModerationQueries:
 
         return await self._db.write(op)
 
-    async def undo(self, actor: Actor, action_id: int, reason: str, now: datetime) -> int:
-        """Reverse one action of this guild; raises ModerationError if it cannot be."""
+    async def undo(
+        self,
+        actor: Actor,
+        action_id: int,
+        reason: str,
+        now: datetime,
+        authorise: Callable[[ActionKind], None],
+    ) -> int:
+        """Reverse one action of this guild; raises ModerationError if it cannot be, or if
+        ``authorise`` refuses its kind (checked before anything changes)."""
 
         def op(conn: Connection) -> int:
             # Core rows (not ORM objects): these functions run on a plain Connection.
@@ -201,6 +209,7 @@ class ModerationQueries:
                     f"Action #{action_id} was already undone by #{row.undone_by}."
                 )
             kind = ActionKind(row.action)
+            authorise(kind)
             if kind is ActionKind.UNDO:
                 raise ModerationError("An undo cannot be undone; do the action again instead.")
             if kind is ActionKind.RESET:

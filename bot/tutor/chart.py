@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -11,6 +12,18 @@ from zoneinfo import ZoneInfo
 from bot.tutor.progress import AttemptRow, Progress
 
 DAYS = 30
+NAME_CHARS = 60
+
+
+def _drawable(name: str) -> str:
+    """A person's name as matplotlib can draw it as plain text: one line, no control characters
+    or lone surrogates (which make the renderer raise), at most ``NAME_CHARS`` characters."""
+    out = []
+    for ch in name[: NAME_CHARS * 2]:
+        category = unicodedata.category(ch)
+        out.append(" " if category in ("Cc", "Zl", "Zp") else "\ufffd" if category == "Cs" else ch)
+    text = " ".join("".join(out).split())
+    return text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 1] + "…"
 
 
 def progress_png(
@@ -46,7 +59,9 @@ def progress_png(
     streak = progress.streak.days
     right_ax.set_title(f"Last {DAYS} days · streak {streak} day{'s' * (streak != 1)}")
     right_ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"{name} · {progress.xp} XP")
+    # Plain text: matplotlib would read "$...$" in a name as maths (and raise on bad maths), or
+    # hand it to TeX if a matplotlibrc turned that on.
+    fig.suptitle(f"{_drawable(name)} · {progress.xp} XP", parse_math=False, usetex=False)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

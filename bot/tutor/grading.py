@@ -46,6 +46,9 @@ def normalize_text(text: str) -> str:
 
 def normalize_answer(text: str) -> str:
     """The canonical form two answers are compared in: a shape if it is one, else text."""
+    # NFKC first, so that digits typed in another form (superscript ², full-width or circled)
+    # read as the digits they look like, in shapes as in text.
+    text = unicodedata.normalize("NFKC", text)
     shape = parse_shape(text)
     return format_shape(shape) if shape is not None else normalize_text(text)
 
@@ -56,15 +59,35 @@ def matches(answer: str, accepted: list[str]) -> bool:
     return any(given == normalize_answer(a) for a in accepted)
 
 
+# More digits than any count a person types here: longer numbers are refused before int() reads
+# them (whose cost grows with the length, and which refuses past 4,300 digits).
+MAX_NUMBER_DIGITS = 9
+
+
+def parse_number(text: str) -> int | None:
+    """A whole number a person typed (``3``, `` 12 ``, ``²``, ``٣``), or None if it is
+    not one.
+
+    ``str.isdigit`` is no test for this: it is true for ``²`` and ``①``, which ``int`` refuses.
+    NFKC turns such look-alikes into digits (``½`` into 1, a fraction slash and 2: not a
+    number), then only decimal digits (``isdecimal``: every script's 0-9, all of which ``int``
+    reads) are read.
+    """
+    digits = unicodedata.normalize("NFKC", text).strip()
+    if not digits.isdecimal() or len(digits) > MAX_NUMBER_DIGITS:
+        return None
+    return int(digits)
+
+
 def parse_choice(text: str, n_choices: int) -> int | None:
     """The 0-based index of a choice typed as its 1-based number, or None if it is not a number.
 
     Raises ValueError when it is a number outside 1..n_choices.
     """
-    stripped = text.strip().rstrip(".)")
-    if not stripped.isdigit():
+    stripped = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
+    if not stripped.isdecimal():
         return None
-    number = int(stripped)
-    if not 1 <= number <= n_choices:
+    number = parse_number(stripped)
+    if number is None or not 1 <= number <= n_choices:
         raise ValueError(f"Choose a number from 1 to {n_choices}.")
     return number - 1

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from bot.tutor.content import Bank
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.review import fast_threshold_s
 
 # An answer faster than this share of the time needed just to read the question is suspicious.
@@ -143,7 +143,10 @@ def report_reply(r: Report) -> Reply:
     lines.append("Flags: " + ("none" if not r.flags else ""))
     lines += [f"  ⚠ {f}" for f in r.flags]
     return Reply(
-        text="\n".join(lines), kind=Kind.INFO, title=f"Learner report · {r.name}", ephemeral=True
+        text="\n".join(lines),
+        kind=Kind.INFO,
+        title=f"Learner report · {verbatim(r.name)}",
+        ephemeral=True,
     )
 
 
@@ -154,11 +157,11 @@ def log_reply(rows: Sequence[ModActionRow]) -> Reply:
         )
     lines = []
     for r in rows:
-        who = f" {r.learner_name}" if r.learner_name else ""
+        who = f" {verbatim(r.learner_name)}" if r.learner_name else ""
         undone = f" (undone by #{r.undone_by})" if r.undone_by else ""
         lines.append(
-            f"#{r.id} {r.created_at:%Y-%m-%d %H:%M} UTC · {r.moderator_name} · "
-            f"{r.action}{who}{undone} · {r.reason}"
+            f"#{r.id} {r.created_at:%Y-%m-%d %H:%M} UTC · {verbatim(r.moderator_name)} · "
+            f"{r.action}{who}{undone} · {verbatim(r.reason)}"
         )
     return Reply(text="\n".join(lines), kind=Kind.INFO, title="Moderator log", ephemeral=True)
 

@@ -1,7 +1,9 @@
 """Moderator commands, one async method each, returning Replies (like service.Tutor).
 
-Frontends check who may call these (and ask for confirmation) before calling; every method that
-changes something records an action with its reason, and every such action can be undone.
+Who may do what is decided here, on every call: the frontend only says what the platform grants
+the person (``Actor.authority``), and asks for confirmation before calling. Every method that
+changes something records an action with its reason, and every such action can be undone, by
+someone allowed to do the action itself.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
 from typing import Protocol
 
 from bot.tutor import moderation
 from bot.tutor.content import Bank
-from bot.tutor.moderation import ModActionRow, ReportAttempt
+from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Attachment, Kind, Reply
+from bot.tutor.replies import Attachment, Kind, Reply, verbatim
 from bot.tutor.service import Window
 
 MAX_REASON_CHARS = 500
@@ -23,14 +26,71 @@ LOG_PAGE_SIZE = 15
 EXPORT_MAX_LEARNERS = 10_000
 
 
+class Authority(IntEnum):
+    """What the platform grants a person in a guild, least first."""
+
+    NONE = 0
+    MODERATOR = 1  # Discord: the moderator role chosen by a manager
+    MANAGER = 2  # Discord: Manage Server (admins and the owner have it); the terminal's --admin
+
+
+class Query(StrEnum):
+    """Moderator commands that change nothing."""
+
+    LEARNER = "learner"
+    LOG = "log"
+    EXPORT = "export"
+
+
+NOT_A_MODERATOR = (
+    "Only moderators can use /mod here: members with Manage Server, or with the moderator "
+    "role set by /mod settings role."
+)
+
+# What each command needs, and what it does (for a refusal). Choosing who moderates is for
+# managers only; undoing an action needs what the action needed (``needs``), so that no one can
+# undo their way around a rule.
+RULES: dict[ActionKind | Query, tuple[Authority, str]] = {
+    Query.LEARNER: (Authority.MODERATOR, "see a learner's report"),
+    Query.LOG: (Authority.MODERATOR, "read the moderator log"),
+    Query.EXPORT: (Authority.MODERATOR, "export the leaderboard"),
+    ActionKind.RESET: (Authority.MODERATOR, "reset a learner's progress"),
+    ActionKind.EXCLUDE: (Authority.MODERATOR, "exclude a learner"),
+    ActionKind.INCLUDE: (Authority.MODERATOR, "put a learner back on the leaderboards"),
+    ActionKind.SET_ROLE: (Authority.MANAGER, "change the moderator role"),
+    # To ask for an undo at all; the undo itself then needs what the undone action needs.
+    ActionKind.UNDO: (Authority.MODERATOR, "undo actions"),
+}
+
+
 @dataclass(frozen=True)
 class Actor:
-    """The moderator, and the guild they act in."""
+    """The moderator, the guild they act in, and what the platform grants them there."""
 
     platform: str
     guild_id: str
     user_id: str
     name: str
+    authority: Authority
+
+
+def needs(what: ActionKind | Query, undoing: bool = False) -> Authority:
+    """The authority ``what`` needs (to do it, or to undo it: the same)."""
+    needed = RULES[what][0]
+    return max(needed, RULES[ActionKind.UNDO][0]) if undoing else needed
+
+
+def refusal(actor: Actor, what: ActionKind | Query, undoing: bool = False) -> str | None:
+    """Why ``actor`` may not do (or undo) ``what``, to show them; None when they may."""
+    needed = needs(what, undoing)
+    if actor.authority >= needed:
+        return None
+    if needed is Authority.MODERATOR:
+        return NOT_A_MODERATOR
+    task = RULES[what][1]
+    if undoing:
+        return f"Only members with Manage Server can undo that action (it would {task})."
+    return f"Only members with Manage Server can {task}."
 
 
 @dataclass(frozen=True)
@@ -59,7 +119,17 @@ class ModerationStore(Protocol):
         self, actor: Actor, target: Target, excluded: bool, reason: str, now: datetime
     ) -> int: ...
 
-    async def undo(self, actor: Actor, action_id: int, reason: str, now: datetime) -> int: ...
+    async def undo(
+        self,
+        actor: Actor,
+        action_id: int,
+        reason: str,
+        now: datetime,
+        authorise: Callable[[ActionKind], None],
+    ) -> int:
+        """Reverse one action of the actor's guild. ``authorise`` gets the kind of the action
+        (in the transaction, before anything changes) and raises ModerationError to refuse."""
+        ...
 
     async def mod_log(
         self, platform: str, guild_id: str, limit: int, offset: int = 0
@@ -112,6 +182,8 @@ class Moderator:
         return reason[:MAX_REASON_CHARS] if reason else None
 
     async def learner(self, actor: Actor, user_id: str) -> Reply:
+        if refused := refusal(actor, Query.LEARNER):
+            return _error(refused)
         target = await self._target(actor, user_id)
         if target is None:
             return _error("That member has not answered any question in this server.")
@@ -122,15 +194,17 @@ class Moderator:
         return moderation.report_reply(report)
 
     async def reset(self, actor: Actor, user_id: str, reason: str) -> Reply:
-        return await self._act(actor, user_id, reason, "reset")
+        return await self._act(actor, user_id, reason, ActionKind.RESET)
 
     async def exclude(self, actor: Actor, user_id: str, reason: str) -> Reply:
-        return await self._act(actor, user_id, reason, "exclude")
+        return await self._act(actor, user_id, reason, ActionKind.EXCLUDE)
 
     async def include(self, actor: Actor, user_id: str, reason: str) -> Reply:
-        return await self._act(actor, user_id, reason, "include")
+        return await self._act(actor, user_id, reason, ActionKind.INCLUDE)
 
-    async def _act(self, actor: Actor, user_id: str, reason: str, what: str) -> Reply:
+    async def _act(self, actor: Actor, user_id: str, reason: str, what: ActionKind) -> Reply:
+        if refused := refusal(actor, what):
+            return _error(refused)
         why = self._reason(reason)
         if why is None:
             return _error("Give a reason: it goes into the moderator log.")
@@ -138,36 +212,48 @@ class Moderator:
         if target is None:
             return _error("That member has not answered any question in this server.")
         now = self.now()
-        if what == "reset":
+        name = verbatim(target.name)
+        if what is ActionKind.RESET:
             action = await self.store.reset(actor, target, why, now)
-            text = f"Reset {target.name}'s progress in this server"
-        elif what == "exclude":
+            text = f"Reset {name}'s progress in this server"
+        elif what is ActionKind.EXCLUDE:
             if target.excluded:
-                return _error(f"{target.name} is already excluded from leaderboards.")
+                return _error(f"{name} is already excluded from leaderboards.")
             action = await self.store.set_excluded(actor, target, True, why, now)
-            text = f"Excluded {target.name} from this server's leaderboards"
+            text = f"Excluded {name} from this server's leaderboards"
         else:
             if not target.excluded:
-                return _error(f"{target.name} is not excluded.")
+                return _error(f"{name} is not excluded.")
             action = await self.store.set_excluded(actor, target, False, why, now)
-            text = f"{target.name} is back on this server's leaderboards"
+            text = f"{name} is back on this server's leaderboards"
         return _done(f"{text} (action #{action}). Undo with /mod undo {action}.")
 
     async def undo(self, actor: Actor, action_id: int, reason: str) -> Reply:
+        if refused := refusal(actor, ActionKind.UNDO):
+            return _error(refused)
+
+        def authorise(kind: ActionKind) -> None:
+            if refused := refusal(actor, kind, undoing=True):
+                raise ModerationError(refused)
+
         why = self._reason(reason) or "no reason given"
         try:
-            undo_id = await self.store.undo(actor, action_id, why, self.now())
+            undo_id = await self.store.undo(actor, action_id, why, self.now(), authorise)
         except ModerationError as exc:
             return _error(str(exc))
         return _done(f"Undid action #{action_id} (recorded as #{undo_id}).")
 
     async def set_role(self, actor: Actor, role_id: str | None, reason: str) -> Reply:
+        if refused := refusal(actor, ActionKind.SET_ROLE):
+            return _error(refused)
         why = self._reason(reason) or "no reason given"
         action = await self.store.set_moderator_role(actor, role_id, why, self.now())
         what = "removed the moderator role" if role_id is None else "set the moderator role"
         return _done(f"Done: {what} (action #{action}).")
 
     async def log(self, actor: Actor, page: int = 1) -> Reply:
+        if refused := refusal(actor, Query.LOG):
+            return _error(refused)
         page = max(1, page)
         rows = await self.store.mod_log(
             actor.platform, actor.guild_id, LOG_PAGE_SIZE, (page - 1) * LOG_PAGE_SIZE
@@ -175,6 +261,8 @@ class Moderator:
         return moderation.log_reply(rows)
 
     async def export(self, actor: Actor, window: Window = Window.ALL) -> Reply:
+        if refused := refusal(actor, Query.EXPORT):
+            return _error(refused)
         since = window.since(self.now())
         leaders = await self.store.leaderboard(
             actor.platform, actor.guild_id, since, EXPORT_MAX_LEARNERS, 0

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.tutor import review, streaks
 from bot.tutor.content import Bank
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.review import CardState
 
 
@@ -84,7 +84,7 @@ def _bar(done: int, total: int, width: int = 10) -> str:
 
 
 def progress_reply(name: str, progress: Progress) -> Reply:
-    title = f"{name}'s progress"
+    title = f"{verbatim(name)}'s progress"
     if not progress.attempts:
         return Reply(text="No answers yet. Start with /quiz.", kind=Kind.PROGRESS, title=title)
     accuracy = f"{progress.accuracy:.0%}" if progress.accuracy is not None else "n/a"
@@ -114,7 +114,7 @@ def leaderboard_reply(rows: Sequence[LeaderRow], title: str) -> Reply:
             title=title,
         )
     lines = [
-        f"{r.rank:>3}. {r.display_name} · {r.score} XP · {r.correct}/{r.attempts} correct"
+        f"{r.rank:>3}. {verbatim(r.display_name)} · {r.score} XP · {r.correct}/{r.attempts} correct"
         for r in rows
     ]
     return Reply(text="\n".join(lines), kind=Kind.LEADERBOARD, title=title)

@@ -16,7 +16,7 @@ from typing import Protocol
 from bot.tutor import chart, progress, review, session, streaks
 from bot.tutor.content import Bank
 from bot.tutor.progress import AttemptRow, LeaderRow
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.review import CardState
 from bot.tutor.session import InvalidAnswer, OpenQuestion
 
@@ -130,6 +130,11 @@ class Tutor:
         # Learner ids never change once created; caching them saves a query per command.
         self._ids: dict[tuple[str, str, str], int] = {}
 
+    def _unknown_topic(self, topic: str) -> Reply:
+        return _error(
+            f"Unknown topic {verbatim(repr(topic))}. Topics: {', '.join(self.bank.topics)}"
+        )
+
     async def _id(self, who: LearnerRef) -> int:
         key = (who.platform, who.user_id, who.guild_id)
         if key not in self._ids:
@@ -155,7 +160,7 @@ class Tutor:
         first, then new questions from the weakest topic (see session.choose_next).
         ``difficulty`` (1 to 3) restricts the choice to questions of that difficulty."""
         if topic is not None and topic not in self.bank.topics:
-            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
+            return self._unknown_topic(topic)
         learner = await self._id(who)
         current = await self.store.open_question(learner)
         avoid = {current.question_id} if current else set()
@@ -164,7 +169,7 @@ class Tutor:
     async def review(self, who: LearnerRef, topic: str | None = None) -> Reply:
         """Ask a question whose review is due, if any."""
         if topic is not None and topic not in self.bank.topics:
-            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
+            return self._unknown_topic(topic)
         learner = await self._id(who)
         cards = await self.store.cards(learner)
         now = self.now()
@@ -288,9 +293,15 @@ class Tutor:
     async def set_timezone(self, who: LearnerRef, name: str) -> Reply:
         """``/settings timezone NAME``: the zone in which days count for the daily streak."""
         try:
-            tz = streaks.zone(name.strip())
-        except ValueError as exc:
-            return _error(str(exc))
+            tz = streaks.find_zone(name)
+        except streaks.UnknownZone as exc:
+            typed = name.strip()
+            typed = typed if len(typed) <= 40 else typed[:39] + "…"
+            maybe = f" Did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+            return _error(
+                f"Unknown time zone {verbatim(repr(typed))}.{maybe} Use a name such as UTC, "
+                "Europe/Paris or America/New_York."
+            )
         await self.store.set_timezone(await self._id(who), tz.key)
         local = self.now().astimezone(tz)
         return Reply(
@@ -310,7 +321,7 @@ class Tutor:
         if who.guild_id == DIRECT_MESSAGES:
             return _error("Leaderboards belong to a server; in direct messages, try /progress.")
         if topic is not None and topic not in self.bank.topics:
-            return _error(f"Unknown topic {topic!r}. Topics: {', '.join(self.bank.topics)}")
+            return self._unknown_topic(topic)
         if page > MAX_PAGE:
             return _error(f"Pages go from 1 to {MAX_PAGE:,}.")
         page = max(1, page)

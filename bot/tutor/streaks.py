@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from difflib import get_close_matches
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAYS_PER_FREEZE = 7
 MAX_FREEZES = 2
@@ -28,14 +30,64 @@ class Streak:
     active_today: bool
 
 
+# Longer than any IANA name (the longest has 32 characters): not looked at further.
+MAX_ZONE_CHARS = 64
+SUGGESTIONS = 3
+
+
+class UnknownZone(ValueError):
+    """A time zone name that is not one; ``suggestions``: known names close to it."""
+
+    def __init__(self, typed: str, suggestions: list[str]) -> None:
+        super().__init__(f"Unknown time zone {typed[:MAX_ZONE_CHARS]!r}")
+        self.typed = typed
+        self.suggestions = suggestions
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    """Every IANA time zone name (from tzdata), without "localtime": the host's own zone."""
+    return frozenset(available_timezones() - {"localtime"})
+
+
 def zone(name: str) -> ZoneInfo:
-    """The time zone called ``name`` (IANA, e.g. "Europe/Paris"); ValueError if unknown."""
+    """The time zone stored as ``name``; UnknownZone if it cannot be read. Typed names go
+    through ``find_zone``: ``ZoneInfo`` alone is no check, it reads any file under the tzdata
+    folders ("posix/...", "localtime") and raises OSError for a folder ("America") or an
+    overlong name, ValueError for "..", "/x" or NUL, ZoneInfoNotFoundError for the rest."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"Unknown time zone {name!r}: use a name such as UTC, Europe/Paris or America/New_York."
-        ) from None
+    except (ZoneInfoNotFoundError, OSError, ValueError):
+        raise UnknownZone(name, []) from None
+
+
+def find_zone(typed: str) -> ZoneInfo:
+    """The zone a person means by ``typed``: the name in any case, with spaces for
+    underscores. UnknownZone, with close names to suggest, if it is none."""
+    name = typed.strip().replace(" ", "_")
+    if len(name) <= MAX_ZONE_CHARS:
+        folded = {z.casefold(): z for z in zone_names()}
+        found = folded.get(name.casefold())
+        if found is not None:
+            return zone(found)
+    raise UnknownZone(typed, close_zones(name))
+
+
+def close_zones(name: str) -> list[str]:
+    """Known zone names close to ``name``: the zones in it if it is a region ("America"),
+    else names or cities that look alike ("Europe/Pari", "paris")."""
+    key = name.casefold().strip("/")[:MAX_ZONE_CHARS]
+    if not key:
+        return []
+    folded = {z.casefold(): z for z in zone_names()}
+    inside = sorted(z for f, z in folded.items() if f.startswith(key + "/"))
+    if inside:
+        return inside[:SUGGESTIONS]
+    cities = {f.rsplit("/", 1)[-1]: z for f, z in sorted(folded.items())}
+    near = get_close_matches(key, folded, SUGGESTIONS, 0.6)
+    if near:
+        return [folded[f] for f in near]
+    return [cities[c] for c in get_close_matches(key, cities, SUGGESTIONS, 0.6)]
 
 
 def local_days(times: Iterable[datetime], tz: ZoneInfo) -> set[date]:

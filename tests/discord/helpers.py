@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,13 +27,19 @@ def buttons(message: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
-def text_of(message: Any) -> str:
-    """Content plus every embed's title, description and fields, for simple assertions."""
+def raw_text_of(message: Any) -> str:
+    """Content plus every embed's title, description and fields, as Discord receives them."""
     parts = [message.content or ""]
     for embed in message.embeds:
         parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
         parts += [f"{f.name}\n{f.value}" for f in embed.fields]
     return "\n".join(parts)
+
+
+def text_of(message: Any) -> str:
+    """``raw_text_of`` with markdown's backslash escapes read as Discord reads them (``\\*``
+    shows ``*``), for simple assertions about what a reader sees."""
+    return re.sub(r"\\([^0-9A-Za-z\s])", r"\1", raw_text_of(message))
 
 
 def refusals(env: simcord.Env) -> list[str]:

@@ -221,3 +221,72 @@ async def test_an_unanswered_confirmation_expires(env, db_path):
 
     assert "expired; nothing was changed" in text_of(asked.response)
     assert not buttons(asked.response) and mod_actions(db_path) == []
+
+
+async def role_world(env: simcord.Env) -> tuple[Any, Any, Any, Any, Any]:
+    """setup_world, plus carol with the "tutors" role, which boss made the moderator role."""
+    guild, channel, alice, boss = await setup_world(env)
+    tutors = guild.create_role("tutors")
+    carol = guild.add_member(env.create_user("carol"), roles=[tutors])
+    guild.set_command_permissions(await mod_command(env), {tutors: True})
+    await boss.slash(channel, "mod settings role", role=tutors)  # action #1
+    return guild, channel, alice, boss, carol
+
+
+async def test_a_role_moderator_cannot_undo_a_role_change(env, db_path):
+    guild, channel, _, boss, carol = await role_world(env)
+    role_id = str(guild.roles["tutors"].id)
+
+    asked = await carol.slash(channel, "mod undo", action_id=1, reason="mine now")
+    refused = await confirm(carol, asked)
+    assert "Only members with Manage Server can undo that action" in refused
+    assert moderator_role(db_path) == role_id  # carol is still a moderator; nothing changed
+    assert [a[1] for a in mod_actions(db_path)] == ["set_role"]
+
+    asked = await boss.slash(channel, "mod undo", action_id=1)
+    assert "Undid action #1" in await confirm(boss, asked)
+    assert moderator_role(db_path) is None
+
+
+@pytest.mark.parametrize("who", ["carol", "boss"])
+async def test_every_mod_command_follows_the_core_rule(env, db_path, who):
+    """The same rule on Discord: a role moderator may do everything but change the moderator
+    role (directly or by undo); a member with Manage Server may do it all."""
+    guild, channel, alice, boss, carol = await role_world(env)
+    actor = {"carol": carol, "boss": boss}[who]
+    manager = who == "boss"
+    await confirm(boss, await boss.slash(channel, "mod exclude", user=alice, reason="a"))  # 2
+    await confirm(boss, await boss.slash(channel, "mod include", user=alice, reason="b"))  # 3
+    await confirm(boss, await boss.slash(channel, "mod reset", user=alice, reason="c"))  # 4
+
+    for name, options in [
+        ("mod learner", {"user": alice}),
+        ("mod log", {}),
+        ("mod export", {}),
+    ]:
+        shown = text_of((await actor.slash(channel, name, **options)).response)
+        assert not shown.startswith("Only "), (name, shown)
+    confirmed = [
+        ("mod undo", {"action_id": 4}, "Undid action #4"),  # a reset
+        ("mod undo", {"action_id": 3}, "Undid action #3"),  # an include
+        ("mod undo", {"action_id": 2}, "Undid action #2"),  # an exclude
+        ("mod reset", {"user": alice, "reason": "d"}, "Reset alice's progress"),
+        ("mod exclude", {"user": alice, "reason": "e"}, "Excluded alice"),
+        ("mod include", {"user": alice, "reason": "f"}, "alice is back"),
+        ("mod undo", {"action_id": 1}, "Undid action #1" if manager else "Only members with"),
+    ]
+    for name, options, expected in confirmed:
+        asked = await actor.slash(channel, name, **options)
+        assert expected in await confirm(actor, asked), (name, options)
+    role = await actor.slash(channel, "mod settings role", role=guild.roles["tutors"])
+    expected = "set the moderator role" if manager else "Only members with Manage Server"
+    assert expected in text_of(role.response)
+    assert moderator_role(db_path) == str(guild.roles["tutors"].id)
+    if not manager:
+        assert refusals(env) == ["Only members with Manage Server can change the moderator role."]
+
+
+def moderator_role(db_path: Path) -> str | None:
+    with sqlite3.connect(db_path) as db:
+        row = db.execute("SELECT moderator_role_id FROM guild_settings").fetchone()
+    return row[0] if row else None

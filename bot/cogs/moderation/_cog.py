@@ -1,7 +1,9 @@
 """/mod: moderator commands over the Moderator core (bot/tutor/moderator.py).
 
-Who may moderate is decided here, in code, on every subcommand: ``default_permissions`` is only
-the initial visibility, and server admins can open the command to anyone in Integrations.
+Who may do what is decided by the core, on every subcommand and again when an action runs: this
+layer only says what Discord grants the member (Manage Server, the moderator role).
+``default_permissions`` is only the initial visibility, and server admins can open the command
+to anyone in Integrations.
 """
 
 from __future__ import annotations
@@ -15,16 +17,35 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.errors import UserError
-from bot.cogs.moderation._views import NOT_A_MODERATOR, ConfirmView
+from bot.cogs.moderation._views import ConfirmView
 from bot.cogs.render import PLATFORM, defer_thinking, embed_for, send, send_reply
-from bot.tutor.moderator import MAX_REASON_CHARS, Actor, Moderator
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.moderation import ActionKind
+from bot.tutor.moderator import (
+    MAX_REASON_CHARS,
+    Actor,
+    Authority,
+    Moderator,
+    Query,
+    refusal,
+)
+from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.service import Window
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
 
-MANAGE_SERVER_ONLY = "Only members with Manage Server can choose the moderator role."
+# The rule each subcommand is checked against (an undo, once it knows the action: that
+# action's own rule).
+RULE_OF: dict[str, ActionKind | Query] = {
+    "learner": Query.LEARNER,
+    "log": Query.LOG,
+    "export": Query.EXPORT,
+    "reset": ActionKind.RESET,
+    "exclude": ActionKind.EXCLUDE,
+    "include": ActionKind.INCLUDE,
+    "undo": ActionKind.UNDO,
+    "role": ActionKind.SET_ROLE,
+}
 NOT_EVERYONE = "@everyone cannot be the moderator role: that would make every member a moderator."
 
 Reason = app_commands.Range[str, 1, MAX_REASON_CHARS]
@@ -34,11 +55,6 @@ ActionId = app_commands.Range[int, 1, 2**53]
 class NotModerator(UserError, app_commands.CheckFailure):
     """Raised by the cog's check; the tree's error handler answers it privately. A CheckFailure,
     so discord.py stops before the command body runs."""
-
-
-def actor_of(interaction: discord.Interaction) -> Actor:
-    user = interaction.user
-    return Actor(PLATFORM, str(interaction.guild_id), str(user.id), user.display_name)
 
 
 def has_manage_server(interaction: discord.Interaction) -> bool:
@@ -63,31 +79,35 @@ class Moderation(
         assert bot.bank is not None and bot.store is not None  # set in setup_hook, before us
         self.moderator = Moderator(bot.bank, bot.store)
 
-    async def may_moderate(self, interaction: discord.Interaction) -> bool:
-        """Manage Server, or the role chosen with /mod settings role."""
-        if interaction.guild_id is None:
-            return False
+    async def actor_of(self, interaction: discord.Interaction) -> Actor:
+        member = interaction.user
+        authority = await self._granted(interaction)
+        guild = str(interaction.guild_id)
+        return Actor(PLATFORM, guild, str(member.id), member.display_name, authority)
+
+    async def _granted(self, interaction: discord.Interaction) -> Authority:
+        """What Discord grants the member here: Manage Server, or the role chosen with
+        /mod settings role, or nothing. Looked up on every use: roles change."""
+        if interaction.guild_id is None:  # /mod is for servers only
+            return Authority.NONE
         if has_manage_server(interaction):
-            return True
+            return Authority.MANAGER
         assert self.bot.store is not None
         role_id = await self.bot.store.moderator_role(PLATFORM, str(interaction.guild_id))
-        user = interaction.user
-        return (
-            role_id is not None
-            and isinstance(user, discord.Member)
-            and any(str(role.id) == role_id for role in user.roles)
-        )
+        roles = getattr(interaction.user, "roles", ())  # a Member's; a plain User has none
+        if role_id is not None and any(str(role.id) == role_id for role in roles):
+            return Authority.MODERATOR
+        return Authority.NONE
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        # Runs before every /mod subcommand. Choosing the role needs Manage Server: a
-        # moderator must not be able to hand moderation to another role.
+        # Runs before every /mod subcommand, so that a refusal comes before any confirmation;
+        # the core checks again when the action runs.
         command = interaction.command
-        if command is not None and command.parent is self.settings:
-            if not has_manage_server(interaction):
-                raise NotModerator(MANAGE_SERVER_ONLY)
-            return True
-        if not await self.may_moderate(interaction):
-            raise NotModerator(NOT_A_MODERATOR)
+        # A subcommand missing from RULE_OF needs what choosing the role needs: the most.
+        what = RULE_OF.get(command.name if command else "", ActionKind.SET_ROLE)
+        refused = refusal(await self.actor_of(interaction), what)
+        if refused:
+            raise NotModerator(refused)
         return True
 
     async def _answer(self, interaction: discord.Interaction, reply: Awaitable[Reply]) -> None:
@@ -99,11 +119,13 @@ class Moderation(
     async def _confirm(
         self,
         interaction: discord.Interaction,
+        what: ActionKind,
         question: str,
-        action: Callable[[], Awaitable[Reply]],
+        action: Callable[[Actor], Awaitable[Reply]],
     ) -> None:
-        """Ask first; the action runs only when this moderator presses Confirm."""
-        view = ConfirmView(interaction.user.id, action, self.may_moderate)
+        """Ask first; the action runs only when this moderator presses Confirm, as the member
+        they are at that moment (a role can be taken away in between)."""
+        view = ConfirmView(interaction.user.id, what, action, self.actor_of)
         view.asked = interaction
         embed = embed_for(Reply(text=question, kind=Kind.INFO, ephemeral=True))
         await send(interaction, embed=embed, ephemeral=True, view=view)
@@ -111,18 +133,20 @@ class Moderation(
     @app_commands.command(description="A learner's activity, accuracy and flags")
     @app_commands.describe(user="the member to look at")
     async def learner(self, interaction: discord.Interaction, user: discord.Member) -> None:
-        await self._answer(interaction, self.moderator.learner(actor_of(interaction), str(user.id)))
+        actor = await self.actor_of(interaction)
+        await self._answer(interaction, self.moderator.learner(actor, str(user.id)))
 
     @app_commands.command(description="Hide a learner's progress (recoverable with /mod undo)")
     @app_commands.describe(user="whose progress", reason="why (goes into the moderator log)")
     async def reset(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
     ) -> None:
-        actor = actor_of(interaction)
         await self._confirm(
             interaction,
-            f"Reset {user.display_name}'s progress in this server?\nReason: {reason}",
-            lambda: self.moderator.reset(actor, str(user.id), reason),
+            ActionKind.RESET,
+            f"Reset {verbatim(user.display_name)}'s progress in this server?\n"
+            f"Reason: {verbatim(reason)}",
+            lambda actor: self.moderator.reset(actor, str(user.id), reason),
         )
 
     @app_commands.command(description="Leave a learner out of this server's leaderboards")
@@ -130,11 +154,12 @@ class Moderation(
     async def exclude(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
     ) -> None:
-        actor = actor_of(interaction)
         await self._confirm(
             interaction,
-            f"Exclude {user.display_name} from this server's leaderboards?\nReason: {reason}",
-            lambda: self.moderator.exclude(actor, str(user.id), reason),
+            ActionKind.EXCLUDE,
+            f"Exclude {verbatim(user.display_name)} from this server's leaderboards?\n"
+            f"Reason: {verbatim(reason)}",
+            lambda actor: self.moderator.exclude(actor, str(user.id), reason),
         )
 
     @app_commands.command(description="Put an excluded learner back on the leaderboards")
@@ -142,11 +167,12 @@ class Moderation(
     async def include(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
     ) -> None:
-        actor = actor_of(interaction)
         await self._confirm(
             interaction,
-            f"Put {user.display_name} back on this server's leaderboards?\nReason: {reason}",
-            lambda: self.moderator.include(actor, str(user.id), reason),
+            ActionKind.INCLUDE,
+            f"Put {verbatim(user.display_name)} back on this server's leaderboards?\n"
+            f"Reason: {verbatim(reason)}",
+            lambda actor: self.moderator.include(actor, str(user.id), reason),
         )
 
     @app_commands.command(description="Reverse a moderator action (see /mod log)")
@@ -157,11 +183,11 @@ class Moderation(
         action_id: ActionId,
         reason: app_commands.Range[str, 0, MAX_REASON_CHARS] = "",
     ) -> None:
-        actor = actor_of(interaction)
         await self._confirm(
             interaction,
-            f"Undo action #{action_id}?" + (f"\nReason: {reason}" if reason else ""),
-            lambda: self.moderator.undo(actor, action_id, reason),
+            ActionKind.UNDO,
+            f"Undo action #{action_id}?" + (f"\nReason: {verbatim(reason)}" if reason else ""),
+            lambda actor: self.moderator.undo(actor, action_id, reason),
         )
 
     @app_commands.command(description="The leaderboard and the answers behind it, as CSV")
@@ -171,7 +197,8 @@ class Moderation(
     ) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
-            reply = await self.moderator.export(actor_of(interaction), Window(window))
+            actor = await self.actor_of(interaction)
+            reply = await self.moderator.export(actor, Window(window))
             files = []
             if reply.attachment is not None:
                 data = io.BytesIO(reply.attachment.data)
@@ -183,7 +210,8 @@ class Moderation(
     async def log(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
     ) -> None:
-        await self._answer(interaction, self.moderator.log(actor_of(interaction), page))
+        actor = await self.actor_of(interaction)
+        await self._answer(interaction, self.moderator.log(actor, page))
 
     @settings.command(name="role", description="Set (or, without a role, clear) the moderator role")
     @app_commands.describe(role="members with this role may use /mod; leave empty to clear")
@@ -193,7 +221,7 @@ class Moderation(
         if role is not None and role.is_default():
             await send_reply(interaction, Reply(text=NOT_EVERYONE, kind=Kind.ERROR, ephemeral=True))
             return
-        actor = actor_of(interaction)
+        actor = await self.actor_of(interaction)
         why = f"moderator role: {role.name}" if role is not None else "moderator role cleared"
         role_id = str(role.id) if role is not None else None
         await self._answer(interaction, self.moderator.set_role(actor, role_id, why))

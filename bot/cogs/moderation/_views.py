@@ -15,20 +15,19 @@ import discord
 
 from bot.cogs._handling import handle
 from bot.cogs.render import embed_for, error_embed, send
+from bot.tutor.moderation import ActionKind
+from bot.tutor.moderator import Actor, refusal
 from bot.tutor.replies import Kind, Reply
 
 CONFIRM_TIMEOUT_S = 120.0
 NOT_YOURS = "Only the moderator who asked can confirm or cancel this."
 CANCELLED = "Cancelled; nothing was changed."
 EXPIRED = "This confirmation expired; nothing was changed."
-NOT_A_MODERATOR = (
-    "Only moderators can use /mod here: members with Manage Server, or with the moderator "
-    "role set by /mod settings role."
-)
 
-# Decides, at click time, whether the clicker may still moderate (a role can be taken away
-# between the question and the click).
-PermissionCheck = Callable[[discord.Interaction], Awaitable[bool]]
+# The clicker as the moderator they are at click time (a role can be taken away between the
+# question and the click).
+ActorOf = Callable[[discord.Interaction], Awaitable[Actor]]
+Action = Callable[[Actor], Awaitable[Reply]]
 
 
 def _info(text: str) -> discord.Embed:
@@ -36,20 +35,23 @@ def _info(text: str) -> discord.Embed:
 
 
 class ConfirmView(discord.ui.View):
-    """Runs ``action`` once when its moderator presses Confirm; Cancel or a timeout drop it."""
+    """Runs ``action`` (a ``what``) once when its moderator presses Confirm, as the moderator
+    they are then; Cancel or a timeout drop it."""
 
     def __init__(
         self,
         owner_id: int,
-        action: Callable[[], Awaitable[Reply]],
-        may_moderate: PermissionCheck,
+        what: ActionKind,
+        action: Action,
+        actor_of: ActorOf,
         *,
         timeout: float = CONFIRM_TIMEOUT_S,
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
-        self.action: Callable[[], Awaitable[Reply]] | None = action
-        self.may_moderate = may_moderate
+        self.what = what
+        self.action: Action | None = action
+        self.actor_of = actor_of
         # The interaction that showed the question, to close it on timeout (its token is valid
         # for 15 minutes, far longer than the timeout).
         self.asked: discord.Interaction | None = None
@@ -60,8 +62,9 @@ class ConfirmView(discord.ui.View):
         if interaction.user.id != self.owner_id:
             await send(interaction, embed=error_embed(NOT_YOURS), ephemeral=True)
             return False
-        if not await self.may_moderate(interaction):
-            await send(interaction, embed=error_embed(NOT_A_MODERATOR), ephemeral=True)
+        refused = refusal(await self.actor_of(interaction), self.what)
+        if refused:
+            await send(interaction, embed=error_embed(refused), ephemeral=True)
             return False
         return True
 
@@ -78,7 +81,8 @@ class ConfirmView(discord.ui.View):
                 await self._finish(i, _info(EXPIRED))
                 return
             self.action = None
-            reply = await action()
+            # The core decides again, for this actor now (an undo: by the undone action).
+            reply = await action(await self.actor_of(i))
             await self._finish(i, embed_for(reply))
 
         await handle(interaction, run)

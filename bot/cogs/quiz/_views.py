@@ -115,17 +115,19 @@ async def _close_question(
     await interaction.edit_original_response(view=question_view(shape, owner, **state))
 
 
-async def grade(interaction: discord.Interaction, owner: int, qid: str, text: str) -> None:
-    """Shared by the choice buttons and the short-answer modal. The click is acknowledged first
+async def grade(
+    interaction: discord.Interaction, owner: int, qid: str, text: str, choice: int | None = None
+) -> None:
+    """Shared by the choice buttons (``choice``: the button's number) and the short-answer modal
+    (the typed ``text``, never read here: the core grades it). The click is acknowledged first
     (silently): the attempt is committed before the feedback is sent."""
     await defer_silently(interaction)
     reply = await bot_of(interaction).tutor.answer(learner(interaction), text, question_id=qid)
     if reply.kind is not Kind.FEEDBACK:
         await send_reply(interaction, reply)
         return
-    answered = int(text) if text.isdigit() else None
     await _close_question(
-        interaction, owner, qid, answered=answered, correct=reply.correct, closed=True
+        interaction, owner, qid, answered=choice, correct=reply.correct, closed=True
     )
     await send(interaction, embed=embed_for(reply), ephemeral=False, view=feedback_view(reply))
 
@@ -156,7 +158,7 @@ class AnswerButton(
 
     async def _answer(self, interaction: discord.Interaction) -> None:
         if not await _not_owner(interaction, self.owner):
-            await grade(interaction, self.owner, self.qid, str(self.number))
+            await grade(interaction, self.owner, self.qid, str(self.number), self.number)
 
 
 class ShortAnswerButton(

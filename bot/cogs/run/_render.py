@@ -1,8 +1,9 @@
 """A run's result as an embed (plus the full output as a file when it had to be cut).
 
-Everything here comes from a learner's snippet, so all of it is treated as hostile: control and
-invisible characters are made visible, code fences cannot be closed early, and nothing pings
-(the bot sends with ``allowed_mentions`` none).
+Everything here comes from a learner's snippet, so all of it is treated as hostile: code and
+output go in code blocks they cannot close, every other string is shown literally
+(``render.literal``: no markdown, links or mentions, control and invisible characters made
+visible), and nothing pings (the bot sends with ``allowed_mentions`` none).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.cogs.render import FIELD_VALUE, clip, code_block, neutralise
+from bot.cogs.render import FIELD_VALUE, clip, code_block, literal, neutralise
 from bot.cogs.snippets import RunResultLike, field
 
 STATUS = {
@@ -35,18 +36,18 @@ def describe_limit(limit: Any) -> str:
     """e.g. "time limit (30s)": the runner's own wording when it has one."""
     describe = getattr(limit, "describe", None)
     if callable(describe):
-        return neutralise(str(describe()))
+        return literal(str(describe()))
     if isinstance(limit, Mapping):
         name = limit.get("name") or "limit"
         value = limit.get("value")
-        return neutralise(f"{name} ({value:g})" if isinstance(value, int | float) else str(name))
-    return neutralise(str(limit))
+        return literal(f"{name} ({value:g})" if isinstance(value, int | float) else str(name))
+    return literal(str(limit))
 
 
 def status_line(result: RunResultLike) -> tuple[str, str, discord.Colour]:
     """The headline (outcome, and which limit if one ended the run) and a details line."""
     icon, text, colour = STATUS.get(
-        result.status, ("❔", f"Finished: {neutralise(result.status)}", discord.Colour.greyple())
+        result.status, ("❔", f"Finished: {literal(str(result.status))}", discord.Colour.greyple())
     )
     if result.limit is not None:
         # The limit names itself: "Stopped: memory limit (3072 MiB)".
@@ -98,7 +99,7 @@ def result_message(
 ) -> tuple[discord.Embed, list[discord.File]]:
     headline, details, colour = status_line(result)
     embed = discord.Embed(title=clip(headline, 256), colour=colour)
-    parts = [f"**{neutralise(title)}**"] if title else []
+    parts = [f"**{literal(title)}**"] if title else []
     if details:
         parts.append(details)
     exception = _exception(result)
@@ -121,11 +122,11 @@ def result_message(
     if result.explanation:
         embed.add_field(
             name="What happened",
-            value=clip(neutralise(result.explanation), EXPLANATION_CHARS),
+            value=clip(literal(result.explanation), EXPLANATION_CHARS),
             inline=False,
         )
     if result.notes:
-        notes = "\n".join(f"• {neutralise(str(n))}" for n in result.notes)
+        notes = "\n".join(f"• {literal(str(n))}" for n in result.notes)
         embed.add_field(name="Notes", value=clip(notes, NOTES_CHARS), inline=False)
     files = []
     if cut:
