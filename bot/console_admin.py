@@ -6,10 +6,10 @@ Discord asks for a button press.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.tutor.grading import parse_number
 from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.service import MAX_PAGE, Window
@@ -24,18 +24,15 @@ USAGE = """Moderator commands:
   /mod log [page]              every moderator action"""
 
 
-# Record ids and page numbers: SQLite's integers are 64-bit, and Python's int() refuses strings
-# of more than 4,300 digits, so the text is checked before it is converted.
+# Record ids and page numbers: SQLite's integers are 64-bit.
 MAX_ID = 2**63 - 1
-_WHOLE = re.compile(r"[0-9]{1,19}", re.ASCII)  # not "²" or "٣", which str.isdigit() accepts
 
 
 def whole_number(text: str, high: int = MAX_ID) -> int | None:
-    """``text`` as a whole number from 1 to ``high``, or None."""
-    if _WHOLE.fullmatch(text) is None:
-        return None
-    number = int(text)
-    return number if 1 <= number <= high else None
+    """``text`` as a whole number from 1 to ``high``, or None. Read by the same rule as typed
+    answers (``grading.parse_number``: digits of any script, bounded length)."""
+    number = parse_number(text)
+    return number if number is not None and 1 <= number <= high else None
 
 
 def _usage(error: str = "") -> Reply:

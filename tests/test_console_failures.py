@@ -89,15 +89,17 @@ def test_bytes_that_are_not_utf8_are_refused_and_the_chat_goes_on(tmp_path: Path
 
 def test_page_numbers_of_any_size_or_spelling_get_a_clear_message(tmp_path: Path):
     db = tmp_path / "t.db"
-    pages = ["10" * 15, "9" * 5000, "-5", "0", "²", "+3", "1000001"]
+    pages = ["10" * 15, "9" * 5000, "-5", "0", "⁹" * 12, "+3", "1000001"]
     script = "".join(f"/leaderboard {p}\n" for p in pages) + "/leaderboard abc\n"
-    script += "/leaderboard week 3\n/mod log 99999999999999999999999\n"
+    script += "/leaderboard ²\n/leaderboard week 3\n/mod log 99999999999999999999999\n"
     script += "/mod undo 99999999999999999999\n"
     result = cli("chat", "--user", "root", "--admin", db=db, stdin=script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Pages go from 1 to 1,000,000.") == len(pages) + 1
     assert "Usage: /leaderboard" in result.stdout  # abc
     assert "Page 3 is past the end of this leaderboard." in result.stdout
+    # Digits of any script read as answers do (grading.parse_number): "²" is page 2.
+    assert "Page 2 is past the end of this leaderboard." in result.stdout
     assert "Moderator commands:" in result.stdout  # /mod undo with no usable id: the usage
     assert "Undo action" not in result.stdout
 
