@@ -291,7 +291,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         case "weights":
             from bot.runner.cli import weights_fetch
 
-            bank = load_bank(settings.content_dir) if settings.content_dir.is_dir() else None
+            bank = _load(settings) if settings.content_dir.is_dir() else None
             return weights_fetch(settings, args.models, bank)
         case "bench" if args.name == "runner":
             from bench.runner import main as bench_runner

@@ -11,12 +11,11 @@ import functools
 import re
 import string
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from ruamel.yaml import YAML
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.runner.result import RunResult, Status
+from bot.tutor import safe_yaml
 
 RULES_FILE = Path(__file__).with_name("explanations.yaml")
 
@@ -35,7 +34,10 @@ class When(_Strict):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as exc:  # not a ValueError: pydantic would let it escape unpositioned
+                raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
 
@@ -82,8 +84,18 @@ class Explainer:
 
     @classmethod
     def load(cls, path: Path = RULES_FILE) -> Explainer:
-        data: Any = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-        return cls(tuple(RuleFile.model_validate(data).rules))
+        """The rules in ``path``, read like content: bounded, or ContentError at path:line:col."""
+        doc = safe_yaml.load(path)
+        problems = list(doc.problems)
+        if () not in doc.reported:
+            try:
+                rules = RuleFile.model_validate(doc.data).rules
+            except ValidationError as exc:
+                problems.extend(doc.problems_of(exc.errors()))
+            else:
+                if not problems:
+                    return cls(tuple(rules))
+        raise safe_yaml.ContentError(problems)
 
     def rule_for(self, result: RunResult) -> tuple[Rule, dict[str, str]] | None:
         for rule in self.rules:

@@ -9,17 +9,20 @@ author can fix a file in one pass.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
+from bot.tutor import safe_yaml
 from bot.tutor.grading import format_shape, parse_shape
+
+# Re-exported: the rest of the bot knows them as part of the content API.
+from bot.tutor.safe_yaml import ContentError as ContentError
+from bot.tutor.safe_yaml import Location as Location
+from bot.tutor.safe_yaml import Problem as Problem
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=60)]
 Text = Annotated[str, Field(min_length=1)]
@@ -149,36 +152,6 @@ class QuestionFile(_Strict):
 
 
 @dataclass(frozen=True)
-class Location:
-    path: str
-    line: int  # 1-based
-    column: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
-class Problem:
-    location: Location
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
-
-
-class ContentError(Exception):
-    """The content is invalid; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
-
-
-@dataclass(frozen=True)
 class Bank:
     """All questions, in file order, with where each was defined."""
 
@@ -202,102 +175,62 @@ class Bank:
 # --- parsing ------------------------------------------------------------------------------------
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip nodes -> plain Python values (the nodes keep their positions)."""
-    if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
-def _position(root: Any, loc: Iterable[str | int]) -> tuple[int, int]:
-    """0-based (line, column) of the deepest node along ``loc`` that exists in the YAML tree."""
-    node = root
-    line, col = (node.lc.line, node.lc.col) if hasattr(node, "lc") else (0, 0)
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line, col = node.lc.key(key)
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-            line, col = node.lc.item(key)
-            node = node[key]
-        else:
-            break
-    return line, col
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    loc = list(error["loc"])
-    if loc[:1] == ["questions"] and len(loc) > 1:
-        loc = loc[1:]  # "questions.3.hint" reads better as "hint" at question 3's position
-    kind = error["type"]
-    where = ".".join(str(p) for p in loc if not isinstance(p, int))
-    if kind == "extra_forbidden":
-        return f"unknown key {str(loc[-1])!r}"
-    if kind == "missing":
-        return f"missing required field {str(loc[-1])!r}"
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {msg}" if where and not msg.startswith(where) else msg
-
-
 def parse_text(text: str, path: str) -> tuple[list[Question], list[Problem], dict[str, Location]]:
     """Parse one YAML document. Returns the valid questions, every problem, and locations."""
-    yaml = YAML(typ="rt")
-    try:
-        root = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line, mark.column) if mark else (0, 0)
-        what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
-        return [], [Problem(Location(path, line + 1, col + 1), f"YAML syntax error: {what}")], {}
+    return _questions(safe_yaml.parse(text, path))
 
-    if root is None:
-        return [], [Problem(Location(path, 1, 1), "the file is empty; expected 'questions:'")], {}
-    if not isinstance(root, CommentedMap):
-        line, col = (root.lc.line, root.lc.col) if hasattr(root, "lc") else (0, 0)
-        where = Location(path, line + 1, col + 1)
-        return [], [Problem(where, "expected a mapping with a 'questions' list at the top")], {}
 
-    problems: list[Problem] = []
+def _questions(
+    doc: safe_yaml.Document,
+) -> tuple[list[Question], list[Problem], dict[str, Location]]:
+    problems = doc.problems
+    if () in doc.reported:
+        return [], problems, {}  # the reader stopped: nothing below is worth checking
+    root = doc.data
+    if doc.empty:
+        return (
+            [],
+            [*problems, Problem(doc.location(()), "the file is empty; expected 'questions:'")],
+            {},
+        )
+    if not isinstance(root, dict):
+        where = doc.location(())
+        return (
+            [],
+            [*problems, Problem(where, "expected a mapping with a 'questions' list at the top")],
+            {},
+        )
+
     questions: list[Question] = []
     locations: dict[str, Location] = {}
     # Validate each question separately so one broken question does not hide the others' errors.
-    top = {k: v for k, v in _plain(root).items() if k != "questions"}
     raw_questions = root.get("questions")
     try:
-        QuestionFile.model_validate({**top, "questions": [{}] if raw_questions else []})
+        QuestionFile.model_validate({**root, "questions": [{}] if raw_questions else []})
     except ValidationError as exc:
-        for err in exc.errors():
-            if err["loc"][:1] == ("questions",) and len(err["loc"]) > 1:
-                continue  # the placeholder question; real ones are checked below
-            line, col = _position(root, err["loc"])
-            problems.append(Problem(Location(path, line + 1, col + 1), _message(err)))
-    if isinstance(raw_questions, CommentedSeq):
+        # Errors inside the placeholder question are skipped: real ones are checked below.
+        errors = [e for e in exc.errors() if e["loc"][:1] != ("questions",) or len(e["loc"]) < 2]
+        problems.extend(doc.problems_of(errors))
+    if isinstance(raw_questions, list):
         for index, raw in enumerate(raw_questions):
-            line, col = raw_questions.lc.item(index)
-            here = Location(path, line + 1, col + 1)
+            here = doc.location(("questions", index))
             try:
-                question = Question.model_validate(_plain(raw))
+                question = Question.model_validate(raw)
             except ValidationError as exc:
-                for err in exc.errors():
-                    ql, qc = _position(raw, err["loc"]) if hasattr(raw, "lc") else (line, col)
-                    problems.append(Problem(Location(path, ql + 1, qc + 1), _message(err)))
+                problems.extend(doc.problems_of(exc.errors(), ("questions", index)))
+                continue
+            if question.id in locations:
+                problems.append(_duplicate(question.id, here, locations[question.id]))
                 continue
             questions.append(question)
             locations[question.id] = here
     elif raw_questions is not None:
-        line, col = root.lc.key("questions")
-        problems.append(Problem(Location(path, line + 1, col + 1), "'questions' must be a list"))
+        problems.append(Problem(doc.location(("questions",)), "'questions' must be a list"))
     return questions, problems, locations
+
+
+def _duplicate(question_id: str, here: Location, first: Location) -> Problem:
+    return Problem(here, f"duplicate id {question_id!r} (first defined at {first})")
 
 
 def content_files(content_dir: Path) -> list[Path]:
@@ -305,36 +238,42 @@ def content_files(content_dir: Path) -> list[Path]:
 
 
 def load_bank(content_dir: Path) -> Bank:
-    """Read and validate every YAML file in ``content_dir``; raise ContentError if any fail."""
+    """Read and validate every YAML file in ``content_dir``; raise ContentError if any fail.
+
+    Bounded in time and memory: at most ``MAX_FILES`` files of ``MAX_FILE_BYTES`` each and
+    ``MAX_TOTAL_BYTES`` in all, each read by ``safe_yaml`` (no aliases, bounded depth and size).
+    """
+    start = Location(str(content_dir), 1, 1)
     if not content_dir.is_dir():
-        raise ContentError(
-            [Problem(Location(str(content_dir), 1, 1), "content directory not found")]
-        )
+        raise ContentError([Problem(start, "content directory not found")])
     files = content_files(content_dir)
     if not files:
-        where = Location(str(content_dir), 1, 1)
-        raise ContentError([Problem(where, "no question files (*.yaml) in the content directory")])
+        raise ContentError([Problem(start, "no question files (*.yaml) in the content directory")])
+    if len(files) > safe_yaml.MAX_FILES:
+        message = f"{len(files)} question files; at most {safe_yaml.MAX_FILES} are allowed"
+        raise ContentError([Problem(start, message)])
 
     problems: list[Problem] = []
     questions: list[Question] = []
     locations: dict[str, Location] = {}
+    total = 0
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(Location(str(path), 1, 1), f"cannot read file: {exc}"))
+        text = safe_yaml.read(path)
+        if isinstance(text, Problem):
+            problems.append(text)
             continue
-        found, file_problems, file_locations = parse_text(text, str(path))
+        total += len(text)
+        if total > safe_yaml.MAX_TOTAL_BYTES:
+            message = f"more than {safe_yaml.MAX_TOTAL_BYTES // 2**20} MiB of question files"
+            problems.append(Problem(Location(str(path), 1, 1), message))
+            break
+        doc = safe_yaml.parse(text, str(path))
+        found, file_problems, file_locations = _questions(doc)
         problems.extend(file_problems)
         for question in found:
             first = locations.get(question.id)
             if first is not None:
-                problems.append(
-                    Problem(
-                        file_locations[question.id],
-                        f"duplicate id {question.id!r} (first defined at {first})",
-                    )
-                )
+                problems.append(_duplicate(question.id, file_locations[question.id], first))
                 continue
             questions.append(question)
             locations[question.id] = file_locations[question.id]
