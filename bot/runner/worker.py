@@ -315,7 +315,8 @@ def execute(code: str) -> dict[str, Any]:
     finally:
         _notes.reset(token)
     if os.getpid() != me:
-        # A child the snippet forked has finished the snippet too: it must not report.
+        # The sandbox refuses fork (seccomp); should a child exist anyway (seccomp off), it has
+        # finished the snippet too and must not report.
         os._exit(0)
     duration = time.perf_counter() - started
     info = None

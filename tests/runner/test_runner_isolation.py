@@ -61,6 +61,7 @@ ROUTES = {
     "inotify": 0,
     "aio": 0,
     "ptys": 0,
+    "file_locks": 0,
     "pipes": PIPES_MB,
     "tmpfs_files": TMPFS_MB,
     "tmpfs_inodes": INODES * 1.5 / 1024,  # an inode, its dentry and name: ~1.5 KiB at most
@@ -325,6 +326,21 @@ def tmpfs_inodes():
     finally:
         for d, name in made:
             os.unlink(name, dir_fd=d)
+
+
+def file_locks():
+    fds = [os.open(f"/tmp/lock{i}", os.O_CREAT | os.O_RDWR) for i in range(200)]
+    started, n = time.monotonic(), 0
+    try:
+        while more() and time.monotonic() - started < 10:  # each lock costs ~0.2 KiB
+            for fd in fds:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * n)
+                got(192)
+            n += 1
+    finally:
+        for i, fd in enumerate(fds):
+            os.close(fd)
+            os.unlink(f"/tmp/lock{i}")
 
 
 def timers():
