@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -538,3 +539,43 @@ async def test_tensorflow_keras_and_numpy_work_under_the_filters(pool: Runner):
     assert result.status is Status.OK, result.render()
     assert result.stdout == "(2, 5) 1.0\n"
     assert [m.name for m in result.models] == ["base", "model", "small"]
+
+
+DIVERGED_THREAD = """
+import ctypes, sys, threading
+from bot.runner import seccomp, worker
+
+program = seccomp.worker_filter()
+libc = ctypes.CDLL(None, use_errno=True)
+ready, done = threading.Event(), threading.Event()
+
+
+def diverge():  # this thread alone gets a filter of its own (prctl: the calling thread only)
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    assert libc.prctl(22, 2, ctypes.byref(Prog(len(program) // 8, program)), 0, 0) == 0
+    ready.set()
+    done.wait()
+
+
+threading.Thread(target=diverge, daemon=True).start()
+ready.wait()
+try:
+    worker.install_filter(program, seccomp.syscall_number("seccomp"))
+    print("installed")
+except OSError as exc:
+    print("refused:", exc)
+"""
+
+
+async def test_a_filter_that_cannot_reach_every_thread_is_refused():
+    # TSYNC needs every thread's filters to be the caller's ancestors; a thread that diverged
+    # cannot be synchronised, and the worker must stop rather than run a snippet half-filtered.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", DIVERGED_THREAD, stdout=asyncio.subprocess.PIPE, cwd=PROJECT
+    )
+    out, _ = await child.communicate()
+    assert out.decode().startswith("refused:"), out
+    assert "could not be synchronised" in out.decode()
