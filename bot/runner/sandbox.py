@@ -375,7 +375,7 @@ class Sandbox:
             "--ro-bind", "/usr", "/usr",
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
             "--proc", "/proc",
-            # /dev without terminals or /dev/shm: read-only but for the device nodes.
+            # /dev: five device nodes, no terminals, no /dev/shm; root's, so not writable.
             "--perms", "0755", "--tmpfs", "/dev",
         ]  # fmt: skip
         for name in DEVICES:
@@ -404,10 +404,11 @@ class Sandbox:
             args += ["--userns-block-fd", str(block_fd)]
         if seccomp_fd is not None:
             args += ["--seccomp", str(seccomp_fd)]
-        env, stage_env = self.environment(), {}
+        env, worker_env = self.environment(), {}
         if not self.layout.base_in_usr:
-            # The set-up step runs the interpreter from the stage; the worker from /opt.
-            stage_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
+            # The set-up step runs the interpreter from the stage, with its libpython there;
+            # it hands the worker the one under /opt.
+            worker_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
             env["LD_LIBRARY_PATH"] = f"{STAGE}/python/lib"
         args += ["--chdir", HOME, "--clearenv"]
         for name, value in env.items():
@@ -429,8 +430,8 @@ class Sandbox:
         stage_python = self.layout.interpreter
         if not self.layout.base_in_usr:
             stage_python = stage_python.replace(PYTHON_HOME, f"{STAGE}/python", 1)
-        setup = json.dumps({"ops": ops, "env": stage_env})
-        script = f"{STAGE}/top/opt/{WORKER.removeprefix('/opt/')}"
+        setup = json.dumps({"ops": ops, "env": worker_env})
+        script = f"{STAGE}/top{WORKER}"
         command = [stage_python, "-I", "-S", "-B", script, "--setup", setup, "--", *worker]
         nice = ["/usr/bin/nice", "-n", str(s.spawn_niceness)] if s.spawn_niceness else []
         return [*nice, *args, "--", *command]
