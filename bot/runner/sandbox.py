@@ -3,10 +3,18 @@
 Isolation, in the order a process meets it:
 
 - bubblewrap: new user, mount, pid, network, ipc and uts namespaces (no network device but a
-  loopback of its own); a root made of read-only binds of /usr, the Python installation, the
-  virtualenv (at /opt/venv), the worker script and the weights cache; private size-capped tmpfs
-  for /tmp and the home directory; a fresh /proc that shows only the sandbox; a minimal /dev.
-  The project tree, the database, the config and the content are simply not there.
+  loopback of its own); a root of read-only binds of /usr, the Python installation, the
+  virtualenv's site-packages and the weights cache; private tmpfs for /tmp and the home
+  directory; a fresh /proc that shows only the sandbox; a /dev of null, zero, full, random and
+  urandom only (no terminals, no /dev/shm). The project tree, the database, the config and the
+  content are simply not there. bwrap reads its own arguments from a file descriptor, so that
+  /proc/1/cmdline inside does not list the host's paths.
+- a set-up step inside (worker.py ``setup``, our code, before any of the learner's): it lays the
+  host's Python trees out under neutral paths (/opt/python, /opt/venv, /opt/keras) with
+  read-only overlays and detaches the binds they came from, so that no path of the host (the
+  project directory, the home directory, the Python prefix) shows in /proc/self/mountinfo,
+  sys.path or anywhere Python reports; and it caps the number of inodes of each tmpfs, which
+  its size does not count. Then it drops the capabilities it needed for that.
 - an unprivileged uid: when the bot runs as root, bubblewrap's user namespace maps only root (for
   its own set-up) and ``sandbox_uid``, and ``setpriv`` switches to that uid with every capability
   and the bounding set dropped before Python starts; otherwise the bot's own unprivileged uid.
@@ -21,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -29,6 +38,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
+import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +50,21 @@ from bot.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 
+# Paths inside the sandbox.
+OPT = "/opt"
+PYTHON_HOME = "/opt/python"  # the base Python installation, when it is not under /usr
 VENV = "/opt/venv"
 WORKER = "/opt/tutor/worker.py"
 WEIGHTS = "/opt/keras"
 HOME = "/home/learner"
 PATH = "/usr/local/bin:/usr/bin:/bin"
+# Where the host's trees are bound while the set-up step builds /opt from them; the binds are
+# detached before the worker starts, and only these names remain in the overlays' options.
+STAGE = "/.stage"
+DEVICES = ("null", "zero", "full", "random", "urandom")
+# A tmpfs's size counts file contents, not inodes: 2.4 million empty files took 15 s and 2.2 GB
+# of kernel memory. One inode per 8 KiB of the size keeps their memory to about 15% of it.
+TMPFS_INODES_PER_MB = 128
 
 
 class SandboxUnavailable(RuntimeError):
@@ -60,36 +82,188 @@ def find_bwrap() -> str:
     return path
 
 
-def _parents(path: str) -> list[str]:
-    """``/a/b/c`` -> ``["/a", "/a/b"]``: directories bwrap must create before binding ``path``."""
-    parts = Path(path).parts[1:-1]
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
 class Layout:
     """Where the host's Python lives, found once from the running interpreter."""
 
-    python: str  # the interpreter to run inside the sandbox
-    binds: tuple[tuple[str, str], ...]  # (host path, sandbox path), read-only
+    base: str  # the base installation (sys.base_prefix, resolved)
+    executable: str  # its interpreter binary, resolved
+    version: str  # "3.11"
+    venv: str | None  # the virtualenv (sys.prefix, resolved), if there is one
+    site: tuple[str, ...]  # the virtualenv's site-packages directories, resolved
 
     @classmethod
     def detect(cls) -> Layout:
-        binds: list[tuple[str, str]] = []
-        base = os.path.realpath(sys.base_prefix)
-        if not base.startswith("/usr/"):
-            binds.append((base, base))  # same path: a venv's pyvenv.cfg names it
-        if sys.prefix != sys.base_prefix:
-            binds.append((os.path.realpath(sys.prefix), VENV))
-            python = f"{VENV}/bin/python"
-        else:
-            python = sys.executable
-        return cls(python=python, binds=tuple(binds))
+        executable = getattr(sys, "_base_executable", None) or sys.executable
+        venv = os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
+        site: tuple[str, ...] = ()
+        if venv is not None:
+            paths = sysconfig.get_paths()
+            site = tuple(dict.fromkeys(os.path.realpath(paths[k]) for k in ("purelib", "platlib")))
+        return cls(
+            base=os.path.realpath(sys.base_prefix),
+            executable=os.path.realpath(executable),
+            version=f"{sys.version_info.major}.{sys.version_info.minor}",
+            venv=venv,
+            site=tuple(p for p in site if venv is not None and _under(p, venv)),
+        )
+
+    @property
+    def base_in_usr(self) -> bool:
+        """A distribution's Python: /usr is bound as it is, and its paths say nothing."""
+        return _under(self.base, "/usr")
+
+    @property
+    def interpreter(self) -> str:
+        """The interpreter binary as the sandbox sees it."""
+        if self.base_in_usr:
+            return self.executable
+        if _under(self.executable, self.base):
+            return f"{PYTHON_HOME}/{os.path.relpath(self.executable, self.base)}"
+        return f"{PYTHON_HOME}/bin/python{self.version}"
+
+    @property
+    def python(self) -> str:
+        """What the worker runs: the virtualenv's python, else the interpreter itself."""
+        return f"{VENV}/bin/python" if self.venv else self.interpreter
+
+    def site_inside(self, host: str) -> str:
+        assert self.venv is not None
+        return f"{VENV}/{os.path.relpath(host, self.venv)}"
+
+    def markers(self) -> dict[str, str]:
+        """Host paths that must not show inside, longest first, and what replaces them."""
+        found = {self.base: PYTHON_HOME, os.path.realpath(sys.base_prefix): PYTHON_HOME}
+        if self.venv:
+            found |= {self.venv: VENV, sys.prefix: VENV}
+        found[str(Path.home())] = HOME
+        found = {k: v for k, v in found.items() if k not in ("/", "/usr") and not _under(k, "/usr")}
+        return dict(sorted(found.items(), key=lambda kv: -len(kv[0])))
+
+
+def _neutral(text: str, markers: dict[str, str]) -> str:
+    for host, inside in markers.items():
+        text = text.replace(host, inside)
+    return text
+
+
+class Stage:
+    """A host directory, made once per Sandbox, holding what the sandbox's /opt is built from:
+    the worker script, the interpreter binary (a small file when libpython is shared), a
+    generated pyvenv.cfg, and files that hide the host's paths when laid over the real trees:
+    the sysconfig data with neutral paths, and empty stand-ins for the files of an editable
+    install (its .pth, its path finder, its direct_url.json), which name the project directory.
+
+    It is bound into the sandbox only while the set-up step reads it (as a lower layer of the
+    overlays), so its own host path never shows either.
+    """
+
+    def __init__(self, layout: Layout, worker_script: str) -> None:
+        self.layout = layout
+        self.path = tempfile.mkdtemp(prefix="tutor-sandbox-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+        os.chmod(self.path, 0o755)  # the sandbox's uid reads it
+        self.hidden: list[str] = []  # directories of the base installation hidden inside
+        self.made: list[Path] = []
+        try:
+            self._build(worker_script)
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _dir(self, *parts: str) -> Path:
+        """A directory of the stage; ``opt/...`` is what the sandbox sees as ``/opt/...``."""
+        path = Path(self.path, *(p.lstrip("/") for p in parts))
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+        return path
+
+    def _build(self, worker_script: str) -> None:
+        lay = self.layout
+        self._dir("empty")
+        shutil.copyfile(worker_script, self._dir(os.path.dirname(WORKER)) / "worker.py")
+        self._dir(WEIGHTS)
+        if not lay.base_in_usr:
+            binary = self._dir(os.path.dirname(lay.interpreter)) / os.path.basename(lay.interpreter)
+            shutil.copyfile(lay.executable, binary)
+            binary.chmod(0o755)
+            self._dir(PYTHON_HOME, "lib")
+            self._neutral_sysconfig()
+            hide = ["lib/pkgconfig", f"lib/python{lay.version}/config-{lay.version}-*"]
+            if lay.venv:  # the base's own packages are not the virtualenv's
+                hide.append(f"lib/python{lay.version}/site-packages")
+            for pattern in hide:
+                for found in sorted(glob.glob(os.path.join(lay.base, pattern))):
+                    self.hidden.append(f"{PYTHON_HOME}/{os.path.relpath(found, lay.base)}")
+        if lay.venv:
+            (self._dir(VENV) / "pyvenv.cfg").write_text(
+                f"home = {os.path.dirname(lay.interpreter)}\n"
+                "include-system-site-packages = false\n"
+                f"version = {'.'.join(map(str, sys.version_info[:3]))}\n"
+            )
+            (self._dir(VENV, "bin") / "python").symlink_to(lay.interpreter)
+            for host in lay.site:
+                self._dir(lay.site_inside(host))
+            self._shadow_editable()
+        self.made = list(Path(self.path).rglob("*"))
+        for path in self.made:
+            if not path.is_symlink():
+                path.chmod(0o755 if path.is_dir() else path.stat().st_mode | 0o444)
+
+    def intact(self) -> bool:
+        """False when something removed part of it (a cleaner of old files in /tmp)."""
+        return all(os.path.lexists(path) for path in self.made)
+
+    def _neutral_sysconfig(self) -> None:
+        """sysconfig's build data lists the install prefix dozens of times."""
+        lay = self.layout
+        lib = Path(lay.base, "lib", f"python{lay.version}")
+        top = self._dir("pylib", f"python{lay.version}")
+        for source in lib.glob("_sysconfigdata_*.py"):
+            text = source.read_text(encoding="utf-8", errors="surrogateescape")
+            (top / source.name).write_text(
+                _neutral(text, lay.markers()), encoding="utf-8", errors="surrogateescape"
+            )
+            # Compiled copies hold the old text; empty ones make Python read the source.
+            for compiled in (lib / "__pycache__").glob(source.stem + ".*.pyc"):
+                (self._dir("pylib", f"python{lay.version}", "__pycache__") / compiled.name).touch()
+
+    def _shadow_editable(self) -> None:
+        """Empty stand-ins for the files of the virtualenv's packages that name host paths:
+        an editable install's .pth and path finder, a local install's direct_url.json
+        (``file://...``), .pth and .egg-link files that list absolute paths."""
+        markers = [m.encode() for m in self.layout.markers()]
+        for index, host in enumerate(self.layout.site):
+            self._dir(f"site{index}")
+            candidates = [
+                p
+                for p in Path(host).iterdir()
+                if p.suffix in (".pth", ".egg-link") or p.name.startswith("__editable__")
+            ]
+            candidates += Path(host).glob("*.dist-info/direct_url.json")
+            for path in candidates:
+                if not path.is_file():
+                    continue
+                data = path.read_bytes()
+                names_host = (
+                    path.name.startswith("__editable__")
+                    or b"file://" in data
+                    or any(line.startswith(b"/") for line in data.splitlines())
+                    or any(m in data for m in markers)
+                )
+                if names_host:
+                    shadow = Path(self.path, f"site{index}", path.relative_to(host))
+                    shadow.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                    shadow.touch()
 
 
 @dataclass
 class Sandbox:
-    """Builds bubblewrap command lines from the runner settings (a pure function of them)."""
+    """Builds bubblewrap command lines from the runner settings and the host's Python layout
+    (a pure function of them, but for the Stage it makes once)."""
 
     settings: RunnerSettings
     bwrap: str = field(default_factory=find_bwrap)
@@ -101,16 +275,19 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         self.sandbox_filter = b""
-        self.exec_filter = b""
+        self.worker_filter = b""
+        self.seccomp_syscall = 0
         if self.settings.seccomp:
             try:
                 self.sandbox_filter = seccomp.sandbox_filter()
-                self.exec_filter = seccomp.exec_filter()
+                self.worker_filter = seccomp.worker_filter()
+                self.seccomp_syscall = seccomp.syscall_number("seccomp")
             except seccomp.SeccompUnavailable as exc:
                 log.warning("seccomp layer off: %s", exc)
+        self.stage = Stage(self.layout, self.worker_script)
 
     def environment(self) -> dict[str, str]:
-        return {
+        env = {
             "PATH": PATH,
             "HOME": HOME,
             "TMPDIR": "/tmp",
@@ -123,6 +300,10 @@ class Sandbox:
             # memory limit become a clean MemoryError (FACTS.md).
             "MALLOC_ARENA_MAX": "2",
         }
+        if not self.layout.base_in_usr:
+            # The interpreter looks for libpython where it was installed on the host.
+            env["LD_LIBRARY_PATH"] = f"{PYTHON_HOME}/lib"
+        return env
 
     def worker_config(self, fds: dict[str, int], warmup: Sequence[str] | None) -> str:
         s = self.settings
@@ -140,9 +321,34 @@ class Sandbox:
                 "warmup": list(warmup) if warmup is not None else None,
                 "eager_by_default": s.eager_by_default,
                 "weights_dir": WEIGHTS,
-                "exec_filter": base64.b64encode(self.exec_filter).decode(),
+                "worker_filter": base64.b64encode(self.worker_filter).decode(),
+                "seccomp_syscall": self.seccomp_syscall,
             }
         )
+
+    def _staged(self) -> tuple[list[tuple[str, str]], list[list[object]]]:
+        """The host trees to bind under STAGE, and the set-up step's mounts that turn them
+        into /opt: (binds as (host, sandbox path)), (operations for worker.py ``setup``)."""
+        lay, s = self.layout, self.settings
+        top = f"{STAGE}/top"
+        binds = [(self.stage.path, top)]
+        ops: list[list[object]] = [["overlay", OPT, [f"{top}/opt", f"{top}/empty"]]]
+        if not lay.base_in_usr:
+            binds.append((lay.base, f"{STAGE}/python"))
+            ops.append(["overlay", f"{PYTHON_HOME}/lib", [f"{top}/pylib", f"{STAGE}/python/lib"]])
+            ops += [["hide", path] for path in self.stage.hidden]
+        for index, host in enumerate(lay.site):
+            binds.append((host, f"{STAGE}/site{index}"))
+            lowers = [f"{top}/site{index}", f"{STAGE}/site{index}"]
+            ops.append(["overlay", lay.site_inside(host), lowers])
+        if s.weights_dir.is_dir():
+            binds.append((str(s.weights_dir.resolve()), f"{STAGE}/keras"))
+            ops.append(["overlay", WEIGHTS, [f"{top}/empty", f"{STAGE}/keras"]])
+        size = s.tmpfs_mb * 1024 * 1024
+        inodes = s.tmpfs_mb * TMPFS_INODES_PER_MB
+        ops += [["tmpfs", path, size, inodes] for path in ("/tmp", HOME)]
+        ops += [["detach", inside] for _, inside in reversed(binds)]
+        return binds, ops
 
     def argv(
         self,
@@ -152,6 +358,8 @@ class Sandbox:
         block_fd: int | None,
         seccomp_fd: int | None,
     ) -> list[str]:
+        """The whole command line; ``spawn`` hands bwrap its options through a file
+        descriptor (``--args``) so that they do not show in the sandbox's /proc/1/cmdline."""
         s = self.settings
         tmpfs_bytes = str(s.tmpfs_mb * 1024 * 1024)
         args = [
@@ -167,7 +375,15 @@ class Sandbox:
             "--ro-bind", "/usr", "/usr",
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
             "--proc", "/proc",
-            "--dev", "/dev",
+            # /dev: five device nodes, no terminals, no /dev/shm; root's, so not writable.
+            "--perms", "0755", "--tmpfs", "/dev",
+        ]  # fmt: skip
+        for name in DEVICES:
+            args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+        args += ["--symlink", "/proc/self/fd", "/dev/fd"]
+        for number, name in enumerate(("stdin", "stdout", "stderr")):
+            args += ["--symlink", f"/proc/self/fd/{number}", f"/dev/{name}"]
+        args += [
             "--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", "/tmp",
             "--perms", "0755", "--dir", "/home",
             "--perms", "01777", "--size", tmpfs_bytes, "--tmpfs", HOME,
@@ -179,46 +395,59 @@ class Sandbox:
                 args += ["--symlink", os.readlink(host), host]
             elif os.path.isdir(host):
                 args += ["--ro-bind", host, host]
-        made: set[str] = set()
-        binds = [*self.layout.binds, (self.worker_script, WORKER)]
-        if self.settings.weights_dir.is_dir():
-            binds.append((str(self.settings.weights_dir.resolve()), WEIGHTS))
-        else:
-            args += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", WEIGHTS]
-            made |= {"/opt", WEIGHTS}
+        binds, ops = self._staged()
+        # bwrap would create these 0700, unreadable for the sandbox uid (FACTS.md).
+        args += ["--perms", "0755", "--dir", STAGE, "--perms", "0755", "--dir", OPT]
         for host, inside in binds:
-            for parent in _parents(inside):
-                if parent not in made and parent != "/usr" and not parent.startswith("/usr/"):
-                    # bwrap would create these 0700, unreadable for the sandbox uid (FACTS.md).
-                    args += ["--perms", "0755", "--dir", parent]
-                    made.add(parent)
             args += ["--ro-bind", host, inside]
         if block_fd is not None:
             args += ["--userns-block-fd", str(block_fd)]
         if seccomp_fd is not None:
             args += ["--seccomp", str(seccomp_fd)]
+        env, worker_env = self.environment(), {}
+        if not self.layout.base_in_usr:
+            # The set-up step runs the interpreter from the stage, with its libpython there;
+            # it hands the worker the one under /opt.
+            worker_env["LD_LIBRARY_PATH"] = env["LD_LIBRARY_PATH"]
+            env["LD_LIBRARY_PATH"] = f"{STAGE}/python/lib"
         args += ["--chdir", HOME, "--clearenv"]
-        for name, value in self.environment().items():
+        for name, value in env.items():
             args += ["--setenv", name, value]
-        args += ["--cap-drop", "ALL"]
-        command = [self.layout.python, "-I", "-B", WORKER, config]
+        # The set-up step mounts (CAP_SYS_ADMIN, in the sandbox's own namespaces only); setpriv
+        # then drops every capability and the bounding set before the worker's Python starts.
+        caps = ["CAP_SYS_ADMIN", "CAP_SETPCAP"]
+        drop = ["/usr/bin/setpriv", "--inh-caps=-all", "--bounding-set=-all"]
         if self.as_root:
             # Root in the sandbox's user namespace only sets it up; the worker runs as the
-            # sandbox uid with no capability at all (setpriv needs these three to get there).
-            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                     "--cap-add", "CAP_SETPCAP"]  # fmt: skip
-            command = [
-                "/usr/bin/setpriv",
-                "--reuid", str(s.sandbox_uid), "--regid", str(s.sandbox_gid), "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--",
-                *command,
-            ]  # fmt: skip
+            # sandbox uid (setpriv needs SETUID and SETGID to get there).
+            caps += ["CAP_SETUID", "CAP_SETGID"]
+            drop[1:1] = ["--reuid", str(s.sandbox_uid), "--regid", str(s.sandbox_gid),
+                         "--clear-groups"]  # fmt: skip
+        args += ["--cap-drop", "ALL"]
+        for cap in caps:
+            args += ["--cap-add", cap]
+        worker = [*drop, "--", self.layout.python, "-I", "-B", WORKER, config]
+        stage_python = self.layout.interpreter
+        if not self.layout.base_in_usr:
+            stage_python = stage_python.replace(PYTHON_HOME, f"{STAGE}/python", 1)
+        setup = json.dumps({"ops": ops, "env": worker_env})
+        script = f"{STAGE}/top{WORKER}"
+        command = [stage_python, "-I", "-S", "-B", script, "--setup", setup, "--", *worker]
         nice = ["/usr/bin/nice", "-n", str(s.spawn_niceness)] if s.spawn_niceness else []
         return [*nice, *args, "--", *command]
 
     def spawn(self, warmup: Sequence[str] | None) -> SandboxProcess:
         """Start a sandboxed worker (blocks for a few milliseconds)."""
+        if not self.stage.intact():
+            self.stage = Stage(self.layout, self.worker_script)
         return SandboxProcess.start(self, warmup)
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _pipe() -> tuple[int, int]:
@@ -251,9 +480,7 @@ class SandboxProcess:
         block_r, block_w = _pipe() if sandbox.as_root else (None, None)
         seccomp_fd = None
         if sandbox.sandbox_filter:
-            seccomp_fd = os.memfd_create("tutor-seccomp", os.MFD_CLOEXEC)
-            os.write(seccomp_fd, sandbox.sandbox_filter)
-            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            seccomp_fd = _memfd("tutor-seccomp", sandbox.sandbox_filter)
         fds = {"control": control_w, "out": out_w, "err": err_w}
         argv = sandbox.argv(
             sandbox.worker_config(fds, warmup),
@@ -261,7 +488,14 @@ class SandboxProcess:
             block_fd=block_r,
             seccomp_fd=seccomp_fd,
         )
-        passed = [fd for fd in (control_w, out_w, err_w, info_w, block_r, seccomp_fd) if fd]
+        # bwrap reads its options from this fd: they name host paths, and its command line is
+        # the sandbox's /proc/1/cmdline. The command after "--" names only sandbox paths.
+        at, end = argv.index(sandbox.bwrap) + 1, argv.index("--")
+        args_fd = _memfd("tutor-bwrap-args", b"".join(a.encode() + b"\0" for a in argv[at:end]))
+        argv = [*argv[:at], "--args", str(args_fd), *argv[end:]]
+        passed = [
+            fd for fd in (control_w, out_w, err_w, info_w, block_r, seccomp_fd, args_fd) if fd
+        ]
         try:
             popen = subprocess.Popen(
                 argv,

@@ -1,13 +1,24 @@
 """Seccomp filters for the sandbox, compiled with libseccomp (ctypes; Debian's ``libseccomp2``).
 
 A layer on top of the namespaces, not instead of them: when libseccomp is missing the sandbox
-still isolates, and the runner logs that this layer is off. Two programs:
+still isolates (and the runner logs that this layer is off), but then the memory routes listed
+below are no longer closed, which docs/runner.md says. Two programs:
 
-- ``sandbox_filter()``, loaded by bubblewrap before the worker starts: no sockets but Unix ones,
-  no new namespaces or mounts, no ptrace, keyrings, BPF, perf, userfaultfd, io_uring or modules.
-  TensorFlow imports, builds and trains under it (FACTS.md).
-- ``exec_filter()``, installed by the worker itself right before the snippet: no execve, so
-  the learner's code cannot start a shell or any other program.
+- ``sandbox_filter()``, loaded by bubblewrap before its command starts, so every process and
+  thread of the sandbox carries it from the first instruction. It refuses:
+  - ways out: sockets of any kind, new namespaces, ptrace, keyrings, BPF, perf, userfaultfd,
+    io_uring, modules, the new mount API;
+  - every way to hold memory that RLIMIT_AS (per process) does not count: other processes
+    (fork/vfork/clone without CLONE_THREAD: each would get its own address space), SysV shared
+    memory, message queues and semaphores, POSIX message queues, memfd, inotify watches, AIO
+    rings, byte-range file locks, pipes grown past their default size, and splice/vmsplice/tee
+    (which pin pages, whole huge pages included, into pipes). TensorFlow needs none of them
+    (import, build, fit, tf.data, predict: tests/runner/test_runner_isolation.py).
+  ``mount``/``umount2`` stay allowed here for the sandbox's own set-up (worker.py ``setup``),
+  which runs before any of the learner's code with capabilities it drops before exec.
+- ``worker_filter()``, installed by the worker as its first act, before it imports anything and
+  so before any thread exists, and synchronised onto every thread (TSYNC) besides: no execve
+  (no shell or other program), and no mount or umount2 any more.
 """
 
 from __future__ import annotations
@@ -19,9 +30,10 @@ import functools
 import os
 
 SCMP_ACT_ALLOW = 0x7FFF0000
-SCMP_CMP_NE = 1
 SCMP_CMP_MASKED_EQ = 7
-AF_UNIX = 1
+CLONE_THREAD = 0x10000
+F_SETPIPE_SZ = 1031
+_RANGE_LOCKS = (6, 7, 37, 38)  # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
 _NAMESPACE_FLAGS = (
     0x20000,
@@ -36,13 +48,26 @@ _NAMESPACE_FLAGS = (
 
 _DENIED = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+    "pivot_root", "chroot", "unshare", "setns",
     "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
     "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
     "open_by_handle_at", "name_to_handle_at", "fanotify_init", "syslog", "acct",
     "swapon", "swapoff", "reboot", "quotactl", "vhangup", "personality",
+    "socket", "socketpair",
+)  # fmt: skip
+
+# Memory a process can hold outside its own address space (docs/runner.md, "Memory").
+_MEMORY_ROUTES = (
+    "shmget", "shmat", "shmdt", "shmctl",  # SysV shared memory: lives on after shmdt
+    "msgget", "msgsnd", "msgrcv", "msgctl",  # SysV message queues
+    "semget", "semop", "semtimedop", "semctl",  # SysV semaphore sets (up to 32,000 each)
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "memfd_create", "memfd_secret",
+    "vmsplice", "splice", "tee",  # pin pages (a whole huge page each) into pipe buffers
+    "inotify_init", "inotify_init1",  # a watch pins kernel memory, up to a million per user
+    "io_setup",  # AIO rings
 )  # fmt: skip
 
 
@@ -122,14 +147,35 @@ class _Filter:
             self.lib.seccomp_release(self.ctx)
 
 
+def syscall_number(name: str) -> int:
+    """The number of a syscall on this architecture (the worker calls seccomp(2) directly)."""
+    number = _lib().seccomp_syscall_resolve_name(name.encode())
+    if number < 0:
+        raise SeccompUnavailable(f"no {name} syscall on this architecture")
+    return int(number)
+
+
 @functools.cache
 def sandbox_filter() -> bytes:
     f = _Filter()
     for name in _DENIED:
         f.deny(name)
-    f.deny("socket", errno.EPERM, (0, SCMP_CMP_NE, AF_UNIX, 0))
+    for name in _MEMORY_ROUTES:
+        f.deny(name)
+    # One process per sandbox: RLIMIT_AS bounds each process, so every other one would add
+    # its own address space. Threads (CLONE_THREAD) share the one address space.
+    for name in ("fork", "vfork"):
+        f.deny(name)
+    f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
     for flag in _NAMESPACE_FLAGS:
         f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, flag, flag))
+    # The kernel reads fcntl's command as a 32-bit int: compare only the low 32 bits (set high
+    # ones must not hide it). A pipe keeps 16 pages at most (64 KiB): no F_SETPIPE_SZ up to
+    # 1 MiB. No byte-range locks: the kernel does not count them (a quarter of a million, 50
+    # MiB, in 25 s over 240 files); flock() stays, one lock per open file (HDF5 uses it).
+    f.deny("fcntl", errno.EPERM, (1, SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, F_SETPIPE_SZ))
+    for command in _RANGE_LOCKS:
+        f.deny("fcntl", errno.ENOLCK, (1, SCMP_CMP_MASKED_EQ, 0xFFFFFFFF, command))
     # clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes glibc fall
     # back to clone(), whose flags the rules above can see.
     f.deny("clone3", errno.ENOSYS)
@@ -137,8 +183,8 @@ def sandbox_filter() -> bytes:
 
 
 @functools.cache
-def exec_filter() -> bytes:
+def worker_filter() -> bytes:
     f = _Filter()
-    f.deny("execve")
-    f.deny("execveat")
+    for name in ("execve", "execveat", "mount", "umount2"):
+        f.deny(name)
     return f.export()

@@ -1,7 +1,9 @@
 """The sandboxed worker: import TensorFlow, wait for one snippet, run it, report, exit.
 
 Runs *inside* bubblewrap as a plain script (``python -I worker.py CONFIG``), so it imports nothing
-from ``bot``. File descriptors, set up by ``bot.runner.sandbox`` (the numbers of the
+from ``bot``. Before it, the same script runs once as the sandbox's set-up step
+(``python -I -S worker.py --setup SPEC -- COMMAND...``, see ``setup``), which then execs the
+worker. File descriptors, set up by ``bot.runner.sandbox`` (the numbers of the
 last three come in the config):
 
     0        the snippet's source, read to end of file   (then replaced by /dev/null)
@@ -40,6 +42,9 @@ MAX_MODELS = 20
 # Where get_file() points when a weights file is not in the read-only cache; Model.load_weights
 # treats this prefix as "keep the random initial weights".
 MISSING_WEIGHTS = "/nonexistent/tutor-missing-weights/"
+SIGPENDING = 256
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
 
 
 # --- limits ------------------------------------------------------------------------------------
@@ -50,6 +55,8 @@ def apply_limits(limits: dict[str, int]) -> None:
 
     RLIMIT_NPROC is set here, inside the sandbox's own user namespace, on purpose: the kernel
     counts it per (user namespace, uid), so each sandbox gets its own budget of threads.
+    RLIMIT_SIGPENDING also bounds POSIX timers (each holds a queued signal), which would
+    otherwise pin kernel memory by the hundred thousand.
     """
     mib = 1024 * 1024
     pairs = {
@@ -58,6 +65,8 @@ def apply_limits(limits: dict[str, int]) -> None:
         resource.RLIMIT_NOFILE: limits["open_files"],
         resource.RLIMIT_FSIZE: limits["file_size_mb"] * mib,
         resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_SIGPENDING: SIGPENDING,
+        resource.RLIMIT_MSGQUEUE: 0,
     }
     for which, value in pairs.items():
         resource.setrlimit(which, (value, value))
@@ -71,9 +80,14 @@ def limit_cpu(seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spent + seconds, spent + seconds + 1))
 
 
-def deny_exec(program: bytes) -> None:
-    """Install a seccomp filter (classic BPF built by the pool) that refuses execve: the snippet
-    may not start other programs. Filters only ever add up; nothing can remove this one."""
+def install_filter(program: bytes, syscall_number: int) -> None:
+    """Add a seccomp filter (classic BPF built by the pool) to every thread of this process.
+
+    Called before anything is imported, so there is only this thread; TSYNC makes that a
+    guarantee rather than an assumption: the kernel applies the filter to all threads at once
+    or to none, and then this raises, so the worker never runs a snippet half-filtered.
+    Filters only ever add up; nothing can remove this one.
+    """
     if not program:
         return
 
@@ -81,10 +95,28 @@ def deny_exec(program: bytes) -> None:
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
 
     libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_seccomp, seccomp_mode_filter = 22, 2
+    libc.syscall.restype = ctypes.c_long
     prog = SockFprog(len(program) // 8, program)
-    if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+    done = libc.syscall(
+        syscall_number, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(prog)
+    )
+    if done != 0:
+        code = ctypes.get_errno() if done < 0 else 0
+        detail = os.strerror(code) if code else f"thread {done} could not be synchronised"
+        raise OSError(code, f"seccomp filter not installed on every thread: {detail}")
+
+
+def check_no_capabilities() -> None:
+    """setpriv dropped every capability the set-up step had; make sure before going on."""
+    with open("/proc/self/status") as f:
+        held = [
+            line.split(":")[0]
+            for line in f
+            if line.startswith(("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"))
+            and int(line.split()[1], 16)
+        ]
+    if held:
+        raise PermissionError(f"the worker still holds capabilities ({', '.join(held)})")
 
 
 def peak_memory_mb() -> float:
@@ -284,7 +316,8 @@ def execute(code: str) -> dict[str, Any]:
     finally:
         _notes.reset(token)
     if os.getpid() != me:
-        # A child the snippet forked has finished the snippet too: it must not report.
+        # The sandbox refuses fork (seccomp); should a child exist anyway (seccomp off), it has
+        # finished the snippet too and must not report.
         os._exit(0)
     duration = time.perf_counter() - started
     info = None
@@ -306,6 +339,58 @@ def execute(code: str) -> dict[str, Any]:
         "duration_s": round(duration, 3),
         "peak_memory_mb": peak_memory_mb(),
     }
+
+
+# --- set-up step --------------------------------------------------------------------------------
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MNT_DETACH = 2
+
+
+def setup(spec: dict[str, Any], command: list[str]) -> None:
+    """Build the sandbox's /opt from the host trees bwrap bound under /.stage, then exec.
+
+    Runs as the sandbox's first process with CAP_SYS_ADMIN in its own namespaces only, before
+    anything of the learner's exists. Each operation of ``spec["ops"]``:
+
+    - ``overlay TARGET LOWERS``: a read-only overlay of the staged directories. A bind mount
+      shows its source's host path in /proc/self/mountinfo; an overlay shows only its options,
+      which name the staged paths inside the sandbox.
+    - ``hide TARGET``: an empty read-only tmpfs over a directory the sandbox has no use for.
+    - ``tmpfs TARGET SIZE INODES``: remount a writable tmpfs with an inode cap as well.
+    - ``detach TARGET``: unmount a staging bind (the overlays keep their own references).
+
+    Any failure ends the sandbox before the worker starts (the pool reports this message).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+    def check(rc: int, what: str) -> None:
+        if rc != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"sandbox set-up: {what}: {os.strerror(code)}")
+
+    read_only = MS_RDONLY | MS_NOSUID | MS_NODEV
+    for op, target, *args in spec["ops"]:
+        path = target.encode()
+        if op == "overlay":
+            options = ("lowerdir=" + ":".join(args[0])).encode()
+            rc = libc.mount(b"overlay", path, b"overlay", read_only, options)
+            check(rc, f"overlay on {target} (needs Linux 5.11 or later)")
+        elif op == "hide":
+            options = b"size=4k,nr_inodes=2,mode=0755"
+            rc = libc.mount(b"tmpfs", path, b"tmpfs", read_only | MS_NOEXEC, options)
+            check(rc, f"hiding {target}")
+        elif op == "tmpfs":
+            options = f"size={args[0]},nr_inodes={args[1]}".encode()
+            check(libc.mount(None, path, None, MS_REMOUNT | MS_NOSUID | MS_NODEV, options),
+                  f"capping the inodes of {target}")  # fmt: skip
+        elif op == "detach":
+            check(libc.umount2(path, MNT_DETACH), f"detaching {target}")
+        else:
+            raise ValueError(f"sandbox set-up: unknown operation {op!r}")
+    os.execve(command[0], command, {**os.environ, **spec["env"]})
 
 
 # --- protocol ----------------------------------------------------------------------------------
@@ -343,10 +428,20 @@ def read_code(limit: int) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[1] == "--setup":
+        try:
+            setup(json.loads(argv[2]), argv[argv.index("--") + 1 :])
+        except Exception as exc:  # the pool shows this when the worker never gets ready
+            sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        return 1
     config = json.loads(argv[1])
     fds = config["fds"]
     control = os.fdopen(fds["control"], "w", encoding="utf-8")
     try:
+        # First, while this is the only thread: no exec (no shell or other program) and no
+        # mounts, for every thread TensorFlow will start.
+        install_filter(base64.b64decode(config["worker_filter"]), config["seccomp_syscall"])
+        check_no_capabilities()
         apply_limits(config["limits"])
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         started = time.perf_counter()
@@ -376,7 +471,6 @@ def main(argv: list[str]) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     faulthandler.enable(file=sys.stderr)
     limit_cpu(config["limits"]["cpu_time_s"])
-    deny_exec(base64.b64decode(config.get("exec_filter", "")))
 
     report_exits(control)
     result = execute(code)
