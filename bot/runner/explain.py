@@ -26,6 +26,7 @@ class _Strict(BaseModel):
 
 class When(_Strict):
     status: Status | None = None
+    limit: str | None = None  # the name of the limit that ended the run, e.g. tmpfs_mb
     exception: str | None = None
     message: str | None = None
     stderr: str | None = None
@@ -51,6 +52,8 @@ class Rule(_Strict):
         """The values for the explanation's {fields} if the rule applies, else None."""
         w = self.when
         if w.status is not None and result.status is not w.status:
+            return None
+        if w.limit is not None and (result.limit is None or result.limit.name != w.limit):
             return None
         exc = result.exception
         if w.exception is not None and (exc is None or exc.type != w.exception):

@@ -528,5 +528,7 @@ def _classify(
     if code == errno.EFBIG:
         return status, Limit("file_size_mb", s.file_size_mb)
     if code == errno.ENOSPC:
-        return status, Limit("tmpfs_mb", s.tmpfs_mb)
+        # /tmp and home are tmpfs: their files are memory, one of the routes memory_mb's
+        # neighbours cap (docs/runner.md, "Memory routes").
+        return Status.MEMORY_LIMIT, Limit("tmpfs_mb", s.tmpfs_mb)
     return status, None

@@ -109,7 +109,7 @@ class Limit:
             "output_limit_bytes": ("output limit", " bytes"),
             "max_processes": ("thread/process limit", ""),
             "file_size_mb": ("file size limit", " MiB"),
-            "tmpfs_mb": ("disk space limit", " MiB"),
+            "tmpfs_mb": ("in-memory /tmp and home limit", " MiB"),
         }
         label, unit = labels.get(self.name, (self.name, ""))
         return f"{label} ({self.value:g}{unit})"

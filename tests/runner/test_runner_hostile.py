@@ -141,10 +141,11 @@ async def test_filling_tmp_stops_at_the_tmpfs_size(runner: Runner):
                 f.write(bytes(2 * 1024 * 1024))
         """,
     )
-    assert result.status is Status.ERROR
+    assert result.status is Status.MEMORY_LIMIT  # tmpfs files are memory
     assert result.exception is not None and result.exception.type == "OSError"
     assert "No space left on device" in result.exception.message
     assert result.limit is not None and result.limit.name == "tmpfs_mb"
+    assert result.explanation and "/tmp" in result.explanation
     assert not list(Path("/tmp").glob(f"{marker}*"))  # noqa: ASYNC240 (host's /tmp untouched)
 
 
