@@ -63,7 +63,10 @@ def gated_worker(directory: Path) -> Path:
     future = "from __future__ import annotations\n"
     gate = (
         "import os as _os, sys as _sys\n"
-        f"if not _os.path.exists(_os.path.join(_os.environ['KERAS_HOME'], {GATE!r})):\n"
+        # Not in the sandbox's set-up step (--setup), which runs before the weights are laid out.
+        "if '--setup' not in _sys.argv and not _os.path.exists(\n"
+        f"    _os.path.join(_os.environ['KERAS_HOME'], {GATE!r})\n"
+        "):\n"
         "    _sys.exit('test outage: this worker may not start yet')\n"
     )
     script = directory / "worker.py"
