@@ -13,6 +13,7 @@ goal is p99 under 500 ms. The in-memory Discord has no network latency: add a re
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import platform
 import shutil
@@ -22,7 +23,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ import simcord
 from pydantic import SecretStr
 from simcord.backend.models import Interaction
 
-from bot.client import TutorBot, _start_runner, create_bot, sync_commands
+from bot.client import TutorBot, create_bot, sync_commands
+from bot.runner.api import PositionCallback, RunResult, Status
+from bot.services import start_runner
 from bot.settings import Settings
 
 ANSWERS = 200
@@ -91,18 +93,8 @@ def burst(env: simcord.Env) -> Iterator[None]:
         del env._settle_internal
 
 
-@dataclass(frozen=True)
-class FakeResult:
-    status: str = "ok"
-    stdout: str = "hello\n"
-    stderr: str = ""
-    exception: Any = None
-    models: tuple[Any, ...] = ()
-    limit: Any = None
-    explanation: str | None = None
-    notes: tuple[str, ...] = ()
-    duration_s: float = 2.0
-    peak_memory_mb: float | None = None
+# What the simulated runner returns: the runner's own result type, as the real one does.
+SIMULATED = RunResult(Status.OK, stdout="hello\n", duration_s=2.0)
 
 
 class SimulatedRunner:
@@ -112,18 +104,21 @@ class SimulatedRunner:
     def __init__(self, env: simcord.Env, workers: int) -> None:
         self.env, self.slots, self.waiting = env, asyncio.Semaphore(workers), 0
 
-    async def run(self, code: str, user: str, on_position: Any = None) -> FakeResult:
+    async def run(
+        self, code: str, user: str, on_position: PositionCallback | None = None
+    ) -> RunResult:
         if self.slots.locked():
             self.waiting += 1
-            if on_position is not None:
-                await on_position(self.waiting)
+            told = on_position(self.waiting) if on_position is not None else None
+            if inspect.isawaitable(told):
+                await told
             await self.env.external_wait(self.slots.acquire(), reason="queue")
             self.waiting -= 1
         else:
             await self.slots.acquire()
         try:
             await asyncio.sleep(2.0)
-            return FakeResult()
+            return SIMULATED
         finally:
             self.slots.release()
 
@@ -208,10 +203,6 @@ async def _runs(
 
 
 def _real_runner_available() -> bool:
-    try:
-        import bot.runner.pool  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
-    except ImportError:
-        return False
     return shutil.which("bwrap") is not None
 
 
@@ -237,12 +228,12 @@ async def main(settings: Settings) -> int:
             await sync_commands(bot)
             answers = await _answers(env, channel, members)
             # The pool warms up (TensorFlow imports) after the answer burst, not during it.
-            started = await _start_runner(bench_settings) if real else None
+            started = await start_runner(bench_settings) if real else None
             if started is not None:
-                await started.wait_idle()  # type: ignore[attr-defined]
+                await started.wait_idle()
             else:
                 real = False
-            bot.runner = started or SimulatedRunner(env, settings.runner.workers)
+            bot.services.runner = started or SimulatedRunner(env, settings.runner.workers)
             runs = await _runs(env, channel, members[:RUNS], simulated=not real)
         finally:
             await env.shutdown()

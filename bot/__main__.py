@@ -21,8 +21,7 @@ from bot import logs
 from bot.settings import Settings
 from bot.store import StoreError, open_store
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
-from bot.tutor.moderator import Moderator
-from bot.tutor.service import LearnerRef, Tutor
+from bot.tutor.service import LearnerRef
 from bot.tutor.session import is_text
 
 log = logging.getLogger("bot")
@@ -128,27 +127,15 @@ def _load(settings: Settings) -> Bank:
 
 
 async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
-    bank = _load(settings)
-    store = await open_store(settings.database_url.get_secret_value())
+    from bot.console import GUILD, PLATFORM, run_chat
+    from bot.services import Start, open_services
+
     # The runner starts its sandboxed workers on the first /run, not before.
-    from bot.runner.cache import ResultCache
-    from bot.runner.pool import Runner
-
-    runner = Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
+    services = await open_services(settings, bank=_load(settings), runner=Start.ON_FIRST_RUN)
     try:
-        from bot.console import GUILD, PLATFORM, run_chat
-
-        who = LearnerRef(PLATFORM, user, GUILD, user)
-        # Charts and exports go next to a SQLite database, else to data/.
-        database = store.url.database if store.url.get_backend_name() == "sqlite" else None
-        files = Path(database).parent if database else Path("data")
-        moderator = Moderator(bank, store) if admin else None
-        return await run_chat(
-            Tutor(bank, store), who, files_dir=files, moderator=moderator, runner=runner
-        )
+        return await run_chat(services, LearnerRef(PLATFORM, user, GUILD, user), admin=admin)
     finally:
-        await runner.close()
-        await store.close()
+        await services.close()
 
 
 async def _discord(settings: Settings) -> int:
@@ -162,7 +149,9 @@ async def _discord(settings: Settings) -> int:
     assert settings.discord_token is not None
     bank = _load(settings)
     store = await open_store(settings.database_url.get_secret_value())
-    bot = create_bot(settings, bank=bank, store=store)  # the bot closes the store
+    # The services are built in setup_hook (bot.services), after logging in; the bot closes
+    # them, the store included.
+    bot = create_bot(settings, bank=bank, store=store)
     try:
         await serve(bot, settings.discord_token.get_secret_value())
     except discord.LoginFailure:

@@ -1,12 +1,13 @@
-"""The Discord bot: a small ``AutoShardedBot`` subclass holding the tutor, the store and the
-runner, and the start-up/shut-down around it. Features live in extensions (``bot.cogs``)."""
+"""The Discord bot: a small ``AutoShardedBot`` subclass holding the shared services (built by
+``bot.services``, the composition root), and the start-up/shut-down around it. Features live in
+extensions (``bot.cogs``), loaded by name: nothing here imports them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Final
 
@@ -14,16 +15,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.errors import ShuttingDown, TutorTree
-from bot.cogs.snippets import RunGate, SnippetRunner
+from bot.errors import ShuttingDown
+from bot.runner.api import SnippetRunner
+from bot.services import Services, Start, open_services
 from bot.settings import Settings
-from bot.store import SqlStore, open_store
-from bot.tutor.content import Bank, load_bank
-from bot.tutor.service import Tutor
+from bot.store import SqlStore
+from bot.tutor.content import Bank
 
 log = logging.getLogger(__name__)
 
+ErrorAnswer = Callable[[discord.Interaction, app_commands.AppCommandError], Awaitable[None]]
+
 EXTENSIONS: Final = (
+    "bot.cogs.errors",  # first: the tree's error handler
     "bot.cogs.quiz",
     "bot.cogs.run",
     "bot.cogs.progress",
@@ -32,44 +36,33 @@ EXTENSIONS: Final = (
 )
 
 
-class _Auto:
-    """Marker: build the runner from Settings.runner (tests pass a fake or None instead)."""
+class TutorTree(app_commands.CommandTree):
+    """The command tree. How a failed command is answered is the errors extension's business
+    (``bot.cogs.errors`` sets ``answer_error``); until it is loaded, discord.py's default logs."""
 
+    answer_error: ErrorAnswer | None = None
 
-AUTO: Final = _Auto()
-
-
-async def _start_runner(settings: Settings) -> SnippetRunner | None:
-    """The sandboxed runner's pool, warming up in the background; None (and /run says so)
-    when snippets cannot run on this machine (no bubblewrap)."""
-    try:
-        from bot.runner.cache import ResultCache
-        from bot.runner.pool import Runner
-        from bot.runner.sandbox import SandboxUnavailable
-    except ImportError:
-        log.warning("the snippet runner is not installed; /run is disabled")
-        return None
-    # Verified content snippets ("Run it" under a question) are answered from the cache.
-    cache = ResultCache(settings.runner.cache_dir)  # type: ignore[attr-defined, unused-ignore]
-    runner = Runner(settings.runner, cache=cache)
-    try:
-        await runner.start()
-    except SandboxUnavailable as exc:
-        log.warning("snippets cannot run here, /run is disabled: %s", exc)
-        return None
-    return runner
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        if self.answer_error is None:
+            await super().on_error(interaction, error)
+        else:
+            await self.answer_error(interaction, error)
 
 
 class TutorBot(commands.AutoShardedBot):
-    """Holds the shared resources; extensions reach them as ``interaction.client.<name>``."""
+    """Holds the shared services; extensions get them from ``bot.services`` when they load,
+    components from ``interaction.client``."""
 
     def __init__(
         self,
         settings: Settings,
         *,
+        services: Services | None = None,
         bank: Bank | None = None,
         store: SqlStore | None = None,
-        runner: SnippetRunner | _Auto | None = AUTO,
+        runner: SnippetRunner | Start | None = Start.NOW,
     ) -> None:
         # The bot never joins voice: no warning about voice libraries it does not need.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -89,31 +82,30 @@ class TutorBot(commands.AutoShardedBot):
             shard_count=settings.discord.shard_count,
         )
         self.settings = settings
-        self.bank = bank
-        self.store = store
-        self._runner_choice = runner
-        self.runner: SnippetRunner | None = None
-        self.run_gate = RunGate(settings.discord.run_cooldown_s)
-        self._tutor: Tutor | None = None
+        self._services = services
+        self._given = (bank, store, runner)
         self.closing = False
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     @property
-    def tutor(self) -> Tutor:
-        if self._tutor is None:
+    def services(self) -> Services:
+        if self._services is None:
             raise RuntimeError("the bot is not set up yet (setup_hook has not run)")
-        return self._tutor
+        return self._services
+
+    def answer_errors_with(self, answer: ErrorAnswer) -> None:
+        """How failed commands are answered (the errors extension says so when it loads)."""
+        assert isinstance(self.tree, TutorTree)
+        self.tree.answer_error = answer
 
     async def setup_hook(self) -> None:
-        if self.bank is None:
-            self.bank = load_bank(self.settings.content_dir)
-        if self.store is None:
-            self.store = await open_store(self.settings.database_url.get_secret_value())
-        self._tutor = Tutor(self.bank, self.store)
-        choice = self._runner_choice
-        self.runner = await _start_runner(self.settings) if isinstance(choice, _Auto) else choice
+        if self._services is None:
+            bank, store, runner = self._given
+            self._services = await open_services(
+                self.settings, bank=bank, store=store, runner=runner
+            )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:
@@ -157,30 +149,40 @@ class TutorBot(commands.AutoShardedBot):
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
             log.warning("%d interactions still running after %.0f s", self._in_flight, grace)
-        if self.runner is not None:
+        services = self._services
+        if services is not None and services.runner is not None:
             # Snippets still running end now; their handlers answer with what they got.
-            await self.runner.close()
+            await services.runner.close()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), 2.0)
         await super().close()
-        if self.store is not None:
-            await self.store.close()
+        if services is not None:
+            await services.close()
+        else:  # never set up (e.g. the login failed): close what was given
+            _, store, runner = self._given
+            if runner is not None and not isinstance(runner, Start):
+                await runner.close()
+            if store is not None:
+                await store.close()
         log.info("shut down cleanly")
 
 
 def create_bot(
     settings: Settings,
     *,
+    services: Services | None = None,
     bank: Bank | None = None,
     store: SqlStore | None = None,
-    runner: SnippetRunner | _Auto | None = AUTO,
+    runner: SnippetRunner | Start | None = Start.NOW,
 ) -> TutorBot:
-    """The bot, not started. Whatever is not given is opened in ``setup_hook`` from
-    ``settings`` (content, database, runner) and closed by ``close()``."""
-    return TutorBot(settings, bank=bank, store=store, runner=runner)
+    """The bot, not started. Without ``services``, ``setup_hook`` opens them from ``settings``
+    (using the content, database or runner given); ``close()`` closes them either way."""
+    return TutorBot(settings, services=services, bank=bank, store=store, runner=runner)
 
 
-async def sync_commands(bot: commands.Bot, guild_id: int | None = None) -> list[Any]:
+async def sync_commands(
+    bot: commands.Bot | commands.AutoShardedBot, guild_id: int | None = None
+) -> list[Any]:
     """Publish the slash commands: to one guild (instant, for development) or globally."""
     if guild_id is None:
         return await bot.tree.sync()

@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.console_admin import USAGE, AdminCommands, whole_number
+from bot.console_admin import MOD_HELP, AdminCommands, whole_number
+from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
 from bot.tutor.commands import Command, help_reply
-from bot.tutor.moderator import Actor, Authority, Moderator
-from bot.tutor.replies import Action, Kind, Reply
+from bot.tutor.moderator import Actor, Authority
+from bot.tutor.replies import Action, Align, Bars, Block, Kind, Reply, Table, Text
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
 from bot.tutor.session import is_text
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 PLATFORM = "terminal"
 # Everyone using the terminal on this machine shares one leaderboard.
@@ -33,17 +37,7 @@ RUN = Command(
     "run code in the sandbox; alone: type several lines and /end (or run the question's code)",
 )
 END = "/end"
-
-
-class SnippetRunner(Protocol):
-    """What the chat needs of bot.runner.pool.Runner (kept abstract: no TensorFlow here)."""
-
-    async def run(
-        self,
-        code: str,
-        user: str,
-        on_position: Callable[[int], Awaitable[None] | None] | None = None,
-    ) -> Any: ...
+NOTHING = Reply(text="", kind=Kind.INFO)  # a line that needs no answer (see Reply.empty)
 
 
 def _printable(text: str) -> str:
@@ -51,18 +45,52 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def table_lines(table: Table) -> list[str]:
+    """A table as aligned text: each column padded to its widest cell (numbers to the right).
+    A separator that starts with punctuation (": ") sticks to its cell; one that starts with a
+    space (" · ") lines up with the others."""
+    rows = [[cell.plain for cell in row] for row in table.rows]
+    seps = [c.after for c in table.columns[:-1]] + [""]
+    sticks = [sep.rstrip() if sep[:1].strip() else "" for sep in seps]
+    widths = [max(len(row[i]) + len(sticks[i]) for row in rows) for i in range(len(seps))]
+    lines = []
+    for row in rows:
+        line = ""
+        for cell, column, sep, stick, width in zip(
+            row, table.columns, seps, sticks, widths, strict=True
+        ):
+            text = cell + stick
+            line += (text.rjust if column.align is Align.RIGHT else text.ljust)(width)
+            line += sep[len(stick) :]
+        lines.append("  " + line.rstrip())
+    return lines
+
+
+def block_lines(block: Block) -> list[str]:
+    if isinstance(block, Text):
+        return [block.plain]
+    if isinstance(block, Table):
+        body = table_lines(block)
+    elif isinstance(block, Bars):
+        body = ["  " + line for line in block.lines()]
+    else:
+        width = max((len(c.usage) for c in block.commands), default=0)
+        body = [f"  {c.usage:<{width}}  {c.summary}" for c in block.commands]
+    return [f"{block.caption}:", *body] if block.caption else body
+
+
 def render(reply: Reply) -> str:
     """A Reply as plain terminal text."""
-    out: list[str] = []
-    if reply.title:
-        out.append(f"── {reply.title} " + "─" * max(0, 60 - len(reply.title)))
-    out.append(reply.text)
+    sections: list[str] = [reply.text] if reply.text else []
+    sections += ["\n".join(block_lines(block)) for block in reply.blocks]
     if reply.code:
-        out.append("")
-        out.append(textwrap.indent(reply.code.rstrip("\n"), "    │ "))
+        sections.append(textwrap.indent(reply.code.rstrip("\n"), "    │ "))
     if reply.choices:
-        out.append("")
-        out.extend(f"  {i}) {choice}" for i, choice in enumerate(reply.choices, start=1))
+        sections.append(
+            "\n".join(f"  {i}) {choice}" for i, choice in enumerate(reply.choices, start=1))
+        )
+    if reply.page is not None and reply.page.has_more:
+        sections.append(f"(more on page {reply.page.number + 1})")
     hints = []
     if Action.NEXT in reply.actions:
         hints.append("Enter or /quiz: next question")
@@ -71,9 +99,11 @@ def render(reply: Reply) -> str:
     if Action.SKIP in reply.actions:
         hints.append("/skip")
     if hints:
-        out.append("")
-        out.append("(" + " · ".join(hints) + ")")
-    return "\n".join(out)
+        sections.append("(" + " · ".join(hints) + ")")
+    body = "\n\n".join(sections)
+    if reply.title:
+        return f"── {reply.title} " + "─" * max(0, 60 - len(reply.title)) + "\n" + body
+    return body
 
 
 class Chat:
@@ -116,14 +146,14 @@ class Chat:
         if self.code_lines is not None:
             if line.strip() != END:
                 self.code_lines.append(line if line.endswith("\n") else line + "\n")
-                return Reply(text="", kind=Kind.INFO)
+                return NOTHING
             return await self.finish()
         text = line.strip()
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
             if self.last is not None and Action.NEXT in self.last.actions:
                 return await self.tutor.quiz(self.who, self.topic)
-            return Reply(text="", kind=Kind.INFO)
+            return NOTHING
         if not text.startswith("/"):
             return await self.tutor.answer(self.who, text)
         name, _, rest = text[1:].partition(" ")
@@ -161,10 +191,8 @@ class Chat:
                 return None
             case _:
                 extra = (RUN, QUIT) if self.runner is not None else (QUIT,)
-                reply = help_reply(self.tutor.bank.topics, extra)
-                if self.admin is not None:
-                    reply = replace(reply, text=f"{reply.text}\n\n{USAGE}")
-                return reply
+                more = (MOD_HELP,) if self.admin is not None else ()
+                return help_reply(self.tutor.bank.topics, extra, *more)
 
     def _save_picture(self, reply: Reply) -> Reply:
         """A terminal cannot show the chart: write it next to the database and say where."""
@@ -176,8 +204,10 @@ class Chat:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(reply.image)
         except OSError as exc:
-            return replace(reply, text=f"{reply.text}\n\n(Could not save the chart: {exc})")
-        return replace(reply, text=f"{reply.text}\n\nChart: {path}")
+            note = Text(f"(Could not save the chart: {exc})")
+        else:
+            note = Text(f"Chart: {path}")
+        return replace(reply, blocks=(*reply.blocks, note))
 
     def seen(self, reply: Reply) -> None:
         """Remember a reply shown to the learner (the last question's code, for /run)."""
@@ -210,9 +240,6 @@ class Chat:
         )
 
     async def _run(self, code: str) -> Reply:
-        from bot.runner.pool import RunRefused
-        from bot.runner.sandbox import SandboxUnavailable
-
         assert self.runner is not None
         self.notify("Running it in the sandbox...")
 
@@ -245,31 +272,32 @@ class Chat:
 
 
 async def run_chat(
-    tutor: Tutor,
+    services: Services,
     who: LearnerRef,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
-    files_dir: Path = Path("data"),
-    moderator: Moderator | None = None,
-    runner: SnippetRunner | None = None,
+    admin: bool = False,
 ) -> int:
-    """The chat loop. With ``moderator``, the /mod commands are open (a local admin)."""
+    """The chat loop over the shared services. With ``admin``, the /mod commands are open (a
+    local admin); charts and exports go to ``services.files_dir``."""
     interactive = stdin.isatty()
     # Bytes that are not UTF-8 arrive as lone surrogates for Chat.handle to refuse, instead of
     # ending the chat in readline; output the terminal cannot show is replaced, not fatal.
     for stream, errors in ((stdin, "surrogateescape"), (stdout, "replace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors=errors)
-    admin = None
-    if moderator is not None:
+    files_dir = services.files_dir
+    commands = None
+    if admin:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name, Authority.MANAGER)
-        admin = AdminCommands(moderator, actor, files_dir)
+        commands = AdminCommands(services.moderator, actor, files_dir)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")
         stdout.flush()
 
-    chat = Chat(tutor, who, files_dir, admin, runner=runner, notify=say)
+    tutor = services.tutor
+    chat = Chat(tutor, who, files_dir, commands, runner=services.runner, notify=say)
 
     say(
         f"Hello {who.display_name}! I'm your transfer-learning tutor "
@@ -284,7 +312,7 @@ async def run_chat(
         line = await asyncio.to_thread(stdin.readline)
         if not line:  # end of input: code typed after /run still runs
             reply = await chat.finish()
-            if reply is not None and reply.text:
+            if reply is not None and not reply.empty:
                 say(render(reply) + "\n")
             break
         if not interactive:
@@ -292,9 +320,9 @@ async def run_chat(
         reply = await chat.handle(line)
         if reply is None:
             break
-        chat.last = reply if reply.kind is not Kind.INFO or reply.text else chat.last
-        chat.seen(reply)
-        if reply.text:
+        if not reply.empty:
+            chat.last = reply
             say(render(reply) + "\n")
+        chat.seen(reply)
     say("Bye! Your progress is saved.")
     return 0

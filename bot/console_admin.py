@@ -11,17 +11,21 @@ from pathlib import Path
 
 from bot.tutor.grading import parse_number
 from bot.tutor.moderator import Actor, Moderator
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.replies import Command, Commands, Kind, Reply
 from bot.tutor.service import MAX_PAGE, Window
 
-USAGE = """Moderator commands:
-  /mod learner NAME            a learner's activity, accuracy and flags
-  /mod reset NAME REASON       hide their progress (recoverable with /mod undo)
-  /mod exclude NAME REASON     leave them out of leaderboards
-  /mod include NAME REASON     put them back
-  /mod undo ACTION_ID [REASON] reverse an action
-  /mod export [week|month|all] the leaderboard and answers as CSV
-  /mod log [page]              every moderator action"""
+MOD_HELP = Commands(
+    (
+        Command("mod learner", "NAME", "a learner's activity, accuracy and flags"),
+        Command("mod reset", "NAME REASON", "hide their progress (recoverable with /mod undo)"),
+        Command("mod exclude", "NAME REASON", "leave them out of leaderboards"),
+        Command("mod include", "NAME REASON", "put them back"),
+        Command("mod undo", "ACTION_ID [REASON]", "reverse an action"),
+        Command("mod export", "[week|month|all]", "the leaderboard and answers as CSV"),
+        Command("mod log", "[page]", "every moderator action"),
+    ),
+    caption="Moderator commands",
+)
 
 
 # Record ids and page numbers: SQLite's integers are 64-bit.
@@ -36,7 +40,7 @@ def whole_number(text: str, high: int = MAX_ID) -> int | None:
 
 
 def _usage(error: str = "") -> Reply:
-    return Reply(text=(f"{error}\n\n" if error else "") + USAGE, kind=Kind.ERROR)
+    return Reply(text=error, kind=Kind.ERROR, blocks=(MOD_HELP,))
 
 
 class AdminCommands:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.console import render
 from bot.tutor.moderation import report
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Kind
@@ -22,7 +23,8 @@ async def answer_all(tutor, who, answers=("2", "global average pooling", "1", "(
 
 
 async def board(tutor, who, window=Window.ALL, topic=None):
-    return (await tutor.leaderboard(who, window, topic=topic)).text
+    """The leaderboard as the terminal shows it."""
+    return render(await tutor.leaderboard(who, window, topic=topic))
 
 
 async def test_reset_hides_progress_and_undo_brings_it_back(tutor, store, bank, clock):
@@ -91,7 +93,7 @@ async def test_log_records_who_what_and_why(tutor, store, bank, clock):
     await mods.set_role(MOD, "role-42", "study group leads")
     await mods.undo(MOD, 2, "wrong role")
     assert await store.moderator_role("test", "g1") is None
-    log = (await mods.log(MOD)).text.splitlines()
+    log = [line.plain for line in (await mods.log(MOD)).blocks[0].lines()]
     assert log[0].startswith("#3 2026-11-01 12:00 UTC · Mo · undo") and "wrong role" in log[0]
     assert "set_role" in log[1] and "(undone by #3)" in log[1]
     assert log[2] == "#1 2026-11-01 12:00 UTC · Mo · exclude Ada · spam"
@@ -123,7 +125,7 @@ async def test_learner_report_and_flags(tutor, store, bank, clock):
     ada = learner("Ada")
     await answer_all(tutor, ada)  # answered at once: far faster than reading time
     mods = Moderator(bank, store, now=clock)
-    text = (await mods.learner(MOD, "ada")).text
+    text = render(await mods.learner(MOD, "ada"))
     assert "Accuracy per topic:" in text and "basics: 2/2 (100%)" in text
     assert "median answer time: 0.0 s" in text
     assert "Flags: none" in text  # 4 fast answers: under the threshold of 5

@@ -3,6 +3,7 @@
 import pytest
 from fsrs import Rating
 
+from bot.console import render
 from bot.store import open_store
 from bot.tutor.replies import Kind
 from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
@@ -173,12 +174,13 @@ async def test_progress_and_leaderboard(tutor):
     await tutor.answer(ada, "(None, 4)")
     await tutor.quiz(bob)
     await tutor.answer(bob, "2")
-    text = (await tutor.progress(ada)).text
+    text = render(await tutor.progress(ada))
     assert "XP: 10" in text
     assert "correct: 1 (50%)" in text
     assert "shapes █████░░░░░ 1/2" in text
-    board = (await tutor.leaderboard(ada, Window.WEEK)).text.splitlines()
-    assert board == ["  1. Ada · 10 XP · 1/2 correct", "  2. Bob · 10 XP · 1/1 correct"]
+    (table,) = (await tutor.leaderboard(ada, Window.WEEK)).blocks
+    board = [line.plain for line in table.lines()]
+    assert board == ["1. Ada · 10 XP · 1/2 correct", "2. Bob · 10 XP · 1/1 correct"]
 
 
 async def test_unknown_topic_and_direct_messages(tutor):

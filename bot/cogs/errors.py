@@ -1,33 +1,35 @@
 """The one place where a failed interaction is answered: a short private message, with an error
-id when it was our fault, and the traceback in the log under that id."""
+id when it was our fault, and the traceback in the log under that id. As an extension it makes
+``report`` what the command tree answers failed commands with; component and modal handlers
+reach it through ``_handling.handle``."""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.cogs.render import error_embed, send
+from bot.errors import ShuttingDown, UserError
+from bot.runner.api import RunRefused
+
+if TYPE_CHECKING:
+    from bot.client import TutorBot
+
+__all__ = ["ShuttingDown", "UserError", "report", "user_message"]
 
 log = logging.getLogger(__name__)
-
-
-class UserError(Exception):
-    """Something the user can act on (wait, use another command). The message is safe to show."""
-
-
-class ShuttingDown(UserError):
-    def __init__(self) -> None:
-        super().__init__("The tutor is restarting. Please try again in a minute.")
 
 
 def _describe(interaction: discord.Interaction) -> str:
     # Ids only: never the interaction token, which is a credential for 15 minutes.
     what = interaction.command.qualified_name if interaction.command else None
     if what is None and isinstance(interaction.data, dict):
-        what = interaction.data.get("custom_id") or interaction.data.get("name")
+        found = interaction.data.get("custom_id") or interaction.data.get("name")
+        what = str(found) if found else None
     return f"{interaction.type.name} {what!r} by user {interaction.user.id} in guild " + str(
         interaction.guild_id or "DM"
     )
@@ -37,7 +39,7 @@ def user_message(error: BaseException) -> tuple[str, str | None]:
     """What to tell the user, and the error id when it must be looked up in the log."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or error
-    if isinstance(error, UserError):
+    if isinstance(error, UserError | RunRefused):  # RunRefused: the runner's words, for learners
         return str(error), None
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down: try again in {error.retry_after:.0f} s.", None
@@ -66,10 +68,12 @@ async def report(interaction: discord.Interaction, error: BaseException) -> str 
     return error_id
 
 
-class TutorTree(app_commands.CommandTree):
-    """The command tree whose ``on_error`` answers every failed slash or context command."""
+async def _answer_error(
+    interaction: discord.Interaction, error: app_commands.AppCommandError
+) -> None:
+    await report(interaction, error)
 
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await report(interaction, error)
+
+async def setup(bot: TutorBot) -> None:
+    # Every failed slash or context-menu command is answered here.
+    bot.answer_errors_with(_answer_error)

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.render import embed_for, send
+from bot.cogs.render import send_reply
 from bot.tutor.commands import Command, help_reply
 
 if TYPE_CHECKING:
@@ -23,16 +23,11 @@ DISCORD_ONLY = (
 
 class Help(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
-        self.bot = bot
+        self.topics = bot.services.bank.topics
 
     @app_commands.command(name="help", description="What I can do")
     async def help_(self, interaction: discord.Interaction) -> None:
-        reply = help_reply(self.bot.tutor.bank.topics, DISCORD_ONLY)
-        embed = embed_for(reply)
-        # The shared text is aligned for a terminal; a code block keeps that alignment.
-        commands_text, _, rest = reply.text.partition("\n\n")
-        embed.description = f"```\n{commands_text}\n```\n{rest}"
-        await send(interaction, embed=embed, ephemeral=True)
+        await send_reply(interaction, help_reply(self.topics, DISCORD_ONLY))
 
 
 async def setup(bot: TutorBot) -> None:

@@ -2,83 +2,76 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs._handling import bot_of, handle
+from bot.cogs._handling import bot_of
+from bot.cogs.components import Part, PersistentButton, topic_choices
 from bot.cogs.render import (
     defer_silently,
     defer_thinking,
     embed_for,
-    error_embed,
     learner,
     send,
     send_reply,
 )
-from bot.tutor.replies import Kind, Reply
-from bot.tutor.service import DIRECT_MESSAGES, LEADERBOARD_PAGE_SIZE, Window
+from bot.tutor.replies import Page, Reply
+from bot.tutor.service import LearnerRef, Window, no_leaderboard_here, unknown_topic
 from bot.tutor.streaks import zone_names
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
 
-NO_DM_LEADERBOARD = "Leaderboards belong to a server; in direct messages, try /progress."
 
-
-def _may_have_more(reply: Reply) -> bool:
-    # A full page may be followed by another; a short (or empty) one is the last.
-    return reply.kind is Kind.LEADERBOARD and len(reply.text.splitlines()) >= LEADERBOARD_PAGE_SIZE
-
-
-def leaderboard_view(window: Window, page: int, topic: str | None, reply: Reply) -> discord.ui.View:
+def leaderboard_view(window: Window, topic: str | None, page: Page) -> discord.ui.View:
+    """Previous and Next, from the reply's page alone (never from its text)."""
     view = discord.ui.View(timeout=None)
-    back = PageButton(window, page - 1, topic, "◀ Previous")
-    back.item.disabled = page <= 1
-    forward = PageButton(window, page + 1, topic, "Next ▶")
-    forward.item.disabled = not _may_have_more(reply)
+    back = PageButton(window, page.number - 1, topic, "◀ Previous")
+    back.item.disabled = not page.has_previous
+    forward = PageButton(window, page.number + 1, topic, "Next ▶")
+    forward.item.disabled = not page.has_more
     view.add_item(back)
     view.add_item(forward)
     return view
 
 
+def leaderboard_message(
+    reply: Reply, window: Window, topic: str | None
+) -> tuple[discord.Embed, discord.ui.View | None]:
+    """A page of the leaderboard with its buttons (a refusal has no page, and no buttons)."""
+    view = None if reply.page is None else leaderboard_view(window, topic, reply.page)
+    return embed_for(reply), view
+
+
 class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"tlt:lb:(?P<window>week|month|all):(?P<page>[0-9]{1,6})(?::(?P<topic>[a-z0-9_-]{1,60}))?",
+    PersistentButton,
+    key="lb",
+    parts=(
+        Part("window", "week|month|all", Window),
+        Part("page", "[0-9]{1,7}", int),
+        Part("topic", "[a-z0-9_-]{1,60}", optional=True),
+    ),
 ):
     """Anyone may page through a leaderboard; window, page and topic are in the custom_id."""
 
-    def __init__(self, window: Window, page: int, topic: str | None, label: str) -> None:
-        custom_id = f"tlt:lb:{window.value}:{max(page, 0)}" + (f":{topic}" if topic else "")
-        super().__init__(
-            discord.ui.Button(label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id)
-        )
+    def __init__(self, window: Window, page: int, topic: str | None, label: str = "") -> None:
+        style = discord.ButtonStyle.secondary
+        super().__init__(window.value, max(page, 0), topic, label=label or "…", style=style)
         self.window, self.page, self.topic = window, max(page, 1), topic
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> PageButton:
-        label = getattr(item, "label", "") or ""
-        return cls(Window(match["window"]), int(match["page"]), match["topic"], label)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await handle(interaction, self._turn)
-
-    async def _turn(self, interaction: discord.Interaction) -> None:
+    async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
-        tutor = bot_of(interaction).tutor
+        tutor = bot_of(interaction).services.tutor
         reply = await tutor.leaderboard(learner(interaction), self.window, self.page, self.topic)
-        if reply.kind is not Kind.LEADERBOARD:
+        if reply.page is None:  # refused: said privately, the board stays as it is
             await send_reply(interaction, reply)
             return
-        await interaction.edit_original_response(
-            embed=embed_for(reply), view=leaderboard_view(self.window, self.page, self.topic, reply)
-        )
+        embed, view = leaderboard_message(reply, self.window, self.topic)
+        await interaction.edit_original_response(embed=embed, view=view)
 
 
 @cache
@@ -91,21 +84,22 @@ class Progress(commands.Cog):
 
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
+        self.tutor = bot.services.tutor
 
     async def _topics(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        wanted = current.lower()
-        topics = self.bot.tutor.bank.topics
-        return [app_commands.Choice(name=t, value=t) for t in topics if wanted in t.lower()][:25]
+        return topic_choices(self.tutor.bank.topics, current)
 
     @app_commands.command(description="Your XP, accuracy, daily streak and mastery per topic")
     async def progress(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
-            reply = await self.bot.tutor.progress(learner(interaction))
-            # The mastery bars are aligned for a fixed-width font; the chart is attached.
-            await send_reply(interaction, reply, monospace=True)
+            await send_reply(interaction, await self.tutor.progress(learner(interaction)))
+
+    def _refusal(self, who: LearnerRef, topic: str | None) -> Reply | None:
+        # The core's own checks, made before deferring, so that they are answered privately.
+        return no_leaderboard_here(who) or unknown_topic(self.tutor.bank.topics, topic)
 
     @app_commands.command(description="This server's ranking")
     @app_commands.describe(
@@ -118,25 +112,15 @@ class Progress(commands.Cog):
         topic: str | None = None,
     ) -> None:
         who = learner(interaction)
-        if who.guild_id == DIRECT_MESSAGES:
-            await send(interaction, embed=error_embed(NO_DM_LEADERBOARD), ephemeral=True)
-            return
-        if topic is not None and topic not in self.bot.tutor.bank.topics:
-            topics = ", ".join(self.bot.tutor.bank.topics)
-            await send(
-                interaction, embed=error_embed(f"Unknown topic. Topics: {topics}"), ephemeral=True
-            )
+        if refused := self._refusal(who, topic):
+            await send_reply(interaction, refused)
             return
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=False)
             chosen = Window(window)
-            reply = await self.bot.tutor.leaderboard(who, chosen, 1, topic)
-            await send(
-                interaction,
-                embed=embed_for(reply),
-                ephemeral=reply.ephemeral,
-                view=leaderboard_view(chosen, 1, topic, reply),
-            )
+            reply = await self.tutor.leaderboard(who, chosen, 1, topic)
+            embed, view = leaderboard_message(reply, chosen, topic)
+            await send(interaction, embed=embed, ephemeral=reply.ephemeral, view=view)
 
     leaderboard.autocomplete("topic")(_topics)
 
@@ -145,9 +129,7 @@ class Progress(commands.Cog):
     async def timezone(self, interaction: discord.Interaction, name: str) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
-            await send_reply(
-                interaction, await self.bot.tutor.set_timezone(learner(interaction), name)
-            )
+            await send_reply(interaction, await self.tutor.set_timezone(learner(interaction), name))
 
     @timezone.autocomplete("name")
     async def _zone_names(

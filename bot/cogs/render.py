@@ -2,13 +2,17 @@
 
 Handlers never build messages by hand: the tutor core returns a ``Reply`` and ``send`` turns it
 into the right Discord call for the interaction's state (first response, after a "thinking"
-deferral, or a follow-up after a silent component deferral).
+deferral, or a follow-up after a silent component deferral). A Reply's structures get Discord's
+own layout (``embed_for``): a table's rows as lines, bars in a code block (a fixed-width font
+keeps them aligned), the command list with each usage as code; a page's navigation is the
+cog's (buttons built from ``Reply.page``). Nothing here reads the wording of a reply.
 
 This is also the one place where text from people (display names, reasons, anything typed) and
 from snippets (output, exceptions, model names) is made safe to show: ``literal`` for text,
-``code_block`` for code and output. The Reply says which parts of its text came from people
-(``Reply.verbatim``); ``markdown`` shows exactly those literally. Nothing the bot sends can ping:
-the client's ``allowed_mentions`` is none (bot/client.py), and mentions are escaped as well.
+``code_block`` for code and output. A Reply says which parts of its text and its table cells
+came from people (``Text.spans``); ``markdown`` shows exactly those literally. Nothing the bot
+sends can ping: the client's ``allowed_mentions`` is none (bot/client.py), and mentions are
+escaped as well.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import discord
 
-from bot.tutor.replies import Kind, Reply, Span, split
+from bot.tutor.replies import Bars, Block, Kind, Reply, Table, Text
 from bot.tutor.service import DIRECT_MESSAGES, LearnerRef
 
 log = logging.getLogger(__name__)
@@ -104,44 +108,38 @@ def code_block(text: str, limit: int, lang: str = "") -> str:
     return f"```{lang}\n{clip(_fenced(text), limit - wrapper, chr(10) + '…')}\n```"
 
 
-def markdown(text: str, spans: tuple[Span, ...] = (), *, monospace: bool = False) -> str:
-    """A Reply's text or title as Discord markdown. What we or the course's authors wrote is
-    markdown already; what people wrote (``spans``, see ``Reply.verbatim``) is shown literally.
-    With ``monospace``, runs of lines indented by two spaces (the tutor's aligned tables and
-    bars) go in code blocks, so that Discord keeps their alignment."""
-    lines: list[list[tuple[str, bool]]] = [[]]
-    for piece, theirs in split(text, spans):
-        if theirs:  # stays on its line: a name cannot add a line to a leaderboard
-            lines[-1].append((piece.replace("\n", " "), True))
-            continue
-        first, *more = piece.split("\n")
-        lines[-1].append((first, False))
-        lines += [[(line, False)] for line in more]
-    out: list[str] = []
-    block: list[str] = []
-    for line in [*lines, None]:
-        if line is not None and monospace and "".join(p for p, _ in line).startswith("  "):
-            block.append("".join(p for p, _ in line))
-            continue
-        if block:
-            out.append(f"```\n{_fenced(chr(10).join(block))}\n```")
-            block = []
-        if line is not None:
-            out.append("".join(literal(p) if theirs else p for p, theirs in line))
-    return "\n".join(out)
+def markdown(text: Text) -> str:
+    """Text of a Reply as Discord markdown. What we or the course's authors wrote is markdown
+    already; what people wrote (``text.spans``) is shown literally, and on its line: a name
+    cannot add a line to a leaderboard."""
+    return "".join(literal(piece) if theirs else piece for piece, theirs in text.pieces())
 
 
-def embed_for(
-    reply: Reply, colour: discord.Colour | None = None, *, monospace: bool = False
-) -> discord.Embed:
-    """One embed for a tutor reply: its text, the numbered choices and the code. ``monospace``:
-    see ``markdown``."""
+def block_markdown(block: Block) -> str:
+    """One of a Reply's structures as Discord markdown."""
+    if isinstance(block, Text):
+        return markdown(block)
+    if isinstance(block, Table):
+        # Rows as lines: Discord's font is proportional, so padding would not align them.
+        body = [markdown(line) for line in block.lines()]
+    elif isinstance(block, Bars):
+        # Bars need a fixed-width font; their labels are the course's topics.
+        body = [code_block("\n".join(block.lines()), 2000)]
+    else:
+        body = [f"`{c.usage}` {c.summary}" for c in block.commands]
+    return "\n".join([f"**{block.caption}**", *body] if block.caption else body)
+
+
+def embed_for(reply: Reply, colour: discord.Colour | None = None) -> discord.Embed:
+    """One embed for a tutor reply: its text, its structures, the numbered choices and the
+    code."""
     if colour is None:
         if reply.kind is Kind.FEEDBACK:
             colour = RIGHT if reply.correct else WRONG
         else:
             colour = COLOURS.get(reply.kind, discord.Colour.light_grey())
-    parts = [markdown(reply.text, reply.verbatim, monospace=monospace)]
+    parts = [markdown(reply.body)] if reply.text else []
+    parts += [block_markdown(block) for block in reply.blocks]
     if reply.choices:  # the course's own text
         parts.append("\n".join(f"**{i}.** {c}" for i, c in enumerate(reply.choices, start=1)))
     tail = ""
@@ -150,19 +148,24 @@ def embed_for(
         tail = code_block(reply.code, max(room, 200), "py")
     description = clip("\n\n".join(parts), EMBED_DESCRIPTION - len(tail) - 2)
     if tail:
-        description = f"{description}\n\n{tail}"
-    embed = discord.Embed(description=description, colour=colour)
-    if reply.title:
-        embed.title = clip(markdown(reply.title, reply.title_verbatim), EMBED_TITLE)
+        description = f"{description}\n\n{tail}" if description else tail
+    embed = discord.Embed(description=description or None, colour=colour)
+    if reply.heading is not None:
+        embed.title = clip(markdown(reply.heading), EMBED_TITLE)
     return embed
 
 
-def attach_image(reply: Reply, embed: discord.Embed) -> list[discord.File]:
-    """The reply's picture (a PNG, e.g. the progress chart) as the embed's image."""
-    if reply.image is None:
-        return []
-    embed.set_image(url="attachment://chart.png")
-    return [discord.File(io.BytesIO(reply.image), filename="chart.png")]
+def files_for(reply: Reply, embed: discord.Embed) -> list[discord.File]:
+    """The reply's picture (a PNG, e.g. the progress chart) as the embed's image, and its
+    attachment (e.g. a CSV export) as a file."""
+    files = []
+    if reply.image is not None:
+        embed.set_image(url="attachment://chart.png")
+        files.append(discord.File(io.BytesIO(reply.image), filename="chart.png"))
+    if reply.attachment is not None:
+        data = io.BytesIO(reply.attachment.data)
+        files.append(discord.File(data, filename=reply.attachment.name))
+    return files
 
 
 def error_embed(text: str) -> discord.Embed:
@@ -213,12 +216,8 @@ async def send(
 
 
 async def send_reply(
-    interaction: discord.Interaction,
-    reply: Reply,
-    view: discord.ui.View | None = None,
-    *,
-    monospace: bool = False,
+    interaction: discord.Interaction, reply: Reply, view: discord.ui.View | None = None
 ) -> None:
-    embed = embed_for(reply, monospace=monospace)
-    files = attach_image(reply, embed)
+    embed = embed_for(reply)
+    files = files_for(reply, embed)
     await send(interaction, embed=embed, ephemeral=reply.ephemeral, view=view, files=files)

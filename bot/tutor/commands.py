@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bot.tutor.replies import Command, Commands, Kind, Reply, Text
 
-from bot.tutor.replies import Kind, Reply
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    args: str
-    summary: str
-
+__all__ = ["COMMANDS", "Command", "help_reply"]
 
 COMMANDS: tuple[Command, ...] = (
     Command("quiz", "[topic]", "the next question: due reviews first, then new ones"),
@@ -28,16 +20,18 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def help_reply(topics: tuple[str, ...], extra: tuple[Command, ...] = ()) -> Reply:
-    width = max(len(f"/{c.name} {c.args}".strip()) for c in (*COMMANDS, *extra))
-    lines = [
-        f"  {f'/{c.name} {c.args}'.strip():<{width}}  {c.summary}" for c in (*COMMANDS, *extra)
-    ]
-    lines += [
-        "",
-        "Answer a multiple-choice question with the number of your choice,",
-        "a short-answer question by typing the answer, e.g. (None, 5) for a shape.",
-        "",
-        "Topics: " + ", ".join(topics),
-    ]
-    return Reply(text="\n".join(lines), kind=Kind.INFO, title="Commands", ephemeral=True)
+def help_reply(topics: tuple[str, ...], extra: tuple[Command, ...] = (), *more: Commands) -> Reply:
+    """/help: the commands (``extra``: those only this frontend has; ``more``: further lists,
+    such as a local admin's), how to answer, and the topics."""
+    how = Text(
+        "Answer a multiple-choice question with the number of your choice,\n"
+        "a short-answer question by typing the answer, e.g. (None, 5) for a shape."
+    )
+    topic_list = Text("Topics: " + ", ".join(topics))
+    return Reply(
+        text="",
+        kind=Kind.INFO,
+        title="Commands",
+        ephemeral=True,
+        blocks=(Commands((*COMMANDS, *extra)), how, topic_list, *more),
+    )

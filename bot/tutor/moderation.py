@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from bot.tutor.content import Bank
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Kind, Reply, verbatim
+from bot.tutor.replies import Align, Column, Kind, Page, Reply, Table, Text, verbatim
 from bot.tutor.review import fast_threshold_s
 
 # An answer faster than this share of the time needed just to read the question is suspicious.
@@ -129,41 +129,69 @@ def _flags(live: Sequence[ReportAttempt], resets: Sequence[datetime], bank: Bank
 
 
 def report_reply(r: Report) -> Reply:
-    lines = [f"Status: {'excluded from leaderboards' if r.excluded else 'on leaderboards'}"]
-    lines.append(
+    lines = [
+        f"Status: {'excluded from leaderboards' if r.excluded else 'on leaderboards'}",
         "Answers per week: "
         + " ".join(f"{n}" for _, n in r.weekly)
-        + f" (oldest to this week, {REPORT_WEEKS} weeks)"
-    )
-    if r.topics:
-        lines.append("Accuracy per topic:")
-        lines += [f"  {t}: {right}/{n} ({right / n:.0%})" for t, right, n in r.topics]
+        + f" (oldest to this week, {REPORT_WEEKS} weeks)",
+    ]
     median = f"{r.median_answer_s:.1f} s" if r.median_answer_s is not None else "n/a"
-    lines.append(f"Hints used: {r.hints} · median answer time: {median}")
-    lines.append("Flags: " + ("none" if not r.flags else ""))
-    lines += [f"  ⚠ {f}" for f in r.flags]
+    rest = [f"Hints used: {r.hints} · median answer time: {median}"]
+    rest.append("Flags: " + ("none" if not r.flags else ""))
+    rest += [f"⚠ {f}" for f in r.flags]
+    accuracy = Table(
+        # "basics: 2/3 (67%)"
+        (Column(after=": "), Column(Align.RIGHT, after=" "), Column(Align.RIGHT)),
+        ((t, f"{right}/{n}", f"({right / n:.0%})") for t, right, n in r.topics),
+        caption="Accuracy per topic",
+    )
     return Reply(
         text="\n".join(lines),
         kind=Kind.INFO,
         title=f"Learner report · {verbatim(r.name)}",
         ephemeral=True,
+        blocks=(*([accuracy] if r.topics else []), Text("\n".join(rest))),
     )
 
 
-def log_reply(rows: Sequence[ModActionRow]) -> Reply:
+# "#3 2026-11-01 12:00 UTC · Mo · exclude Ada (undone by #4) · spam"
+LOG_COLUMNS = (
+    Column(Align.RIGHT, after=" "),
+    Column(),
+    Column(),
+    Column(),
+    Column(),
+)
+
+
+def log_reply(rows: Sequence[ModActionRow], page: Page) -> Reply:
+    """One page of the moderator log, newest first."""
     if not rows:
         return Reply(
-            text="No moderator actions yet.", kind=Kind.INFO, title="Moderator log", ephemeral=True
+            text="No moderator actions yet.",
+            kind=Kind.INFO,
+            title="Moderator log",
+            ephemeral=True,
+            page=page,
         )
-    lines = []
-    for r in rows:
-        who = f" {verbatim(r.learner_name)}" if r.learner_name else ""
-        undone = f" (undone by #{r.undone_by})" if r.undone_by else ""
-        lines.append(
-            f"#{r.id} {r.created_at:%Y-%m-%d %H:%M} UTC · {verbatim(r.moderator_name)} · "
-            f"{r.action}{who}{undone} · {verbatim(r.reason)}"
-        )
-    return Reply(text="\n".join(lines), kind=Kind.INFO, title="Moderator log", ephemeral=True)
+    table = Table(
+        LOG_COLUMNS,
+        (
+            (
+                f"#{r.id}",
+                f"{r.created_at:%Y-%m-%d %H:%M} UTC",
+                verbatim(r.moderator_name),
+                f"{r.action}"
+                + (f" {verbatim(r.learner_name)}" if r.learner_name else "")
+                + (f" (undone by #{r.undone_by})" if r.undone_by else ""),
+                verbatim(r.reason),
+            )
+            for r in rows
+        ),
+    )
+    return Reply(
+        text="", kind=Kind.INFO, title="Moderator log", ephemeral=True, blocks=(table,), page=page
+    )
 
 
 def export_csv(

@@ -8,7 +8,7 @@ someone allowed to do the action itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
@@ -18,7 +18,7 @@ from bot.tutor import moderation
 from bot.tutor.content import Bank
 from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Attachment, Kind, Reply, verbatim
+from bot.tutor.replies import Attachment, Kind, Page, Reply, verbatim
 from bot.tutor.service import Window
 
 MAX_REASON_CHARS = 500
@@ -173,6 +173,17 @@ class Moderator:
         self.store = store
         self.now = now
 
+    async def authority(
+        self, platform: str, guild_id: str, manages_server: bool, role_ids: Collection[str]
+    ) -> Authority:
+        """What the platform grants a member of a guild: MANAGER with the right to manage the
+        server, MODERATOR with the role chosen by a manager (``set_role``; looked up on every
+        call, since roles change), else NONE."""
+        if manages_server:
+            return Authority.MANAGER
+        role = await self.store.moderator_role(platform, guild_id)
+        return Authority.MODERATOR if role is not None and role in role_ids else Authority.NONE
+
     async def _target(self, actor: Actor, user_id: str) -> Target | None:
         return await self.store.find_learner(actor.platform, actor.guild_id, user_id)
 
@@ -255,10 +266,12 @@ class Moderator:
         if refused := refusal(actor, Query.LOG):
             return _error(refused)
         page = max(1, page)
+        # One row more than a page: whether another page follows.
         rows = await self.store.mod_log(
-            actor.platform, actor.guild_id, LOG_PAGE_SIZE, (page - 1) * LOG_PAGE_SIZE
+            actor.platform, actor.guild_id, LOG_PAGE_SIZE + 1, (page - 1) * LOG_PAGE_SIZE
         )
-        return moderation.log_reply(rows)
+        more = len(rows) > LOG_PAGE_SIZE
+        return moderation.log_reply(rows[:LOG_PAGE_SIZE], Page(page, has_more=more))
 
     async def export(self, actor: Actor, window: Window = Window.ALL) -> Reply:
         if refused := refusal(actor, Query.EXPORT):

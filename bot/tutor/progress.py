@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.tutor import review, streaks
 from bot.tutor.content import Bank
-from bot.tutor.replies import Kind, Reply, verbatim
+from bot.tutor.replies import Align, Bar, Bars, Column, Kind, Page, Reply, Table, verbatim
 from bot.tutor.review import CardState
 
 
@@ -78,11 +78,6 @@ def compute(
     )
 
 
-def _bar(done: int, total: int, width: int = 10) -> str:
-    filled = round(width * done / total) if total else 0
-    return "█" * filled + "░" * (width - filled)
-
-
 def progress_reply(name: str, progress: Progress) -> Reply:
     title = f"{verbatim(name)}'s progress"
     if not progress.attempts:
@@ -97,24 +92,42 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         f"Daily streak: {streak.days} day{'s' * (streak.days != 1)}{today}"
         f" · best {streak.best} · freezes held: {streak.freezes}",
         f"Reviews due now: {progress.due}" + (" (/review)" if progress.due else ""),
-        "",
-        "Mastery (questions you would recall now):",
     ]
-    width = max(len(t.topic) for t in progress.topics) if progress.topics else 0
-    for t in progress.topics:
-        lines.append(f"  {t.topic:<{width}} {_bar(t.mastered, t.total)} {t.mastered}/{t.total}")
-    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=title)
+    mastery = Bars(
+        tuple(Bar(t.topic, t.mastered, t.total) for t in progress.topics),
+        caption="Mastery (questions you would recall now)",
+    )
+    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=title, blocks=(mastery,))
 
 
-def leaderboard_reply(rows: Sequence[LeaderRow], title: str) -> Reply:
+# Rank, name, XP, right answers: "1. ada · 10 XP · 1/1 correct".
+LEADERBOARD_COLUMNS = (
+    Column(Align.RIGHT, after=" "),
+    Column(),
+    Column(Align.RIGHT),
+    Column(Align.RIGHT),
+)
+
+
+def leaderboard_reply(rows: Sequence[LeaderRow], title: str, page: Page) -> Reply:
+    """One page of a leaderboard; ``page`` says which, and whether another follows."""
     if not rows:
-        return Reply(
-            text="Nobody has answered yet. Be the first: /quiz",
-            kind=Kind.LEADERBOARD,
-            title=title,
+        text = (
+            "Nobody has answered yet. Be the first: /quiz"
+            if page.number == 1
+            else f"Page {page.number} is past the end of this leaderboard."
         )
-    lines = [
-        f"{r.rank:>3}. {verbatim(r.display_name)} · {r.score} XP · {r.correct}/{r.attempts} correct"
-        for r in rows
-    ]
-    return Reply(text="\n".join(lines), kind=Kind.LEADERBOARD, title=title)
+        return Reply(text=text, kind=Kind.LEADERBOARD, title=title, page=page)
+    table = Table(
+        LEADERBOARD_COLUMNS,
+        (
+            (
+                f"{r.rank}.",
+                verbatim(r.display_name),
+                f"{r.score} XP",
+                f"{r.correct}/{r.attempts} correct",
+            )
+            for r in rows
+        ),
+    )
+    return Reply(text="", kind=Kind.LEADERBOARD, title=title, blocks=(table,), page=page)

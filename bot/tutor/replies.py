@@ -1,7 +1,14 @@
-"""What the tutor says, as data. Each frontend (terminal, Discord) decides how to render it."""
+"""What the tutor says, as data. Each frontend (terminal, Discord) decides how to render it.
+
+A Reply is not layout: its text is prose, and whatever has a shape (a table, bars, the command
+list, a page of a longer list) is a structure the frontend lays out its own way. The terminal
+aligns columns; Discord writes lines, code blocks and buttons. So a change of wording here never
+changes how a frontend reads a reply (no frontend parses the text).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,8 +22,8 @@ Span = tuple[int, int]  # [start, end) of a string
 def verbatim(text: str) -> str:
     """``text``, which came from a person (a display name, a reason, something they typed),
     marked to be shown exactly as it is: a frontend that reads markup (Discord's markdown) must
-    not read it there. Put it in a Reply's text or title; the Reply takes the marks out and
-    keeps where they were (``Reply.verbatim``), so ``text`` stays plain for every frontend."""
+    not read it there. Put it in a Reply's text or title, or in a table cell; they take the marks
+    out and keep where they were (``Text.spans``), so the text stays plain for every frontend."""
     return _OPEN + text.replace(_OPEN, "").replace(_CLOSE, "") + _CLOSE
 
 
@@ -54,6 +61,30 @@ def split(text: str, spans: tuple[Span, ...]) -> list[tuple[str, bool]]:
     return pieces
 
 
+@dataclass(frozen=True)
+class Text:
+    """A string, and which parts of it came from people (``spans``)."""
+
+    plain: str
+    spans: tuple[Span, ...] = ()
+
+    @classmethod
+    def of(cls, marked: str) -> Text:
+        """From a string that may hold ``verbatim`` marks."""
+        return cls(*_unmark(marked))
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        return split(self.plain, self.spans)
+
+    def __add__(self, other: Text) -> Text:
+        shift = len(self.plain)
+        moved = tuple((start + shift, end + shift) for start, end in other.spans)
+        return Text(self.plain + other.plain, self.spans + moved)
+
+    def __str__(self) -> str:
+        return self.plain
+
+
 class Kind(StrEnum):
     QUESTION = "question"
     FEEDBACK = "feedback"
@@ -79,6 +110,109 @@ class Attachment:
     data: bytes
 
 
+class Align(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"  # numbers, so that their digits line up
+
+
+@dataclass(frozen=True)
+class Column:
+    align: Align = Align.LEFT
+    # Written between this column's cell and the next one's (the last column's is not used).
+    after: str = " · "
+
+
+@dataclass(frozen=True, init=False)
+class Table:
+    """Rows of cells under columns. Cells are worded ("10 XP"): the columns say only how they
+    line up, so a frontend may align them (a terminal) or write each row as a line (Discord)."""
+
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Text, ...], ...]
+    caption: str | None
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        rows: Iterable[Sequence[str]],
+        caption: str | None = None,
+    ) -> None:
+        cells = tuple(tuple(Text.of(cell) for cell in row) for row in rows)
+        if not columns or any(len(row) != len(columns) for row in cells):
+            raise ValueError("every row needs one cell per column")
+        object.__setattr__(self, "columns", tuple(columns))
+        object.__setattr__(self, "rows", cells)
+        object.__setattr__(self, "caption", caption)
+
+    def lines(self) -> tuple[Text, ...]:
+        """Each row as one line: its cells joined by their columns' separators, unpadded."""
+        out = []
+        for row in self.rows:
+            line = row[0]
+            for before, cell in zip(self.columns, row[1:], strict=False):
+                line = line + Text(before.after) + cell
+            out.append(line)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str  # the course's own text (a topic)
+    done: int
+    total: int
+
+    def drawn(self, width: int = 10) -> str:
+        filled = round(width * self.done / self.total) if self.total else 0
+        return "█" * filled + "░" * (width - filled)
+
+
+@dataclass(frozen=True)
+class Bars:
+    bars: tuple[Bar, ...]
+    caption: str | None = None
+
+    def lines(self) -> tuple[str, ...]:
+        """One aligned line per bar, for a fixed-width font: ``label ███░░ done/total``."""
+        width = max((len(b.label) for b in self.bars), default=0)
+        return tuple(f"{b.label:<{width}} {b.drawn()} {b.done}/{b.total}" for b in self.bars)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+    summary: str
+
+    @property
+    def usage(self) -> str:
+        return f"/{self.name} {self.args}".strip()
+
+
+@dataclass(frozen=True)
+class Commands:
+    """A list of commands, e.g. /help's."""
+
+    commands: tuple[Command, ...]
+    caption: str | None = None
+
+
+# What a Reply may carry besides its text, shown after it, in order (``Text``: a paragraph).
+Block = Table | Bars | Commands | Text
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a longer list: which, and whether another follows. Frontends build their
+    navigation (buttons, a hint) from this alone."""
+
+    number: int  # from 1
+    has_more: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
@@ -92,6 +226,8 @@ class Reply:
     question_id: str | None = None
     correct: bool | None = None  # for feedback: was the answer right
     actions: tuple[Action, ...] = ()
+    blocks: tuple[Block, ...] = ()  # tables, bars, command lists, paragraphs: after the text
+    page: Page | None = None  # set when the reply is one page of a longer list
     # Where ``text`` and ``title`` hold text from a person (marked with ``verbatim``, filled in
     # by the Reply itself). Everything else in them was written by us or the course's authors.
     verbatim: tuple[Span, ...] = ()
@@ -107,3 +243,16 @@ class Reply:
             title, spans = _unmark(self.title)
             object.__setattr__(self, "title", title)
             object.__setattr__(self, "title_verbatim", spans)
+
+    @property
+    def body(self) -> Text:
+        return Text(self.text, self.verbatim)
+
+    @property
+    def heading(self) -> Text | None:
+        return None if self.title is None else Text(self.title, self.title_verbatim)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to show (e.g. the echo of a line typed into a multi-line /run)."""
+        return not (self.text or self.blocks or self.code or self.choices)

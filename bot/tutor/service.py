@@ -16,7 +16,7 @@ from typing import Protocol
 from bot.tutor import chart, progress, review, session, streaks
 from bot.tutor.content import Bank
 from bot.tutor.progress import AttemptRow, LeaderRow
-from bot.tutor.replies import Kind, Reply, verbatim
+from bot.tutor.replies import Kind, Page, Reply, verbatim
 from bot.tutor.review import CardState
 from bot.tutor.session import InvalidAnswer, OpenQuestion
 
@@ -122,6 +122,25 @@ NO_OPEN_QUESTION = "No question is open. Type /quiz to get one."
 NOT_OPEN = "That question is no longer open. Type /quiz for a new one."
 
 
+# Checks a frontend may need before it acknowledges a command (Discord answers them privately
+# at once, before deferring): pure, so that the frontend and the core apply one rule, with one
+# message.
+
+
+def unknown_topic(topics: Sequence[str], topic: str | None) -> Reply | None:
+    """The refusal of a topic the course does not have; None for no topic or a known one."""
+    if topic is None or topic in topics:
+        return None
+    return _error(f"Unknown topic {verbatim(repr(topic))}. Topics: {', '.join(topics)}")
+
+
+def no_leaderboard_here(who: LearnerRef) -> Reply | None:
+    """The refusal of a leaderboard outside any server; None inside one."""
+    if who.guild_id != DIRECT_MESSAGES:
+        return None
+    return _error("Leaderboards belong to a server; in direct messages, try /progress.")
+
+
 class Tutor:
     def __init__(self, bank: Bank, store: Store, now: Callable[[], datetime] = _utcnow) -> None:
         self.bank = bank
@@ -129,11 +148,6 @@ class Tutor:
         self.now = now
         # Learner ids never change once created; caching them saves a query per command.
         self._ids: dict[tuple[str, str, str], int] = {}
-
-    def _unknown_topic(self, topic: str) -> Reply:
-        return _error(
-            f"Unknown topic {verbatim(repr(topic))}. Topics: {', '.join(self.bank.topics)}"
-        )
 
     async def _id(self, who: LearnerRef) -> int:
         key = (who.platform, who.user_id, who.guild_id)
@@ -159,8 +173,8 @@ class Tutor:
         """Ask the next question (replacing any open one, which is not counted): due reviews
         first, then new questions from the weakest topic (see session.choose_next).
         ``difficulty`` (1 to 3) restricts the choice to questions of that difficulty."""
-        if topic is not None and topic not in self.bank.topics:
-            return self._unknown_topic(topic)
+        if refused := unknown_topic(self.bank.topics, topic):
+            return refused
         learner = await self._id(who)
         current = await self.store.open_question(learner)
         avoid = {current.question_id} if current else set()
@@ -168,8 +182,8 @@ class Tutor:
 
     async def review(self, who: LearnerRef, topic: str | None = None) -> Reply:
         """Ask a question whose review is due, if any."""
-        if topic is not None and topic not in self.bank.topics:
-            return self._unknown_topic(topic)
+        if refused := unknown_topic(self.bank.topics, topic):
+            return refused
         learner = await self._id(who)
         cards = await self.store.cards(learner)
         now = self.now()
@@ -318,26 +332,24 @@ class Tutor:
         page: int = 1,
         topic: str | None = None,
     ) -> Reply:
-        if who.guild_id == DIRECT_MESSAGES:
-            return _error("Leaderboards belong to a server; in direct messages, try /progress.")
-        if topic is not None and topic not in self.bank.topics:
-            return self._unknown_topic(topic)
+        if refused := no_leaderboard_here(who) or unknown_topic(self.bank.topics, topic):
+            return refused
         if page > MAX_PAGE:
             return _error(f"Pages go from 1 to {MAX_PAGE:,}.")
         page = max(1, page)
+        # One row more than a page: whether another page follows, without counting them all.
         rows = await self.store.leaderboard(
             who.platform,
             who.guild_id,
             window.since(self.now()),
-            LEADERBOARD_PAGE_SIZE,
+            LEADERBOARD_PAGE_SIZE + 1,
             (page - 1) * LEADERBOARD_PAGE_SIZE,
             topic,
         )
         label = {Window.WEEK: "this week", Window.MONTH: "this month", Window.ALL: "all time"}
         about = f" · {topic}" if topic else ""
-        reply = progress.leaderboard_reply(
-            rows, f"Leaderboard{about} · {label[window]} · page {page}"
+        return progress.leaderboard_reply(
+            rows[:LEADERBOARD_PAGE_SIZE],
+            f"Leaderboard{about} · {label[window]} · page {page}",
+            Page(page, has_more=len(rows) > LEADERBOARD_PAGE_SIZE),
         )
-        if not rows and page > 1:
-            reply = replace(reply, text=f"Page {page} is past the end of this leaderboard.")
-        return reply

@@ -12,6 +12,7 @@ import simcord
 
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
+from bot.runner.api import SnippetRunner
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -31,7 +32,7 @@ def settings(db_path: Path) -> Settings:
 
 
 @pytest.fixture
-def runner() -> object | None:
+def runner() -> SnippetRunner | None:
     """The runner the bot gets; tests override it (None: /run is unavailable)."""
     return None
 
@@ -46,8 +47,10 @@ async def bots() -> AsyncIterator[list[TutorBot]]:
 
 
 @pytest.fixture
-def simcord_bot(settings: Settings, runner: object | None, bots: list[TutorBot]) -> TutorBot:
-    bot = create_bot(settings, runner=runner)  # type: ignore[arg-type]
+def simcord_bot(
+    settings: Settings, runner: SnippetRunner | None, bots: list[TutorBot]
+) -> TutorBot:
+    bot = create_bot(settings, runner=runner)
     bots.append(bot)
     return bot
 
@@ -71,11 +74,14 @@ def attempts(db_path: Path) -> list[tuple[str, str, int, str, str]]:
 
 
 async def restart(
-    env: simcord.Env, settings: Settings, bots: list[TutorBot], runner: object | None = None
+    env: simcord.Env,
+    settings: Settings,
+    bots: list[TutorBot],
+    runner: SnippetRunner | None = None,
 ) -> TutorBot:
     """A new bot process on the same database: the old one shut down, a fresh one attached."""
     old = env.bot
-    new = create_bot(settings, runner=runner)  # type: ignore[arg-type]
+    new = create_bot(settings, runner=runner)
     bots.append(new)
     await env.restart_bot(new)
     await old.close()  # type: ignore[attr-defined]

@@ -1,49 +1,30 @@
 """A stand-in for the snippet runner where the real one cannot show what a test needs: a run
-that takes long (in SimCord's virtual time), a busy queue, hostile output."""
+that takes long (in SimCord's virtual time), a busy queue, hostile output. It implements the
+runner's one protocol (``bot.runner.api.SnippetRunner``) and returns its one result type."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import simcord
 
-from bot.cogs.snippets import PositionCallback, RunRefused
+from bot.runner.api import ModelInfo, PositionCallback, RunRefused, RunResult, Status
+
+MODEL = ModelInfo(
+    name="sequential",
+    input_shape="(None, 8)",
+    output_shape="(None, 5)",
+    params=45,
+    trainable_params=45,
+)
 
 
-@dataclass(frozen=True)
-class Result:
-    status: str = "ok"
-    stdout: str = ""
-    stderr: str = ""
-    exception: dict[str, Any] | None = None
-    models: tuple[dict[str, Any], ...] = ()
-    limit: Any = None
-    explanation: str | None = None
-    notes: tuple[str, ...] = ()
-    duration_s: float = 1.5
-    peak_memory_mb: float | None = 512.0
-
-
-@dataclass(frozen=True)
-class Limit:
-    """As the runner reports a limit: the setting's name, its value, and a wording."""
-
-    name: str
-    value: float
-
-    def describe(self) -> str:
-        return f"time limit ({self.value:g}s)"
-
-
-MODEL = {
-    "name": "sequential",
-    "input_shape": "(None, 8)",
-    "output_shape": "(None, 5)",
-    "params": 45,
-    "trainable_params": 45,
-}
+def run_result(status: Status = Status.OK, **fields: Any) -> RunResult:
+    """A RunResult as the runner reports one: 1.5 s and 512 MB unless the test says otherwise."""
+    return RunResult(status, **{"duration_s": 1.5, "peak_memory_mb": 512.0, **fields})
 
 
 @dataclass
@@ -52,7 +33,7 @@ class FakeRunner:
     its place (as the real pool does) and waits, declared to SimCord as an external wait."""
 
     env: simcord.Env | None = None
-    result: Result = field(default_factory=lambda: Result(stdout="hello\n", models=(MODEL,)))
+    result: RunResult = field(default_factory=lambda: run_result(stdout="hello\n", models=(MODEL,)))
     delay_s: float = 0.0
     calls: list[tuple[str, str]] = field(default_factory=list)
     finished: int = 0
@@ -60,12 +41,15 @@ class FakeRunner:
     _worker: asyncio.Lock = field(default_factory=asyncio.Lock)
     _queue: list[str] = field(default_factory=list)
 
-    async def run(self, code: str, user: str, on_position: PositionCallback | None = None) -> Any:
+    async def run(
+        self, code: str, user: str, on_position: PositionCallback | None = None
+    ) -> RunResult:
         self.calls.append((code, user))
         if self._worker.locked():
             self._queue.append(user)
-            if on_position is not None:
-                await on_position(len(self._queue))  # type: ignore[misc]
+            told = on_position(len(self._queue)) if on_position is not None else None
+            if inspect.isawaitable(told):
+                await told
             assert self.env is not None
             await self.env.external_wait(self._worker.acquire(), reason="waiting for the worker")
             self._queue.remove(user)
@@ -84,5 +68,7 @@ class FakeRunner:
 
 
 class RefusingRunner(FakeRunner):
-    async def run(self, code: str, user: str, on_position: PositionCallback | None = None) -> Any:
+    async def run(
+        self, code: str, user: str, on_position: PositionCallback | None = None
+    ) -> RunResult:
         raise RunRefused("The runner is busy (50 snippets waiting); try again in a minute.")

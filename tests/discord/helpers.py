@@ -45,12 +45,13 @@ def text_of(message: Any) -> str:
 def refusals(env: simcord.Env) -> list[str]:
     """The user errors the bot answered through its error handler (acknowledging them for
     SimCord, which otherwise fails a test whose bot raised)."""
-    from bot.cogs.errors import UserError
+    from bot.errors import UserError
+    from bot.runner.api import RunRefused
 
     found = []
     for error in env.errors:
         cause = error.__cause__ if error.__cause__ is not None else error
-        assert isinstance(cause, UserError), f"unexpected error: {error!r}"
+        assert isinstance(cause, UserError | RunRefused), f"unexpected error: {error!r}"
         found.append(str(cause))
     return found
 

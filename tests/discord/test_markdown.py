@@ -16,9 +16,10 @@ import discord
 import pytest
 import simcord
 
-from bot.cogs.render import markdown
-from bot.tutor.replies import Reply, verbatim
-from tests.discord.fakes import FakeRunner, Result
+from bot.cogs.render import block_markdown, markdown
+from bot.runner.api import ExceptionInfo, Limit, ModelInfo, Status
+from bot.tutor.replies import Column, Reply, Table, verbatim
+from tests.discord.fakes import FakeRunner, run_result
 from tests.discord.helpers import raw_text_of, text_of, world
 from tests.discord.test_moderation import confirm
 from tests.discord.test_run import run_code
@@ -173,15 +174,15 @@ def runner() -> FakeRunner:
 async def test_snippet_results_are_literal_or_fenced(env, runner):
     runner.env = env
     link = "[Claim prize](https://example.invalid)"
-    runner.result = Result(
-        status="error",
+    runner.result = run_result(
+        Status.ERROR,
         stdout=f"```\n{link} @everyone\n```",
         stderr="``````",
-        exception={"type": f"Err```{link}", "message": f"```\n{link}", "line": 1},
-        models=({"name": f"m```{link}", "output_shape": "(None, 5)", "params": 1},),
+        exception=ExceptionInfo(f"Err```{link}", f"```\n{link}", line=1),
+        models=(ModelInfo(f"m```{link}", None, "(None, 5)", 1, None),),
         explanation=f"Shape {link} <@123456789012345678> # heading",
         notes=(f"note {link}", "> quote"),
-        limit={"name": f"limit {link}", "value": 1.0},
+        limit=Limit(f"limit {link}", 1.0),
     )
     _, channel, alice = world(env)
 
@@ -207,15 +208,15 @@ async def test_snippet_results_are_literal_or_fenced(env, runner):
     assert_never_pings(env)
 
 
-def test_aligned_lines_go_in_code_blocks_they_cannot_close():
-    reply = Reply(text=f"Report\n  {verbatim('x```@everyone [a](https://b.invalid)')}: 1/1\n  b")
-    out = markdown(reply.text, reply.verbatim, monospace=True)
-    assert out.startswith("Report\n```\n") and out.endswith("\n```")
-    inside = out.removeprefix("Report\n```\n").removesuffix("\n```")
-    assert "```" not in inside  # a person's text in a table row cannot end the block
-    assert "[a](https://b.invalid)" in inside  # and is not escaped there: code shows as is
+def test_table_cells_from_people_are_literal_and_stay_on_their_line():
+    hostile = "x```@everyone [a](https://b.invalid)\n# line"
+    table = Table((Column(after=": "), Column()), [(verbatim(hostile), "1/1"), ("b", "**2**")])
+    out = block_markdown(table)
+    first, second = out.split("\n")  # a person's text adds no line to a table
+    assert_literal(first.removesuffix(": 1/1"), hostile.replace("\n", " "))
+    assert second == "b: **2**"  # what the course wrote stays markdown
 
 
 def test_what_the_course_wrote_stays_markdown():
     reply = Reply(text=f"Use **`include_top=False`**, {verbatim('**not**')} this")
-    assert markdown(reply.text, reply.verbatim) == r"Use **`include_top=False`**, \*\*not\*\* this"
+    assert markdown(reply.body) == r"Use **`include_top=False`**, \*\*not\*\* this"

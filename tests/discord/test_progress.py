@@ -46,7 +46,7 @@ async def test_progress_is_private_and_counts_answers(env):
     text = text_of(shown.response)
     assert "alice's progress" in text
     assert "XP: 10" in text and "correct: 1 (100%)" in text
-    assert "```\n  basics" in text  # the mastery bars, aligned in a code block
+    assert "```\nbasics █████░░░░░ 1/2\nshapes" in text  # bars aligned in a code block
     (chart,) = shown.response.attachments
     assert chart.filename == "chart.png" and chart.size > 1000
     assert shown.response.embeds[0].image.url == "attachment://chart.png"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.cogs.run._render import full_output
-from tests.discord.fakes import FakeRunner, Limit, RefusingRunner, Result
+from bot.runner.api import ExceptionInfo, Limit, Status
+from tests.discord.fakes import FakeRunner, RefusingRunner, run_result
 from tests.discord.helpers import refusals, text_of, world
 
 CODE = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(5)])\n"
@@ -110,7 +111,7 @@ async def test_run_it_runs_the_questions_snippet(env, runner):
 
     ran = await bob.click(answered.followups[0], label="Run it")  # anyone may run it
 
-    question_code = env.bot.tutor.bank.get("head-output-shape").code
+    question_code = env.bot.services.bank.get("head-output-shape").code
     assert runner.calls == [(question_code, str(bob.id))]
     assert ran.acknowledged and "Snippet of head-output-shape" in text_of(ran.response)
 
@@ -118,10 +119,10 @@ async def test_run_it_runs_the_questions_snippet(env, runner):
 async def test_errors_limits_and_explanations_are_named(env, runner):
     runner.env = env
     runner.delay_s = 0
-    runner.result = Result(
-        status="error",
+    runner.result = run_result(
+        Status.ERROR,
         stderr="Traceback (most recent call last):\nValueError: Input size must be at least 32x32",
-        exception={"type": "ValueError", "message": "Input size must be at least 32x32", "line": 2},
+        exception=ExceptionInfo("ValueError", "Input size must be at least 32x32", line=2),
         explanation="ResNet50 needs images of at least 32×32 pixels.",
         notes=("imagenet weights were replaced by random ones (offline)",),
     )
@@ -135,7 +136,7 @@ async def test_errors_limits_and_explanations_are_named(env, runner):
     assert "imagenet weights were replaced" in text
 
     await env.advance_time(60)
-    runner.result = Result(status="timeout", limit=Limit("wall_timeout_s", 30.0))
+    runner.result = run_result(Status.TIMEOUT, limit=Limit("wall_timeout_s", 30.0))
     stopped = await run_code(alice, channel)
     assert "⏱️ Stopped: time limit (30s)" in text_of(stopped.response)
 
@@ -149,7 +150,7 @@ async def test_hostile_and_oversized_output_is_made_safe(env, runner):
         "evil\u202eexe.txt zero\u200bwidth nul\x00 bell\x07 esc\x1b[31mred\n"
     )
     big = hostile + ("x" * 99 + "\n") * 1000  # about 100 kB
-    runner.result = Result(stdout=big, stderr=hostile)
+    runner.result = run_result(stdout=big, stderr=hostile)
     _, channel, alice = world(env)
 
     result = await run_code(alice, channel)
@@ -172,8 +173,8 @@ async def test_hostile_and_oversized_output_is_made_safe(env, runner):
     assert full.json["allowed_mentions"] == {"parse": []}
 
 
-async def test_a_refusing_runner_is_explained(env):
-    env.bot.runner = RefusingRunner(env=env)
+@pytest.mark.parametrize("runner", [RefusingRunner()])
+async def test_a_refusing_runner_is_explained(env, runner):
     _, channel, alice = world(env)
 
     refused = await run_code(alice, channel)

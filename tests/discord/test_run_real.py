@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.cogs.snippets import SandboxUnavailable
+from bot.runner.api import SandboxUnavailable
+from bot.runner.pool import Runner
 from bot.settings import Settings
 from tests.discord.helpers import text_of, world
 
-# The runner is built on its own branch; until it is merged, this test has nothing to run.
-pool = pytest.importorskip("bot.runner.pool", reason="the snippet runner is not merged yet")
 pytestmark = pytest.mark.slow
 
 CODE = """\
@@ -23,9 +22,9 @@ model.summary(print_fn=lambda line: print("<@123> @everyone ```", line[:0]))
 
 
 @pytest.fixture
-async def runner(settings: Settings) -> AsyncIterator[object]:
+async def runner(settings: Settings) -> AsyncIterator[Runner]:
     """One warm worker, started outside the bot so SimCord does not wait for its warm-up."""
-    runner = pool.Runner(settings.runner.model_copy(update={"workers": 1}))
+    runner = Runner(settings.runner.model_copy(update={"workers": 1}))
     try:
         await runner.start()
         await runner.wait_idle(within_s=300)

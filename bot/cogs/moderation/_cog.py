@@ -1,14 +1,13 @@
 """/mod: moderator commands over the Moderator core (bot/tutor/moderator.py).
 
 Who may do what is decided by the core, on every subcommand and again when an action runs: this
-layer only says what Discord grants the member (Manage Server, the moderator role).
+layer only says what Discord grants the member (Manage Server, their roles).
 ``default_permissions`` is only the initial visibility, and server admins can open the command
 to anyone in Integrations.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -16,18 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.errors import UserError
 from bot.cogs.moderation._views import ConfirmView
 from bot.cogs.render import PLATFORM, defer_thinking, embed_for, send, send_reply
+from bot.errors import UserError
 from bot.tutor.moderation import ActionKind
-from bot.tutor.moderator import (
-    MAX_REASON_CHARS,
-    Actor,
-    Authority,
-    Moderator,
-    Query,
-    refusal,
-)
+from bot.tutor.moderator import MAX_REASON_CHARS, Actor, Authority, Query, refusal
 from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.service import Window
 
@@ -76,28 +68,20 @@ class Moderation(
 
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        assert bot.bank is not None and bot.store is not None  # set in setup_hook, before us
-        self.moderator = Moderator(bot.bank, bot.store)
+        self.moderator = bot.services.moderator
 
     async def actor_of(self, interaction: discord.Interaction) -> Actor:
+        """The member as a moderator: what Discord grants them here, looked up on every use."""
         member = interaction.user
-        authority = await self._granted(interaction)
         guild = str(interaction.guild_id)
-        return Actor(PLATFORM, guild, str(member.id), member.display_name, authority)
-
-    async def _granted(self, interaction: discord.Interaction) -> Authority:
-        """What Discord grants the member here: Manage Server, or the role chosen with
-        /mod settings role, or nothing. Looked up on every use: roles change."""
         if interaction.guild_id is None:  # /mod is for servers only
-            return Authority.NONE
-        if has_manage_server(interaction):
-            return Authority.MANAGER
-        assert self.bot.store is not None
-        role_id = await self.bot.store.moderator_role(PLATFORM, str(interaction.guild_id))
-        roles = getattr(interaction.user, "roles", ())  # a Member's; a plain User has none
-        if role_id is not None and any(str(role.id) == role_id for role in roles):
-            return Authority.MODERATOR
-        return Authority.NONE
+            authority = Authority.NONE
+        else:
+            roles = member.roles if isinstance(member, discord.Member) else ()
+            authority = await self.moderator.authority(
+                PLATFORM, guild, has_manage_server(interaction), {str(r.id) for r in roles}
+            )
+        return Actor(PLATFORM, guild, str(member.id), member.display_name, authority)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         # Runs before every /mod subcommand, so that a refusal comes before any confirmation;
@@ -113,8 +97,7 @@ class Moderation(
     async def _answer(self, interaction: discord.Interaction, reply: Awaitable[Reply]) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
-            # Reports hold indented, aligned lines (accuracy per topic): keep them aligned.
-            await send_reply(interaction, await reply, monospace=True)
+            await send_reply(interaction, await reply)
 
     async def _confirm(
         self,
@@ -195,15 +178,8 @@ class Moderation(
     async def export(
         self, interaction: discord.Interaction, window: Literal["week", "month", "all"] = "all"
     ) -> None:
-        async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=True)
-            actor = await self.actor_of(interaction)
-            reply = await self.moderator.export(actor, Window(window))
-            files = []
-            if reply.attachment is not None:
-                data = io.BytesIO(reply.attachment.data)
-                files.append(discord.File(data, filename=reply.attachment.name))
-            await send(interaction, embed=embed_for(reply), ephemeral=True, files=files)
+        actor = await self.actor_of(interaction)
+        await self._answer(interaction, self.moderator.export(actor, Window(window)))
 
     @app_commands.command(description="Every moderator action, newest first")
     @app_commands.describe(page="page number (15 actions each)")
@@ -211,7 +187,13 @@ class Moderation(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
     ) -> None:
         actor = await self.actor_of(interaction)
-        await self._answer(interaction, self.moderator.log(actor, page))
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            reply = await self.moderator.log(actor, page)
+            embed = embed_for(reply)
+            if reply.page is not None and reply.page.has_more:
+                embed.set_footer(text=f"Older actions: /mod log page:{reply.page.number + 1}")
+            await send(interaction, embed=embed, ephemeral=True)
 
     @settings.command(name="role", description="Set (or, without a role, clear) the moderator role")
     @app_commands.describe(role="members with this role may use /mod; leave empty to clear")

@@ -1,17 +1,18 @@
-"""/quiz, /hint, /skip, and the short-answer modal's submissions."""
+"""/quiz, /review, /hint, /skip, and the short-answer modal's submissions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._handling import handle
+from bot.cogs.components import modal_value, submitted, topic_choices
 from bot.cogs.quiz._views import ANSWER_FIELD, ANSWER_MODAL, grade, send_question
-from bot.cogs.render import defer_thinking, error_embed, learner, send, send_reply
+from bot.cogs.render import defer_thinking, learner, send_reply
+from bot.tutor.service import unknown_topic
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -19,36 +20,17 @@ if TYPE_CHECKING:
 DIFFICULTY = {"easy": 1, "medium": 2, "hard": 3}
 
 
-def modal_value(data: Mapping[str, Any], custom_id: str) -> str | None:
-    """The value of one text input in a modal submission (inside action rows or labels)."""
-    stack: list[Any] = list(data.get("components") or [])
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, Mapping):
-            continue
-        if node.get("custom_id") == custom_id and "value" in node:
-            return str(node["value"])
-        stack.extend(node.get("components") or [])
-        if node.get("component"):
-            stack.append(node["component"])
-    return None
-
-
 class Quiz(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
+        self.tutor = bot.services.tutor
 
     async def _topic_ok(self, interaction: discord.Interaction, topic: str | None) -> bool:
-        # Checked before deferring, so that a typo gets a private answer at once.
-        if topic is None or topic in self.bot.tutor.bank.topics:
-            return True
-        topics = ", ".join(self.bot.tutor.bank.topics)
-        await send(
-            interaction,
-            embed=error_embed(f"Unknown topic. Topics: {topics}"),
-            ephemeral=True,
-        )
-        return False
+        # The core's own check, made before deferring: a typo gets a private answer at once.
+        refused = unknown_topic(self.tutor.bank.topics, topic)
+        if refused is not None:
+            await send_reply(interaction, refused)
+        return refused is None
 
     @app_commands.command(description="Ask me the next question")
     @app_commands.describe(topic="only questions from this topic", difficulty="only this level")
@@ -63,19 +45,14 @@ class Quiz(commands.Cog):
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=False)
             level = DIFFICULTY[difficulty] if difficulty else None
-            reply = await self.bot.tutor.quiz(learner(interaction), topic, level)
+            reply = await self.tutor.quiz(learner(interaction), topic, level)
             await send_question(interaction, reply)
 
     @quiz.autocomplete("topic")
     async def _topics(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        wanted = current.lower()
-        return [
-            app_commands.Choice(name=t, value=t)
-            for t in self.bot.tutor.bank.topics
-            if wanted in t.lower()
-        ][:25]
+        return topic_choices(self.tutor.bank.topics, current)
 
     @app_commands.command(description="Only questions whose review is due")
     @app_commands.describe(topic="only questions from this topic")
@@ -84,9 +61,7 @@ class Quiz(commands.Cog):
             return
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=False)
-            await send_question(
-                interaction, await self.bot.tutor.review(learner(interaction), topic)
-            )
+            await send_question(interaction, await self.tutor.review(learner(interaction), topic))
 
     review.autocomplete("topic")(_topics)
 
@@ -94,7 +69,7 @@ class Quiz(commands.Cog):
     async def hint(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
-            await send_reply(interaction, await self.bot.tutor.hint(learner(interaction)))
+            await send_reply(interaction, await self.tutor.hint(learner(interaction)))
 
     @app_commands.command(description="Put your open question aside and get another")
     @app_commands.describe(topic="the next question's topic")
@@ -103,7 +78,7 @@ class Quiz(commands.Cog):
             return
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=False)
-            await send_question(interaction, await self.bot.tutor.skip(learner(interaction), topic))
+            await send_question(interaction, await self.tutor.skip(learner(interaction), topic))
 
     skip.autocomplete("topic")(_topics)
 
@@ -111,12 +86,10 @@ class Quiz(commands.Cog):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Short answers arrive as modal submissions; their custom_id says whose and which
         question, so no modal object has to survive in memory (or across a restart)."""
-        if interaction.type is not discord.InteractionType.modal_submit:
+        found = submitted(interaction, ANSWER_MODAL)
+        if found is None:
             return
-        data: Mapping[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        match = ANSWER_MODAL.fullmatch(str(data.get("custom_id", "")))
-        if match is None:
-            return
+        match, data = found
         text = modal_value(data, ANSWER_FIELD) or ""
         owner, qid = int(match["owner"]), match["qid"]
         await handle(interaction, lambda i: grade(i, owner, qid, text))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.cogs.components import RunIt
 from bot.cogs.run._cog import Run
-from bot.cogs.run._views import RunQuestionButton
+from bot.cogs.run._views import run_question
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
 
 
 async def setup(bot: TutorBot) -> None:
-    bot.add_dynamic_items(RunQuestionButton)
+    RunIt.run_question = run_question
+    bot.add_dynamic_items(RunIt)
     await bot.add_cog(Run(bot))

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs._handling import handle
-from bot.cogs.errors import UserError
-from bot.cogs.quiz._cog import modal_value
+from bot.cogs.components import modal_value, submitted
 from bot.cogs.run._views import (
     CODE_FIELD,
-    CODE_MODAL,
+    CODE_MODAL_ID,
     check_runnable,
     code_from_message,
     code_modal,
     execute,
 )
+from bot.errors import UserError
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -50,10 +49,8 @@ class Run(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
+        found = submitted(interaction, CODE_MODAL_ID)
+        if found is None:
             return
-        data: Mapping[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        if data.get("custom_id") != CODE_MODAL:
-            return
-        code = modal_value(data, CODE_FIELD) or ""
+        code = modal_value(found[1], CODE_FIELD) or ""
         await handle(interaction, lambda i: execute(i, code))

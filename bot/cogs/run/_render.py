@@ -9,13 +9,11 @@ visible), and nothing pings (the bot sends with ``allowed_mentions`` none).
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from typing import Any
 
 import discord
 
 from bot.cogs.render import FIELD_VALUE, clip, code_block, literal, neutralise
-from bot.cogs.snippets import RunResultLike, field
+from bot.runner.api import Limit, RunResult
 
 STATUS = {
     "ok": ("✅", "Ran successfully", discord.Colour.green()),
@@ -32,19 +30,12 @@ EXPLANATION_CHARS = FIELD_VALUE
 NOTES_CHARS = 500
 
 
-def describe_limit(limit: Any) -> str:
-    """e.g. "time limit (30s)": the runner's own wording when it has one."""
-    describe = getattr(limit, "describe", None)
-    if callable(describe):
-        return literal(str(describe()))
-    if isinstance(limit, Mapping):
-        name = limit.get("name") or "limit"
-        value = limit.get("value")
-        return literal(f"{name} ({value:g})" if isinstance(value, int | float) else str(name))
-    return literal(str(limit))
+def describe_limit(limit: Limit) -> str:
+    """e.g. "time limit (30s)": the runner's own wording."""
+    return literal(limit.describe())
 
 
-def status_line(result: RunResultLike) -> tuple[str, str, discord.Colour]:
+def status_line(result: RunResult) -> tuple[str, str, discord.Colour]:
     """The headline (outcome, and which limit if one ended the run) and a details line."""
     icon, text, colour = STATUS.get(
         result.status, ("❔", f"Finished: {literal(str(result.status))}", discord.Colour.greyple())
@@ -60,15 +51,12 @@ def status_line(result: RunResultLike) -> tuple[str, str, discord.Colour]:
     return f"{icon} {text}", " · ".join(details), colour
 
 
-def _models(result: RunResultLike) -> str:
+def _models(result: RunResult) -> str:
     lines = []
-    for model in result.models or ():
-        name = neutralise(str(field(model, "name", "model")))
-        out = field(model, "output_shape")
-        inp = field(model, "input_shape")
-        params = field(model, "params")
-        trainable = field(model, "trainable_params")
-        line = f"{name}: output {out}"
+    for model in result.models:
+        name = neutralise(model.name)
+        inp, params, trainable = model.input_shape, model.params, model.trainable_params
+        line = f"{name}: output {model.output_shape}"
         if inp is not None:
             line += f"  (input {inp})"
         if params is not None:
@@ -79,23 +67,22 @@ def _models(result: RunResultLike) -> str:
     return "\n".join(lines)
 
 
-def _exception(result: RunResultLike) -> str | None:
+def _exception(result: RunResult) -> str | None:
     exc = result.exception
     if exc is None:
         return None
-    kind = neutralise(str(field(exc, "type", "Exception")))
-    line = field(exc, "line")
-    message = str(field(exc, "message", "") or "")
-    where = f" on line {line}" if line is not None else ""
+    kind = neutralise(exc.type)
+    message = exc.message
+    where = f" on line {exc.line}" if exc.line is not None else ""
     return f"{kind}{where}: {message}" if message else f"{kind}{where}"
 
 
-def full_output(result: RunResultLike) -> str:
+def full_output(result: RunResult) -> str:
     return f"--- stdout ---\n{result.stdout or ''}\n--- stderr ---\n{result.stderr or ''}\n"
 
 
 def result_message(
-    result: RunResultLike, title: str | None = None
+    result: RunResult, title: str | None = None
 ) -> tuple[discord.Embed, list[discord.File]]:
     headline, details, colour = status_line(result)
     embed = discord.Embed(title=clip(headline, 256), colour=colour)

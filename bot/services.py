@@ -1,0 +1,106 @@
+"""The composition root: the services both frontends use, built in one place.
+
+``open_services`` opens the content, the database and the snippet runner from Settings (or takes
+the ones a caller already has) and builds the tutor, the moderator and the run gate over them. The
+Discord bot (``bot.client``) and the terminal chat (``bot.console``) receive the result; neither
+they nor the cogs build a service or open the database themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from bot.runner.api import SandboxUnavailable, SnippetRunner
+from bot.runner.cache import ResultCache
+from bot.runner.gate import RunGate
+from bot.runner.pool import Runner
+from bot.settings import Settings
+from bot.store import SqlStore, open_store
+from bot.tutor.content import Bank, load_bank
+from bot.tutor.moderator import Moderator
+from bot.tutor.service import Tutor
+
+log = logging.getLogger(__name__)
+
+
+class Start(Enum):
+    """When the real runner starts its sandboxed workers."""
+
+    NOW = "now"  # warming up in the background from the start (the Discord bot)
+    ON_FIRST_RUN = "on first run"  # when the first snippet comes (the terminal chat)
+
+
+@dataclass
+class Services:
+    """What the frontends share. ``runner`` is None where snippets cannot run (no bubblewrap);
+    it is a plain attribute so that a benchmark can swap it while the bot runs."""
+
+    bank: Bank
+    store: SqlStore
+    tutor: Tutor
+    moderator: Moderator
+    runner: SnippetRunner | None
+    run_gate: RunGate
+
+    @property
+    def files_dir(self) -> Path:
+        """Where files for the user go (charts, exports): next to a SQLite database, else
+        data/."""
+        url = self.store.url
+        database = url.database if url.get_backend_name() == "sqlite" else None
+        return Path(database).parent if database else Path("data")
+
+    async def close(self) -> None:
+        """Stop the runner (snippets still running end now), then close the database."""
+        if self.runner is not None:
+            await self.runner.close()
+        await self.store.close()
+
+
+def build_runner(settings: Settings) -> Runner:
+    """The sandboxed runner, not started. Verified content snippets ("Run it" under a
+    question) are answered from the results cache."""
+    return Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
+
+
+async def start_runner(settings: Settings) -> Runner | None:
+    """The runner, warming up in the background; None (and /run says so) when snippets cannot
+    run on this machine (no bubblewrap)."""
+    runner = build_runner(settings)
+    try:
+        await runner.start()
+    except SandboxUnavailable as exc:
+        log.warning("snippets cannot run here, /run is disabled: %s", exc)
+        return None
+    return runner
+
+
+async def open_services(
+    settings: Settings,
+    *,
+    bank: Bank | None = None,
+    store: SqlStore | None = None,
+    runner: SnippetRunner | Start | None = Start.NOW,
+) -> Services:
+    """Everything not given is opened from ``settings``; ``Services.close`` closes it all,
+    given or not. ``runner``: one to use (tests: a fake, or None for none), or when to start
+    the real one."""
+    bank = bank if bank is not None else load_bank(settings.content_dir)
+    store = (
+        store if store is not None else await open_store(settings.database_url.get_secret_value())
+    )
+    if runner is Start.NOW:
+        runner = await start_runner(settings)
+    elif runner is Start.ON_FIRST_RUN:
+        runner = build_runner(settings)
+    return Services(
+        bank=bank,
+        store=store,
+        tutor=Tutor(bank, store),
+        moderator=Moderator(bank, store),
+        runner=runner,
+        run_gate=RunGate(settings.discord.run_cooldown_s),
+    )
