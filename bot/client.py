@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import discord
 from discord import app_commands
@@ -19,8 +19,10 @@ from bot.errors import ShuttingDown
 from bot.runner.api import SnippetRunner
 from bot.services import Services, Start, open_services
 from bot.settings import Settings
-from bot.store import SqlStore
 from bot.tutor.content import Bank
+
+if TYPE_CHECKING:
+    from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
 

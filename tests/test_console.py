@@ -254,3 +254,44 @@ def test_local_admin_moderates_from_the_terminal(tmp_path: Path):
     assert "/mod learner NAME" in out  # unknown subcommand: the usage
     with sqlite3.connect(db) as raw:
         assert raw.execute("select count(*) from mod_actions").fetchone() == (2,)
+
+
+# --- how the terminal lays out a reply's structures (bot.console.render) ------------------------
+
+
+def test_tables_are_aligned_columns():
+    from bot.console import render
+    from bot.tutor.progress import LeaderRow, leaderboard_reply
+    from bot.tutor.replies import Page
+
+    rows = [LeaderRow(1, "ada", 120, 15, 12), LeaderRow(10, "bartholomew", 5, 2, 1)]
+    shown = render(leaderboard_reply(rows, "Leaderboard · all time · page 1", Page(1, True)))
+    assert shown.split("\n")[1:] == [
+        "   1. ada         · 120 XP · 12/15 correct",
+        "  10. bartholomew ·   5 XP ·   1/2 correct",
+        "",
+        "(more on page 2)",
+    ]
+
+
+def test_a_report_keeps_its_prose_around_the_table():
+    from bot.console import render
+    from bot.tutor.moderation import Report, report_reply
+
+    report = Report("ada", False, (), (("basics", 2, 3), ("transfer", 10, 10)), 1, 2.5, ())
+    shown = render(report_reply(report)).split("\n\n")
+    assert shown[1] == "Accuracy per topic:\n  basics:     2/3  (67%)\n  transfer: 10/10 (100%)"
+    assert shown[2] == "Hints used: 1 · median answer time: 2.5 s\nFlags: none"
+
+
+def test_help_aligns_the_commands_and_bars_align_their_labels():
+    from bot.console import render
+    from bot.tutor.commands import help_reply
+    from bot.tutor.replies import Bar, Bars, Reply
+
+    lines = render(help_reply(("basics", "shapes"))).split("\n")
+    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == 40
+    assert all(line.index(" ", 3) <= 40 for line in lines[1:9])
+    assert "Topics: basics, shapes" in lines
+    bars = Reply(text="", blocks=(Bars((Bar("a", 1, 2), Bar("longer", 0, 2)), "Mastery"),))
+    assert render(bars) == "Mastery:\n  a      █████░░░░░ 1/2\n  longer ░░░░░░░░░░ 0/2"
