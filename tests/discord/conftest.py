@@ -84,6 +84,6 @@ async def restart(
     new = create_bot(settings, runner=runner)
     bots.append(new)
     await env.restart_bot(new)
-    await old.close()  # type: ignore[attr-defined]
+    await old.close()
     await sync_commands(new)
     return new

@@ -65,7 +65,7 @@ def unsettled(env: simcord.Env) -> Iterator[None]:
     async def deliver_only(**_: Any) -> None:
         return None
 
-    env._settle_internal = deliver_only  # type: ignore[method-assign]
+    env._settle_internal = deliver_only
     try:
         yield
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cogs.run._render import full_output
-from bot.runner.api import ExceptionInfo, Limit, Status
+from bot.runner.api import ExceptionInfo, Limit, RunRefused, Status
 from tests.discord.fakes import FakeRunner, RefusingRunner, run_result
 from tests.discord.helpers import refusals, text_of, world
 
@@ -195,3 +195,20 @@ async def test_run_without_a_runner_says_so(env, runner):
     assert refused.ephemeral and refused.modal is None
     assert "not available" in text_of(refused.response)
     assert refusals(env) == ["Running snippets is not available on this bot right now."]
+
+
+def test_the_run_gate_forgets_pauses_that_are_over(monkeypatch):
+    """One entry per learner whose pause still runs, not one per learner ever seen."""
+    import time
+
+    from bot.runner.gate import RunGate
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    gate = RunGate(cooldown_s=10)
+    for user in range(1000):
+        with gate.hold(str(user)):
+            clock[0] += 1
+    assert len(gate._finished) <= 10
+    with pytest.raises(RunRefused, match="Please wait 10 s"):
+        gate.admit("999")

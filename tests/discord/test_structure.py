@@ -79,12 +79,14 @@ def test_every_persistent_button_shares_one_base():
         importlib.import_module(name)
 
     def subclasses(cls: type) -> Iterator[type]:
-        for sub in cls.__subclasses__():
+        found: list[type] = cls.__subclasses__()
+        for sub in found:
             yield sub
             yield from subclasses(sub)
 
-    ours = {c for c in subclasses(discord.ui.DynamicItem) if c.__module__.startswith("bot.")}
-    assert ours and all(issubclass(c, PersistentButton) for c in ours)
+    items = {c for c in subclasses(discord.ui.DynamicItem) if c.__module__.startswith("bot.")}
+    ours = {c for c in items if issubclass(c, PersistentButton)}
+    assert ours and ours == items
     keys = {c.key for c in ours if c.key}
     assert keys == {"a", "sa", "h", "s", "n", "r", "lb"}  # the seven buttons
     # Each declares only what differs: no button parses its custom_id or checks the clicker.
