@@ -9,22 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.tutor.content import ContentError, json_schema, load_bank, parse_text
-from tests.conftest import ROOT
-
-VALID = """\
-questions:
-  - id: q1
-    topic: basics
-    difficulty: 1
-    kind: multiple_choice
-    prompt: Which?
-    choices:
-      - text: A
-        correct: true
-      - text: B
-    hint: h
-    explanation: e
-"""
+from tests.helpers import ROOT, VALID
 
 
 def problems_of(text: str) -> list[str]:

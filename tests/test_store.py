@@ -17,7 +17,7 @@ from bot.tutor.progress import AttemptRow
 from bot.tutor.review import review
 from bot.tutor.service import NewAttempt
 from bot.tutor.session import OpenQuestion
-from tests.conftest import learner
+from tests.helpers import learner
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -19,9 +19,7 @@ import simcord
 from bot.cogs.render import markdown
 from bot.tutor.replies import Reply, verbatim
 from tests.discord.fakes import FakeRunner, Result
-from tests.discord.helpers import raw_text_of, text_of, world
-from tests.discord.test_moderation import confirm
-from tests.discord.test_run import run_code
+from tests.discord.helpers import confirm, raw_text_of, run_code, text_of, world
 
 # Display names and reasons as a hostile member would choose them.
 HOSTILE = (

@@ -28,7 +28,7 @@ import pytest_asyncio
 from bot.runner.pool import Runner
 from bot.runner.result import RunResult, Status
 from bot.runner.sandbox import TMPFS_INODES_PER_MB
-from tests.runner.conftest import TEST_LIMITS
+from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 

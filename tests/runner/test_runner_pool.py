@@ -27,7 +27,7 @@ from bot.runner.sandbox import Sandbox
 from bot.settings import RunnerSettings
 from bot.tutor.replies import Kind
 from bot.tutor.service import LearnerRef
-from tests.runner.conftest import TEST_LIMITS
+from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
