@@ -7,7 +7,7 @@ bot's acknowledgement (defer or response) is measured on the wall clock. Discord
 goal is p99 under 500 ms. The in-memory Discord has no network latency: add a real round trip
 (tens of ms) to these figures.
 
-    python -m bot bench discord        (writes bench/RESULTS-discord.md)
+    python -m bench discord        (writes bench/RESULTS-discord.md)
 """
 
 from __future__ import annotations
