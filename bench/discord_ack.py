@@ -65,7 +65,7 @@ def ack_clock(env: simcord.Env) -> Iterator[dict[int, list[float]]]:
         return method
 
     originals = {name: getattr(Interaction, name) for name in _ACK_METHODS}
-    env.backend.new_interaction = new_interaction  # type: ignore[method-assign]
+    env.backend.new_interaction = new_interaction
     for name, original in originals.items():
         setattr(Interaction, name, stamped(original))
     try:
@@ -84,7 +84,7 @@ def burst(env: simcord.Env) -> Iterator[None]:
     async def deliver_only(**_: Any) -> None:
         return None
 
-    env._settle_internal = deliver_only  # type: ignore[method-assign]
+    env._settle_internal = deliver_only
     try:
         yield
     finally:

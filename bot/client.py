@@ -180,7 +180,7 @@ def create_bot(
     return TutorBot(settings, bank=bank, store=store, runner=runner)
 
 
-async def sync_commands(bot: commands.Bot, guild_id: int | None = None) -> list[Any]:
+async def sync_commands(bot: commands.AutoShardedBot, guild_id: int | None = None) -> list[Any]:
     """Publish the slash commands: to one guild (instant, for development) or globally."""
     if guild_id is None:
         return await bot.tree.sync()

@@ -274,10 +274,10 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
             (3, "q1", 1, 0, 10, "2026-03-05 09:00:00"),  # due again: counts
             (4, "q2", 1, 1, 5, "2026-03-01 09:05:00"),  # right with a hint
         ]
-        for attempt_id, qid, correct, hinted, points, when in rows:
+        for attempt_id, qid, correct, hinted, xp, when in rows:
             conn.exec_driver_sql(
                 "insert into attempts values (?, 1, ?, 't', 'a', ?, ?, ?, 1000, ?)",
-                (attempt_id, qid, correct, hinted, points, when),
+                (attempt_id, qid, correct, hinted, xp, when),
             )
     with engine.begin() as conn:
         upgrade_connection(conn)

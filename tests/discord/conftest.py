@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import simcord
+from pydantic import SecretStr
 
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
+from bot.settings import DiscordSettings
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -23,9 +25,9 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(db_path: Path) -> Settings:
     return Settings(
-        database_url=f"sqlite+aiosqlite:///{db_path}",
+        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=CONTENT,
-        discord={"shard_count": 1},
+        discord=DiscordSettings(shard_count=1),
     )
 
 

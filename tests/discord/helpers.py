@@ -73,7 +73,7 @@ def unsettled(env: simcord.Env) -> Iterator[None]:
     async def deliver_only(**_: Any) -> None:
         return None
 
-    env._settle_internal = deliver_only  # type: ignore[method-assign]
+    env._settle_internal = deliver_only
     try:
         yield
     finally:
@@ -98,7 +98,7 @@ async def restart(
     new = create_bot(settings, runner=runner)  # type: ignore[arg-type]
     bots.append(new)
     await env.restart_bot(new)
-    await old.close()  # type: ignore[attr-defined]
+    await old.close()
     await sync_commands(new)
     return new
 
