@@ -71,7 +71,7 @@ def no_snippets(tmp_path: Path) -> str:
     ("args", "stdin", "status", "needs", "never"),
     [
         (
-            ["content", "check", "--content-dir", str(ROOT / "content")],
+            ["content", "check", "--content-dir", "{no_snippets}"],
             "",
             0,
             {"yaml", "bot.tutor.content"},
