@@ -103,6 +103,31 @@ async def test_snippets_are_checked_and_only_verified_results_cached(runner: Run
     assert again["dense-shape"].result.cached and again["dense-shape"].problems == ()
 
 
+def test_a_check_with_every_snippet_verified_before_needs_no_sandbox(tmp_path: Path):
+    (tmp_path / "content").mkdir()
+    dense_only = BANK.split("  - id: wrong-message")[0]
+    (tmp_path / "content" / "bank.yaml").write_text(dense_only, encoding="utf-8")
+    [question] = load_bank(tmp_path / "content").questions
+    model = ModelInfo("model", "(None, 4)", "(None, 5)", 25, 25)
+    ResultCache(tmp_path / "cache").put(question.code or "", RunResult(Status.OK, models=(model,)))
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check", "--execute"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        # No bubblewrap on this PATH: nothing is left to run, so nothing needs it.
+        env={
+            "PATH": str(tmp_path),
+            "TUTOR_CONTENT_DIR": str(tmp_path / "content"),
+            "TUTOR_RUNNER__CACHE_DIR": str(tmp_path / "cache"),
+        },
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "dense-shape: ok (cached) ok" in run.stderr
+    assert "1 snippets ran as their questions expect" in run.stdout
+
+
 @pytest.mark.slow
 def test_a_wrong_expectation_fails_the_command_with_file_and_line(tmp_path: Path):
     (tmp_path / "bank.yaml").write_text(
