@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run chat test lint content-check bench clean
+.PHONY: install system-deps run chat test test-fast lint content-check bench clean
 
 install: $(STAMP) system-deps
 
@@ -32,21 +32,32 @@ system-deps:
 run: install
 	$(PY) -m bot run
 
-# content check --execute runs every content snippet in the sandbox (results of snippets verified
-# before come from data/runner-cache, so it is quick after the first run; CI starts without one).
-test: install
-	$(PY) -m ruff check .
+# The terminal chat as your login name, even when DISCORD_TOKEN is set.
+chat: install
+	$(PY) -m bot chat
+
+# The whole suite, as CI runs it (.ci/run). Content snippets run once, in `content check
+# --execute`: it runs those not verified before (a fresh clone has none) and caches the results
+# in data/runner-cache, which also answers "Run it" on them at once.
+test: lint
 	$(PY) -m pytest -q
 	$(PY) -m bot content check --execute
 
+# The edit loop: every test that needs neither TensorFlow nor the sandbox (marker `slow`).
+test-fast: install
+	$(PY) -m pytest -q -m 'not slow'
+
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy .
 
 content-check: install
 	$(PY) -m bot content check
 
+# The benchmarks are not part of the package: `python -m bench answers|runner|discord`.
+BENCH ?= answers
 bench: install
-	$(PY) -m bot bench
+	$(PY) -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

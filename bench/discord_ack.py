@@ -7,7 +7,7 @@ bot's acknowledgement (defer or response) is measured on the wall clock. Discord
 goal is p99 under 500 ms. The in-memory Discord has no network latency: add a real round trip
 (tens of ms) to these figures.
 
-    python -m bot bench discord        (writes bench/RESULTS-discord.md)
+    python -m bench discord        (writes bench/RESULTS-discord.md)
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def ack_clock(env: simcord.Env) -> Iterator[dict[int, list[float]]]:
         return method
 
     originals = {name: getattr(Interaction, name) for name in _ACK_METHODS}
-    env.backend.new_interaction = new_interaction  # type: ignore[method-assign]
+    env.backend.new_interaction = new_interaction
     for name, original in originals.items():
         setattr(Interaction, name, stamped(original))
     try:
@@ -86,7 +86,7 @@ def burst(env: simcord.Env) -> Iterator[None]:
     async def deliver_only(**_: Any) -> None:
         return None
 
-    env._settle_internal = deliver_only  # type: ignore[method-assign]
+    env._settle_internal = deliver_only
     try:
         yield
     finally:

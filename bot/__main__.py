@@ -1,7 +1,11 @@
 """Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
-weights fetch | sync-commands | bench``.
+weights fetch | sync-commands``.
 
 Settings are built here once and passed down (nothing else reads the environment).
+
+Each command imports what it needs when it runs: ``content check`` (the authors' edit loop)
+must not pay for SQLAlchemy, Alembic, discord.py or matplotlib (tests/test_command_line.py).
+The benchmarks are not part of the package: ``python -m bench`` runs them from a checkout.
 """
 
 from __future__ import annotations
@@ -14,15 +18,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from bot import logs
 from bot.settings import Settings
-from bot.store import StoreError, open_store
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
-from bot.tutor.service import LearnerRef
-from bot.tutor.session import is_text
 
 log = logging.getLogger("bot")
 
@@ -96,16 +98,11 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[common], help="create or migrate the database")
-
-    bench = sub.add_parser("bench", parents=[common], help="benchmarks (see bench/)")
-    bench.add_argument(
-        "name", nargs="?", default="answers", choices=["answers", "discord", "runner"]
-    )
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "content_dir", None) is not None:
         overrides["content_dir"] = args.content_dir
     if getattr(args, "database_url", None) is not None:
@@ -129,6 +126,7 @@ def _load(settings: Settings) -> Bank:
 async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
     from bot.console import GUILD, PLATFORM, run_chat
     from bot.services import Start, open_services
+    from bot.tutor.service import LearnerRef
 
     # The runner starts its sandboxed workers on the first /run, not before.
     services = await open_services(settings, bank=_load(settings), runner=Start.ON_FIRST_RUN)
@@ -145,6 +143,7 @@ async def _discord(settings: Settings) -> int:
     import discord
 
     from bot.client import create_bot, serve
+    from bot.store import open_store
 
     assert settings.discord_token is not None
     bank = _load(settings)
@@ -172,6 +171,7 @@ async def _sync_commands(settings: Settings, guild: int | None) -> int:
     import discord
 
     from bot.client import create_bot, sync_commands
+    from bot.store import open_store
 
     if not settings.discord_token:
         print("sync-commands needs DISCORD_TOKEN.", file=sys.stderr)
@@ -194,6 +194,8 @@ async def _sync_commands(settings: Settings, guild: int | None) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
+    from bot.store import open_store
+
     store = await open_store(settings.database_url.get_secret_value())
     await store.close()
     print("Database is up to date.")
@@ -239,11 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets.append(settings.discord_token.get_secret_value())
     logs.setup(secrets=secrets)
     try:
-        return _command(args, settings)
-    except StoreError as exc:
-        # One line, whatever went wrong with the database; its class says which status.
-        print(f"error: {logs.redact(str(exc), secrets)}", file=sys.stderr)
-        return exc.exit_status
+        return _command(args, settings, secrets)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -255,24 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _command(args: argparse.Namespace, settings: Settings) -> int:
+def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -> int:
     match args.command:
-        case "run":
-            if settings.discord_token:
-                return asyncio.run(_discord(settings))
-            return _start_chat(settings, getpass.getuser())
-        case "sync-commands":
-            return asyncio.run(_sync_commands(settings, args.guild))
-        case "chat":
-            return _start_chat(settings, args.user or getpass.getuser(), args.admin)
         case "content":
             return _content(args, settings)
-        case "db":
-            return asyncio.run(_db_upgrade(settings))
-        case "bench" if args.name == "discord":
-            from bench.discord_ack import main as bench_discord
-
-            return asyncio.run(bench_discord(settings))
         case "run-snippet":
             from bot.runner.cli import run_snippet
 
@@ -282,18 +266,35 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
             bank = _load(settings) if settings.content_dir.is_dir() else None
             return weights_fetch(settings, args.models, bank)
-        case "bench" if args.name == "runner":
-            from bench.runner import main as bench_runner
+    # The other commands open the database (only they import it).
+    from bot.store import StoreError
 
-            return asyncio.run(bench_runner(settings))
-        case "bench":
-            from bench.answers import main as bench_answers
+    try:
+        return _database_command(args, settings)
+    except StoreError as exc:
+        # One line, whatever went wrong with the database; its class says which status.
+        print(f"error: {logs.redact(str(exc), secrets)}", file=sys.stderr)
+        return exc.exit_status
 
-            return asyncio.run(bench_answers(settings))
+
+def _database_command(args: argparse.Namespace, settings: Settings) -> int:
+    match args.command:
+        case "run":
+            if settings.discord_token:
+                return asyncio.run(_discord(settings))
+            return _start_chat(settings, getpass.getuser())
+        case "sync-commands":
+            return asyncio.run(_sync_commands(settings, args.guild))
+        case "chat":
+            return _start_chat(settings, args.user or getpass.getuser(), args.admin)
+        case "db":
+            return asyncio.run(_db_upgrade(settings))
     return EXIT_USAGE
 
 
 def _start_chat(settings: Settings, user: str, admin: bool = False) -> int:
+    from bot.tutor.session import is_text
+
     if not is_text(user):
         # The name comes from argv or the login name, decoded with surrogateescape.
         print("error: the user name is not valid UTF-8; choose one with --user", file=sys.stderr)

@@ -182,9 +182,7 @@ def create_bot(
     return TutorBot(settings, services=services, bank=bank, store=store, runner=runner)
 
 
-async def sync_commands(
-    bot: commands.Bot | commands.AutoShardedBot, guild_id: int | None = None
-) -> list[Any]:
+async def sync_commands(bot: commands.AutoShardedBot, guild_id: int | None = None) -> list[Any]:
     """Publish the slash commands: to one guild (instant, for development) or globally."""
     if guild_id is None:
         return await bot.tree.sync()

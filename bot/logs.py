@@ -88,9 +88,13 @@ def safe_url(url: object) -> str:
 def url_secrets(url: str) -> list[str]:
     """The secret parts of ``url`` as they may appear in free text: the URL itself, its
     password and hidden query values, decoded and percent-encoded."""
+    pieces = [url]
+    if "@" not in url and "?" not in url:
+        # No user info and no query: nothing else to hide, and no need to import SQLAlchemy
+        # (commands such as `content check` never load it).
+        return pieces
     from sqlalchemy.engine import make_url
 
-    pieces = [url]
     try:
         parsed = make_url(url)
     except Exception:

@@ -1,8 +1,14 @@
+"""Fixtures shared by the whole suite, and the guard that keeps `make test-fast` honest.
+
+Helpers that tests import live in tests/helpers.py (tests import nothing from a conftest)."""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -10,10 +16,8 @@ from sqlalchemy.engine import make_url
 from bot.store import SqlStore, open_store
 from bot.store.database import AsyncServer
 from bot.tutor.content import Bank, load_bank
-from bot.tutor.service import LearnerRef, Tutor
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_BANK = Path(__file__).parent / "data" / "bank"
+from bot.tutor.service import Tutor
+from tests.helpers import SAMPLE_BANK, Clock
 
 
 @pytest.fixture
@@ -39,19 +43,6 @@ async def store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Sq
     await store.close()
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -62,5 +53,51 @@ def tutor(bank: Bank, store: SqlStore, clock: Clock) -> Tutor:
     return Tutor(bank, store, now=clock)
 
 
-def learner(name: str = "ada", guild: str = "g1", platform: str = "test") -> LearnerRef:
-    return LearnerRef(platform, name.lower(), guild, name)
+# --- make test-fast: no test outside the `slow` mark may start a sandbox or import TensorFlow ----
+#
+# When a run selects no `slow` test (`make test-fast`, or a few fast files), every sandbox this
+# process starts is counted through the interpreter's audit hook on subprocess.Popen, so a test
+# that needs the sandbox but lacks the mark fails instead of quietly making the edit loop slow
+# (or failing on a machine without bubblewrap). In a full run the slow tests' shared pool refills
+# in the background, so the guard is off there. Sandboxes started by a subprocess the test runs
+# (`python -m bot ...`) are out of its sight; see README, "Development".
+
+_sandboxes_started = 0
+
+
+def _count_sandboxes(event: str, args: tuple[Any, ...]) -> None:
+    global _sandboxes_started
+    if event != "subprocess.Popen":
+        return
+    try:  # an audit hook must never raise into the code it watches
+        argv = args[1]
+        words = [argv] if isinstance(argv, str | bytes) else list(argv)
+        # bwrap may come after a wrapper (`nice -n 10 bwrap ...`).
+        if any(os.path.basename(os.fsdecode(word)) == "bwrap" for word in words):
+            _sandboxes_started += 1
+    except Exception:
+        pass  # arguments it cannot read are not a sandbox start
+
+
+_GUARD = pytest.StashKey[bool]()
+_HEAVY = {"tensorflow", "keras"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not any(item.get_closest_marker("slow") for item in session.items):
+        session.config.stash[_GUARD] = True
+        sys.addaudithook(_count_sandboxes)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_sandbox(request: pytest.FixtureRequest) -> Iterator[None]:
+    if not request.config.stash.get(_GUARD, False):
+        yield
+        return
+    started, imported = _sandboxes_started, _HEAVY & sys.modules.keys()
+    yield
+    assert _sandboxes_started == started, (
+        f"{request.node.nodeid} started a sandbox: mark it @pytest.mark.slow"
+    )
+    heavy = sorted(_HEAVY & sys.modules.keys() - imported)
+    assert not heavy, f"{request.node.nodeid} imported {heavy}: mark it @pytest.mark.slow"

@@ -5,66 +5,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import ROOT, SAMPLE_BANK
-
-
-def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
-    """The command line of a terminal chat on the sample bank and the SQLite file ``db``."""
-    return [
-        sys.executable,
-        "-m",
-        "bot",
-        "chat",
-        "--user",
-        user,
-        "--content-dir",
-        str(SAMPLE_BANK),
-        "--database-url",
-        f"sqlite+aiosqlite:///{db}",
-        *extra,
-    ]
-
-
-def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
-    """A chat left running with pipes, after "/quiz" and a right answer; and what it printed
-    up to that answer's feedback."""
-    proc = subprocess.Popen(
-        chat_argv(db),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdin and proc.stdout
-    proc.stdin.write("/quiz\n2\n")
-    proc.stdin.flush()
-    seen, deadline = "", time.monotonic() + 60
-    while "Correct!" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.readline()
-    return proc, seen
-
-
-def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        chat_argv(db, *extra, user=user),
-        input=script,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
-def attempts(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as raw:
-        return raw.execute(
-            "select question_id, answer, correct, hinted, points from attempts order by id"
-        ).fetchall()
+from tests.helpers import ROOT, answered_once, attempts, chat
 
 
 def test_scripted_session_prints_a_transcript(tmp_path: Path):

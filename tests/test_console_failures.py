@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_BANK
-from tests.test_console import answered_once, attempts, chat, chat_argv
+from tests.helpers import ROOT, SAMPLE_BANK, answered_once, attempts, chat, chat_argv
 
 FULL, CORRUPT, READ_ONLY, TOO_NEW = 3, 4, 5, 6
 # As root, permission bits do not stop writes; without these two capabilities they do.

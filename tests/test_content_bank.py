@@ -25,9 +25,21 @@ def bank() -> Bank:
     return load_bank(CONTENT)
 
 
-def test_bank_loads_with_unique_ids(bank: Bank) -> None:
-    ids = [q.id for q in bank.questions]
-    assert len(ids) == len(set(ids))
+def test_seed_questions_are_all_there(bank: Bank) -> None:
+    for qid in (
+        "why-transfer-learning-small-data",
+        "mobilenetv2-head-output-shape",
+        "fine-tuning-learning-rate",
+        "train-95-val-60",
+        "resnet50-minimum-input-size",
+    ):
+        question = bank.get(qid)
+        assert question is not None, qid
+        if question.choices:
+            assert len(question.choices) == 4
+    resnet = bank.get("resnet50-minimum-input-size")
+    assert resnet is not None and resnet.expect is not None and resnet.expect.error is not None
+    assert "197" in resnet.explanation  # says what changed since the old rule
 
 
 def test_the_course_is_big_enough(bank: Bank) -> None:

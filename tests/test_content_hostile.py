@@ -20,8 +20,7 @@ import yaml
 from bot.runner.explain import Explainer
 from bot.tutor import safe_yaml
 from bot.tutor.content import ContentError, load_bank, parse_text
-from tests.conftest import ROOT
-from tests.test_content import VALID
+from tests.helpers import ROOT, VALID
 
 # 344 bytes that a naive loader expands to 8 * 9**8 strings (the review's "billion laughs").
 BOMB = (

@@ -55,7 +55,7 @@ def test_the_log_filter_redacts_messages_arguments_and_tracebacks():
     except ConnectionError:
         record.exc_info = sys.exc_info()
     RedactSecrets(url_secrets(url)).filter(record)
-    text = record.getMessage() + record.exc_text
+    text = record.getMessage() + (record.exc_text or "")
     assert "S3cret" not in text
     assert "via postgresql+asyncpg://ada:***@db:5432/t?token=***" in text
     assert "password [redacted] refused for [redacted]" in text  # the setting, verbatim

@@ -11,7 +11,7 @@ from bot.tutor.moderation import report
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Kind
 from bot.tutor.service import Window
-from tests.conftest import learner
+from tests.helpers import learner
 
 MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 

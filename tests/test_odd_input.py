@@ -14,8 +14,7 @@ from bot.tutor.progress import AttemptRow, Progress, TopicProgress
 from bot.tutor.replies import Kind
 from bot.tutor.service import LearnerRef
 from bot.tutor.streaks import Streak, UnknownZone, close_zones, find_zone
-from tests.conftest import learner
-from tests.test_console import chat
+from tests.helpers import NOT_ZONES, chat, learner
 
 # Names people can have (or type for themselves in the terminal).
 ODD_NAMES = [
@@ -93,31 +92,6 @@ async def test_short_answers_in_other_digits(tutor, store, typed, correct):
     reply = await tutor.answer(ada, typed)
     assert reply.kind is Kind.FEEDBACK and reply.correct is correct
     assert await _stored(store, ada) == [("shape-answer", correct)]
-
-
-# Zone names that are not zones: folders of tzdata, paths, nothing, NUL, far too long.
-NOT_ZONES = {
-    "America": ["America/Adak", "America/Anchorage", "America/Anguilla"],
-    "America/Argentina": [
-        "America/Argentina/Buenos_Aires",
-        "America/Argentina/Catamarca",
-        "America/Argentina/ComodRivadavia",
-    ],
-    "Europe/Pari": ["Europe/Paris", "Europe/Madrid", "Europe/Riga"],
-    "": [],
-    "   ": [],
-    "..": [],
-    "/etc/passwd": [],
-    "../../etc/passwd": [],
-    "Europe/../Europe/Paris": ["Europe/Paris", "Europe/Rome"],
-    "posix/Europe/Paris": ["Europe/Paris", "Europe/Warsaw", "Europe/Madrid"],
-    "localtime": ["Africa/Lome"],  # the host's own zone is not offered
-    "zone.tab": [],
-    "Europe\x00Paris": ["Europe/Paris", "Europe/Warsaw", "Europe/Madrid"],
-    "\ud800": [],
-    "A" * 300: [],
-    "Europe/Paris" * 30: [],
-}
 
 
 @pytest.mark.parametrize("typed", list(NOT_ZONES), ids=range(len(NOT_ZONES)))

@@ -28,6 +28,7 @@ def test_outcomes_map_to_ratings():
 
 def test_fast_threshold_allows_for_reading_time(bank: Bank):
     short, with_code = bank.get("hard-choice"), bank.get("shape-answer")
+    assert short is not None and with_code is not None
     assert FAST_BASE_S < fast_threshold_s(short) < fast_threshold_s(with_code)
 
 

@@ -7,7 +7,7 @@ from bot.console import render
 from bot.store import open_store
 from bot.tutor.replies import Kind
 from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
-from tests.conftest import learner
+from tests.helpers import learner
 
 
 async def test_quiz_answer_records_one_attempt(tutor, store, clock):

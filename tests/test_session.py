@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fsrs import Rating
 
-from bot.tutor.content import Bank
+from bot.tutor.content import Bank, Question
 from bot.tutor.replies import Action, Kind
 from bot.tutor.review import CardState, review
 from bot.tutor.session import (
     InvalidAnswer,
+    Pick,
     Reason,
     ask,
     choose_next,
@@ -27,6 +28,26 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def pick_of(
+    bank: Bank,
+    cards: dict[str, CardState],
+    now: datetime,
+    topic: str | None = None,
+    avoid: frozenset[str] | set[str] = frozenset(),
+    due_only: bool = False,
+) -> Pick:
+    """``choose_next`` where the test expects a question."""
+    pick = choose_next(bank, cards, now, topic=topic, avoid=avoid, due_only=due_only)
+    assert pick is not None
+    return pick
+
+
+def question_of(bank: Bank, qid: str) -> Question:
+    question = bank.get(qid)
+    assert question is not None, qid
+    return question
+
+
 def answered(*history: tuple[str, Rating, datetime]) -> dict[str, CardState]:
     cards: dict[str, CardState] = {}
     for qid, rating, when in history:
@@ -35,7 +56,7 @@ def answered(*history: tuple[str, Rating, datetime]) -> dict[str, CardState]:
 
 
 def test_new_learner_gets_easiest_of_the_first_topic(bank: Bank):
-    pick = choose_next(bank, {}, T0)
+    pick = pick_of(bank, {}, T0)
     assert pick is not None
     assert (pick.question.id, pick.reason) == ("easy-choice", Reason.NEW)
 
@@ -43,29 +64,29 @@ def test_new_learner_gets_easiest_of_the_first_topic(bank: Bank):
 def test_new_questions_come_from_the_weakest_topic(bank: Bank):
     # "basics" has one of its two questions mastered; "shapes" none: shapes is weaker.
     cards = answered(("easy-choice", Rating.Good, at(0)))
-    assert choose_next(bank, cards, at(1)).question.id == "text-answer"
+    assert pick_of(bank, cards, at(1)).question.id == "text-answer"
 
 
 def test_due_reviews_come_before_new_questions(bank: Bank):
     cards = answered(("easy-choice", Rating.Again, at(0)))  # learning step: due in 1 minute
-    assert choose_next(bank, cards, at(0.5)).reason is Reason.NEW
-    pick = choose_next(bank, cards, at(1))
+    assert pick_of(bank, cards, at(0.5)).reason is Reason.NEW
+    pick = pick_of(bank, cards, at(1))
     assert (pick.question.id, pick.reason) == ("easy-choice", Reason.RETRY)
     cards = answered(("easy-choice", Rating.Good, at(0)), ("easy-choice", Rating.Good, at(10)))
     review_day = cards["easy-choice"].due
-    assert choose_next(bank, cards, review_day).reason is Reason.REVIEW
+    assert pick_of(bank, cards, review_day).reason is Reason.REVIEW
 
 
 def test_the_longest_overdue_review_comes_first(bank: Bank):
     cards = answered(("easy-choice", Rating.Again, at(0)), ("text-answer", Rating.Again, at(3)))
-    assert choose_next(bank, cards, at(60)).question.id == "easy-choice"
-    assert choose_next(bank, cards, at(60), avoid={"easy-choice"}).question.id == "text-answer"
+    assert pick_of(bank, cards, at(60)).question.id == "easy-choice"
+    assert pick_of(bank, cards, at(60), avoid={"easy-choice"}).question.id == "text-answer"
 
 
 def test_due_only_stops_after_reviews(bank: Bank):
     cards = answered(("easy-choice", Rating.Good, at(0)))
     assert choose_next(bank, cards, at(1), due_only=True) is None
-    assert choose_next(bank, cards, at(11), due_only=True).question.id == "easy-choice"
+    assert pick_of(bank, cards, at(11), due_only=True).question.id == "easy-choice"
 
 
 def test_when_everything_is_seen_the_least_remembered_is_practised(bank: Bank):
@@ -76,7 +97,7 @@ def test_when_everything_is_seen_the_least_remembered_is_practised(bank: Bank):
     due = [q for q, c in cards.items() if c.is_due(now)]
     assert due == ["easy-choice", "shape-answer", "text-answer"]
     later = answered(*[(q.id, Rating.Easy, at(0)) for q in bank.questions])
-    pick = choose_next(bank, later, at(1))
+    pick = pick_of(bank, later, at(1))
     assert pick.reason is Reason.PRACTICE
 
 
@@ -88,18 +109,18 @@ def test_difficulty_follows_how_the_learner_is_doing(bank: Bank):
     assert target_difficulty(mixed) == 2  # 6 of 9 right
     # A good learner gets the hard question before the easy one of the same topic.
     cards = {**good, **answered(("text-answer", Rating.Good, at(30)))}
-    assert choose_next(bank, cards, at(31), topic="basics").question.id == "hard-choice"
+    assert pick_of(bank, cards, at(31), topic="basics").question.id == "hard-choice"
 
 
 def test_topic_filter_and_avoid(bank: Bank):
-    assert choose_next(bank, {}, T0, topic="shapes").question.id == "text-answer"
-    pick = choose_next(bank, {}, T0, topic="shapes", avoid={"text-answer"})
+    assert pick_of(bank, {}, T0, topic="shapes").question.id == "text-answer"
+    pick = pick_of(bank, {}, T0, topic="shapes", avoid={"text-answer"})
     assert pick.question.id == "shape-answer"
     assert choose_next(bank, {}, T0, topic="nope") is None
 
 
 def test_grading_choices(bank: Bank):
-    q = bank.get("easy-choice")
+    q = question_of(bank, "easy-choice")
     right = grade(q, "2")
     assert (right.correct, right.answer, right.choice_index) == (True, "Right one", 1)
     assert grade(q, "1").correct is False
@@ -109,7 +130,7 @@ def test_grading_choices(bank: Bank):
 
 
 def test_grading_short_answers(bank: Bank):
-    q = bank.get("shape-answer")
+    q = question_of(bank, "shape-answer")
     assert grade(q, "none, 5").correct
     assert grade(q, "[None,5]").correct
     assert not grade(q, "(None, 10)").correct
@@ -120,7 +141,7 @@ def test_grading_short_answers(bank: Bank):
 
 
 def test_xp_by_difficulty_halved_with_a_hint_and_none_for_early_repeats(bank: Bank):
-    hard = bank.get("hard-choice")
+    hard = question_of(bank, "hard-choice")
     assert xp_for(hard, correct=True, hinted=False, card=None, now=T0) == 30
     assert xp_for(hard, correct=True, hinted=True, card=None, now=T0) == 15
     assert xp_for(hard, correct=False, hinted=False, card=None, now=T0) == 0
@@ -130,16 +151,16 @@ def test_xp_by_difficulty_halved_with_a_hint_and_none_for_early_repeats(bank: Ba
 
 
 def test_question_reply_carries_what_a_frontend_needs(bank: Bank):
-    reply = ask(choose_next(bank, {}, T0, topic="shapes", avoid={"text-answer"}))
+    reply = ask(pick_of(bank, {}, T0, topic="shapes", avoid={"text-answer"}))
     assert reply.kind is Kind.QUESTION
     assert reply.question_id == "shape-answer"
     assert reply.code == 'print("hello")\n'
     assert reply.choices == ()
-    assert ask(choose_next(bank, {}, T0)).choices == ("Wrong one", "Right one", "Another wrong one")
+    assert ask(pick_of(bank, {}, T0)).choices == ("Wrong one", "Right one", "Another wrong one")
 
 
 def test_a_question_asked_again_after_its_hint_says_the_hint_still_counts(bank: Bank):
-    pick = choose_next(bank, {}, T0)
+    pick = pick_of(bank, {}, T0)
     assert "hint" not in ask(pick).text
     again = ask(pick, hinted=True)
     assert "You saw the hint for this question: a correct answer earns 50% of the XP." in again.text
@@ -147,7 +168,7 @@ def test_a_question_asked_again_after_its_hint_says_the_hint_still_counts(bank: 
 
 
 def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank):
-    q = bank.get("easy-choice")
+    q = question_of(bank, "easy-choice")
     card = review(None, q.id, Rating.Again, T0)
     bad = feedback(q, grade(q, "1"), hinted=False, xp=0, card=card)
     assert bad.correct is False
@@ -156,7 +177,7 @@ def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank)
     assert "The right one is right." in bad.text
     assert "Next review of this question: in 1 minute." in bad.text
     assert bad.actions == (Action.NEXT,)
-    code_q = bank.get("shape-answer")
+    code_q = question_of(bank, "shape-answer")
     good = feedback(
         code_q, grade(code_q, "(None,5)"), True, 10, review(None, code_q.id, Rating.Hard, T0)
     )
@@ -167,7 +188,7 @@ def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank)
 
 
 def test_hint_reply(bank: Bank):
-    q = bank.get("easy-choice")
+    q = question_of(bank, "easy-choice")
     first = hint(q, already=False)
     assert "Pick the right one." in first.text and "50%" in first.text
     assert first.ephemeral

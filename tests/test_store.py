@@ -17,7 +17,7 @@ from bot.tutor.progress import AttemptRow
 from bot.tutor.review import review
 from bot.tutor.service import NewAttempt
 from bot.tutor.session import OpenQuestion
-from tests.conftest import learner
+from tests.helpers import learner
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -274,10 +274,10 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
             (3, "q1", 1, 0, 10, "2026-03-05 09:00:00"),  # due again: counts
             (4, "q2", 1, 1, 5, "2026-03-01 09:05:00"),  # right with a hint
         ]
-        for attempt_id, qid, correct, hinted, points, when in rows:
+        for attempt_id, qid, correct, hinted, xp, when in rows:
             conn.exec_driver_sql(
                 "insert into attempts values (?, 1, ?, 't', 'a', ?, ?, ?, 1000, ?)",
-                (attempt_id, qid, correct, hinted, points, when),
+                (attempt_id, qid, correct, hinted, xp, when),
             )
     with engine.begin() as conn:
         upgrade_connection(conn)

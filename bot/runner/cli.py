@@ -62,14 +62,15 @@ async def check_execute(settings: Settings, bank: Bank, use_cache: bool = True) 
         verdict = "ok" if not checked.problems else "MISMATCH"
         print(f"  {checked.question.id}: {r.status.value} ({how}) {verdict}", file=sys.stderr)
 
+    # Started by its first run: when every snippet was verified before, no sandbox is needed.
+    runner = Runner(s, spawn_limit=len(to_run))
     try:
-        async with Runner(s, spawn_limit=len(to_run)) as runner:
-            results = await check_snippets(
-                bank, runner, cache, use_cache=use_cache, on_checked=report
-            )
+        results = await check_snippets(bank, runner, cache, use_cache=use_cache, on_checked=report)
     except (SandboxUnavailable, RunRefused) as exc:
         print(_refused(exc), file=sys.stderr)
         return 1
+    finally:
+        await runner.close()
     problems = [p for checked in results for p in checked.problems]
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from bot.runner.cache import ResultCache
 from bot.runner.explain import Explainer, default_explainer
@@ -129,7 +129,8 @@ class Runner:
         self._running = 0
         self._queue: deque[_Job] = deque()
         self._users: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Background work close() cancels and waits for: worker starts, sandbox clean-ups.
+        self._tasks: set[asyncio.Future[Any]] = set()
         # Health: worker starts failed in a row, when the next may be tried, and why.
         self._failures = 0
         self._retry_at = 0.0

@@ -552,8 +552,13 @@ class SandboxProcess:
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(self.pid)
         try:
-            exited = loop.create_future()
-            loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+            exited: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                if not exited.done():
+                    exited.set_result(None)
+
+            loop.add_reader(pidfd, wake)
             try:
                 await exited
             finally:

@@ -1,13 +1,23 @@
-"""Small readers for what the bot put on the (simulated) screen."""
+"""What the Discord tests share: readers for what the bot put on the (simulated) screen, and
+the steps several tests take (a world, a restart, a confirmation, a /run)."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import simcord
+
+from bot import Settings, create_bot
+from bot.client import TutorBot, sync_commands
+from bot.runner.api import SnippetRunner
+
+# A snippet for /run (the fake runners never run it).
+CODE = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(5)])\n"
 
 
 def world(env: simcord.Env) -> tuple[Any, Any, Any]:
@@ -70,3 +80,42 @@ def unsettled(env: simcord.Env) -> Iterator[None]:
         yield
     finally:
         del env._settle_internal
+
+
+def attempts(db_path: Path) -> list[tuple[str, str, int, str, str]]:
+    """(question_id, answer, correct, user_id, guild_id) of every stored attempt, read straight
+    from the SQLite file the bot wrote."""
+    with sqlite3.connect(db_path) as db:
+        return db.execute(
+            "SELECT a.question_id, a.answer, a.correct, l.user_id, l.guild_id "
+            "FROM attempts a JOIN learners l ON l.id = a.learner_id ORDER BY a.id"
+        ).fetchall()
+
+
+async def restart(
+    env: simcord.Env, settings: Settings, bots: list[TutorBot], runner: SnippetRunner | None = None
+) -> TutorBot:
+    """A new bot process on the same database: the old one shut down, a fresh one attached."""
+    old = env.bot
+    new = create_bot(settings, runner=runner)
+    bots.append(new)
+    await env.restart_bot(new)
+    await old.close()
+    await sync_commands(new)
+    return new
+
+
+async def confirm(actor: Any, asked: Any, label: str = "Confirm") -> str:
+    """Press a button on the confirmation; the same (private) message is edited."""
+    assert asked.ephemeral and set(buttons(asked.response)) == {"Confirm", "Cancel"}
+    pressed = await actor.click(asked.response, label=label)
+    assert pressed.acknowledged and not pressed.followups
+    assert not buttons(asked.response)  # the buttons are gone: it cannot be pressed twice
+    return text_of(asked.response)
+
+
+async def run_code(member: Any, channel: Any, code: str = CODE) -> Any:
+    """Open /run's modal and submit ``code``."""
+    opened = await member.slash(channel, "run")
+    assert opened.modal is not None
+    return await member.submit_modal(opened, {"code": code})

@@ -12,8 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.cogs.errors import ShuttingDown, UserError, user_message
 from bot.store import StoreError
-from tests.discord.conftest import attempts
-from tests.discord.helpers import text_of, world
+from tests.discord.helpers import attempts, text_of, world
 
 ERROR_ID = re.compile(r"error id `([0-9a-f]{8})`")
 

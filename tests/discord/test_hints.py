@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.discord.conftest import restart
-from tests.discord.helpers import text_of, world
+from tests.discord.helpers import restart, text_of, world
 
 
 async def test_hint_then_skip_then_the_same_question_again_is_still_hinted(

@@ -8,18 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import simcord
 
 from bot import create_bot
 from bot.client import run_until_stopped, sync_commands
-from tests.discord.conftest import attempts
 from tests.discord.fakes import FakeRunner
-from tests.discord.helpers import text_of, unsettled, world
-
-ROOT = Path(__file__).parents[2]
+from tests.discord.helpers import attempts, text_of, unsettled, world
+from tests.helpers import ROOT
 
 
 @pytest.fixture

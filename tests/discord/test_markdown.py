@@ -20,9 +20,7 @@ from bot.cogs.render import block_markdown, markdown
 from bot.runner.api import ExceptionInfo, Limit, ModelInfo, Status
 from bot.tutor.replies import Column, Reply, Table, verbatim
 from tests.discord.fakes import FakeRunner, run_result
-from tests.discord.helpers import raw_text_of, text_of, world
-from tests.discord.test_moderation import confirm
-from tests.discord.test_run import run_code
+from tests.discord.helpers import confirm, raw_text_of, run_code, text_of, world
 
 # Display names and reasons as a hostile member would choose them.
 HOSTILE = (

@@ -13,7 +13,7 @@ import discord
 import pytest
 import simcord
 
-from tests.discord.helpers import buttons, refusals, text_of, world
+from tests.discord.helpers import buttons, confirm, refusals, text_of, world
 
 
 def mod_actions(db_path: Path) -> list[tuple[int, str, str, str]]:
@@ -36,15 +36,6 @@ async def setup_world(env: simcord.Env) -> tuple[Any, Any, Any, Any]:
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
     await alice.click(asked.response, label="2")
     return guild, channel, alice, boss
-
-
-async def confirm(actor: Any, asked: Any, label: str = "Confirm") -> str:
-    """Press a button on the confirmation; the same (private) message is edited."""
-    assert asked.ephemeral and set(buttons(asked.response)) == {"Confirm", "Cancel"}
-    pressed = await actor.click(asked.response, label=label)
-    assert pressed.acknowledged and not pressed.followups
-    assert not buttons(asked.response)  # the buttons are gone: it cannot be pressed twice
-    return text_of(asked.response)
 
 
 async def test_reset_then_undo_restores_progress(env, db_path):

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.discord.conftest import attempts
-from tests.discord.helpers import text_of, world
-from tests.test_odd_input import NOT_ZONES
+from tests.discord.helpers import attempts, text_of, world
+from tests.helpers import NOT_ZONES
 
 
 def timezone_of(db_path: Path) -> list[str]:

@@ -7,8 +7,7 @@ import sqlite3
 import pytest
 import simcord
 
-from tests.discord.conftest import attempts, restart
-from tests.discord.helpers import buttons, text_of, world
+from tests.discord.helpers import attempts, buttons, restart, text_of, world
 
 SUCCESS, DANGER = 3, 4
 

@@ -8,20 +8,12 @@ import pytest
 from bot.cogs.run._render import full_output
 from bot.runner.api import ExceptionInfo, Limit, RunRefused, Status
 from tests.discord.fakes import FakeRunner, RefusingRunner, run_result
-from tests.discord.helpers import refusals, text_of, world
-
-CODE = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(5)])\n"
+from tests.discord.helpers import CODE, refusals, run_code, text_of, world
 
 
 @pytest.fixture
 def runner() -> FakeRunner:
     return FakeRunner(delay_s=10.0)
-
-
-async def run_code(member, channel, code=CODE):
-    opened = await member.slash(channel, "run")
-    assert opened.modal is not None
-    return await member.submit_modal(opened, {"code": code})
 
 
 async def test_run_is_acknowledged_at_once_and_answered_when_the_snippet_ends(env, runner):

@@ -35,7 +35,8 @@ async def test_run_then_lines_then_end_keeps_indentation(runner: Runner):
     prompt = await chat.handle("/run\n")
     assert prompt is not None and "/end" in prompt.text and chat.collecting
     for line in ("for i in range(2):\n", "    print('line', i)\n"):
-        assert (await chat.handle(line)).text == ""
+        collected = await chat.handle(line)
+        assert collected is not None and collected.text == ""
     reply = await chat.handle("/end\n")
     assert reply is not None and "line 0\nline 1" in reply.text
     assert not chat.collecting

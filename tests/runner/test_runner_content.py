@@ -1,4 +1,10 @@
-"""content check --execute: the seed snippets verify, a wrong expect fails with file:line."""
+"""content check --execute: snippets are checked against their expect blocks, a wrong expect
+fails with file:line, verified results are cached; and the run-snippet command's contract.
+
+The shipped content's snippets run in one place only: `make test` ends with
+`python -m bot content check --execute`, with the real limits, which fills data/runner-cache.
+These tests prove the mechanism on small banks of their own instead of running them again.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,41 @@ from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner
 from bot.runner.result import ExceptionInfo, ModelInfo, RunResult, Status
 from bot.runner.verify import check_snippets, compare
-from bot.tutor.content import Expect, load_bank
+from bot.tutor.content import Expect, ExpectedError, load_bank
 
-PROJECT = Path(__file__).resolve().parents[2]
+# Two questions with snippets: one says what its snippet does, one does not.
+BANK = """\
+questions:
+  - id: dense-shape
+    topic: t
+    difficulty: 1
+    kind: short_answer
+    prompt: Output shape?
+    accept: ["(None, 5)"]
+    hint: h
+    explanation: e
+    code: |
+      import tensorflow as tf
+      model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(5)])
+    expect:
+      output_shape: (None, 5)
+      params: 25
+  - id: wrong-message
+    topic: t
+    difficulty: 1
+    kind: short_answer
+    prompt: What does it raise?
+    accept: [ValueError]
+    hint: h
+    explanation: e
+    code: |
+      x = 1
+      raise ValueError("too small")
+    expect:
+      error:
+        type: ValueError
+        message: too big
+"""
 
 
 def test_compare_shapes_params_errors_and_stdout():
@@ -32,34 +70,68 @@ def test_compare_shapes_params_errors_and_stdout():
     assert compare(Expect(output_shape="(None, 3)"), result) == [
         "model: expected output_shape (None, 3), got (None, 5)"
     ]
-    assert "ran without error" in compare(Expect(error={"type": "ValueError"}), result)[0]
+    assert "ran without error" in compare(Expect(error=ExpectedError(type="ValueError")), result)[0]
     raised = RunResult(Status.ERROR, exception=ExceptionInfo("ValueError", "too small", 2))
-    assert compare(Expect(error={"type": "ValueError", "message": "small"}), raised) == []
+    small = ExpectedError(type="ValueError", message="small")
+    assert compare(Expect(error=small), raised) == []
     assert "raised ValueError at line 2" in compare(Expect(output_shape="(None, 5)"), raised)[0]
 
 
 @pytest.mark.slow
 @pytest.mark.asyncio(loop_scope="session")
-async def test_seed_snippets_behave_as_their_questions_say(runner: Runner, tmp_path: Path):
-    bank = load_bank(PROJECT / "content")
-    cache = ResultCache(tmp_path)
-    checked = await check_snippets(bank, runner, cache)
-    by_id = {c.question.id: c for c in checked}
-    assert all(not c.problems for c in checked), [p for c in checked for p in c.problems]
-    mobilenet = by_id["mobilenetv2-head-output-shape"].result
-    assert mobilenet.model("model").output_shape == "(None, 5)"
-    resnet = by_id["resnet50-minimum-input-size"].result
-    assert resnet.exception is not None and resnet.exception.line == 2
-    # Verified results are cached for "Run it".
-    hit = cache.get(bank.get("mobilenetv2-head-output-shape").code)
-    assert hit is not None and hit.cached
+async def test_snippets_are_checked_and_only_verified_results_cached(runner: Runner, tmp_path):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "bank.yaml").write_text(BANK, encoding="utf-8")
+    bank = load_bank(tmp_path / "content")
+    cache = ResultCache(tmp_path / "cache")
+
+    checked = {c.question.id: c for c in await check_snippets(bank, runner, cache)}
+
+    dense = checked["dense-shape"]
+    assert dense.problems == () and not dense.result.cached
+    raised = checked["wrong-message"]
+    assert raised.result.exception is not None and raised.result.exception.line == 2
+    assert [str(p) for p in raised.problems] == [
+        f"{tmp_path / 'content' / 'bank.yaml'}:16:5: wrong-message: the ValueError message does "
+        "not contain 'too big': 'too small'"
+    ]
+    # The verified result answers "Run it" from now on; the mismatch is not kept.
+    hit = cache.get(bank.questions[0].code or "")
+    assert hit is not None and hit.cached and hit.models == dense.result.models
+    assert cache.get(bank.questions[1].code or "") is None
+    again = {c.question.id: c for c in await check_snippets(bank, runner, cache)}
+    assert again["dense-shape"].result.cached and again["dense-shape"].problems == ()
+
+
+def test_a_check_with_every_snippet_verified_before_needs_no_sandbox(tmp_path: Path):
+    (tmp_path / "content").mkdir()
+    dense_only = BANK.split("  - id: wrong-message")[0]
+    (tmp_path / "content" / "bank.yaml").write_text(dense_only, encoding="utf-8")
+    [question] = load_bank(tmp_path / "content").questions
+    model = ModelInfo("model", "(None, 4)", "(None, 5)", 25, 25)
+    ResultCache(tmp_path / "cache").put(question.code or "", RunResult(Status.OK, models=(model,)))
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check", "--execute"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        # No bubblewrap on this PATH: nothing is left to run, so nothing needs it.
+        env={
+            "PATH": str(tmp_path),
+            "TUTOR_CONTENT_DIR": str(tmp_path / "content"),
+            "TUTOR_RUNNER__CACHE_DIR": str(tmp_path / "cache"),
+        },
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "dense-shape: ok (cached) ok" in run.stderr
+    assert "1 snippets ran as their questions expect" in run.stdout
 
 
 @pytest.mark.slow
-def test_a_wrong_expectation_fails_with_file_and_line(tmp_path: Path):
-    seed = (PROJECT / "content" / "seed.yaml").read_text(encoding="utf-8")
-    (tmp_path / "seed.yaml").write_text(
-        seed.replace("output_shape: (None, 5)", "output_shape: (None, 10)"), encoding="utf-8"
+def test_a_wrong_expectation_fails_the_command_with_file_and_line(tmp_path: Path):
+    (tmp_path / "bank.yaml").write_text(
+        BANK.replace("output_shape: (None, 5)", "output_shape: (None, 10)"), encoding="utf-8"
     )
     run = subprocess.run(
         [
@@ -69,23 +141,20 @@ def test_a_wrong_expectation_fails_with_file_and_line(tmp_path: Path):
             "content",
             "check",
             "--execute",
-            "--no-cache",
             "--content-dir",
             str(tmp_path),
         ],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=tmp_path,  # its cache goes to tmp_path/data, not the project's
         timeout=300,
     )
     assert run.returncode == 1, run.stderr
-    line = next(
-        n for n, text in enumerate(seed.splitlines(), 1) if "mobilenetv2-head-output" in text
-    )
     assert (
-        f"{tmp_path / 'seed.yaml'}:{line}:5: mobilenetv2-head-output-shape: "
+        f"{tmp_path / 'bank.yaml'}:2:5: dense-shape: "
         "model: expected output_shape (None, 10), got (None, 5)"
-    ) in run.stderr
+    ) in run.stderr.splitlines()
+    assert "2 snippet problem(s)." in run.stderr
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ import pytest
 
 from bot.runner.pool import Runner
 from bot.runner.result import RunResult, Status
-from tests.runner.conftest import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
+from tests.runner.helpers import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 

@@ -27,7 +27,7 @@ from bot.runner.sandbox import Sandbox
 from bot.settings import RunnerSettings
 from bot.tutor.replies import Kind
 from bot.tutor.service import LearnerRef
-from tests.runner.conftest import TEST_LIMITS
+from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -242,7 +242,8 @@ async def test_missing_weights_run_with_random_init_and_say_so(runner: Runner):
         "no-weights",
     )
     assert result.status is Status.OK
-    assert result.model("m") is not None and result.model("m").output_shape == "(None, 3, 3, 1280)"
+    model = result.model("m")
+    assert model is not None and model.output_shape == "(None, 3, 3, 1280)"
     assert len(result.notes) == 1 and "random initial weights" in result.notes[0]
     assert "MobileNetV2" in result.notes[0]
 
@@ -281,4 +282,6 @@ async def test_one_shot_resnet50_fit_finishes_well_inside_the_default_limits():
     assert result.status is Status.OK, result.render()
     assert "1/1" in result.stdout and "loss:" in result.stdout
     assert result.duration_s < defaults.wall_timeout_s
-    assert result.model("model").trainable_params == result.model("model").params - 53120
+    model = result.model("model")
+    assert model is not None and model.params is not None
+    assert model.trainable_params == model.params - 53120

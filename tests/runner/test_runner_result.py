@@ -101,6 +101,7 @@ def test_model_selection_rule():
             ModelInfo("model", None, "(None, 2)", 2, 1),
         ),
     )
-    assert two.model().name == "model"
-    assert two.model("base").name == "base"
+    default, base = two.model(), two.model("base")
+    assert default is not None and default.name == "model"
+    assert base is not None and base.name == "base"
     assert RunResult(Status.OK).model() is None

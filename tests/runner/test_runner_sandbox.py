@@ -16,7 +16,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def argv(**changes: object) -> list[str]:
-    sandbox = Sandbox(RunnerSettings().model_copy(update=changes))
+    # The command line is built, not run: these tests need no bubblewrap on the machine.
+    sandbox = Sandbox(RunnerSettings().model_copy(update=changes), bwrap="/usr/bin/bwrap")
     return sandbox.argv(sandbox.worker_config({"control": 5, "out": 6, "err": 7}, None),
                         info_fd=8, block_fd=9, seccomp_fd=10)  # fmt: skip
 

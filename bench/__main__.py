@@ -1,0 +1,36 @@
+"""``python -m bench answers|runner|discord [--content-dir DIR]``: run one benchmark.
+
+The benchmarks live in the checkout, not in the installed package (``bot`` never imports them),
+and take the same Settings as the bot: from the environment, and ``--content-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import logs
+from bot.settings import Settings
+
+# name -> module under bench/, each with ``async def main(settings) -> int``.
+BENCHMARKS = {"answers": "answers", "runner": "runner", "discord": "discord_ack"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
+    parser.add_argument("--content-dir", type=Path, help="question files (default: content/)")
+    args = parser.parse_args(argv)
+    settings = Settings(content_dir=args.content_dir) if args.content_dir else Settings()
+    logs.setup(secrets=logs.url_secrets(settings.database_url.get_secret_value()))
+    module = importlib.import_module(f"bench.{BENCHMARKS[args.name]}")
+    result: int = asyncio.run(module.main(settings))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

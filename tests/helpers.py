@@ -1,0 +1,135 @@
+"""What several test modules share: paths, a hand-moved clock, learners, sample content, and the
+terminal chat run as a real subprocess. Fixtures stay in conftest.py; test modules import from
+here, never from conftest.py or from each other."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.tutor.service import LearnerRef
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_BANK = Path(__file__).parent / "data" / "bank"
+
+# One valid question file: tests derive broken ones from it.
+VALID = """\
+questions:
+  - id: q1
+    topic: basics
+    difficulty: 1
+    kind: multiple_choice
+    prompt: Which?
+    choices:
+      - text: A
+        correct: true
+      - text: B
+    hint: h
+    explanation: e
+"""
+
+# Zone names that are not zones (folders of tzdata, paths, nothing, NUL, far too long), each
+# with the zones the tutor suggests instead.
+NOT_ZONES = {
+    "America": ["America/Adak", "America/Anchorage", "America/Anguilla"],
+    "America/Argentina": [
+        "America/Argentina/Buenos_Aires",
+        "America/Argentina/Catamarca",
+        "America/Argentina/ComodRivadavia",
+    ],
+    "Europe/Pari": ["Europe/Paris", "Europe/Madrid", "Europe/Riga"],
+    "": [],
+    "   ": [],
+    "..": [],
+    "/etc/passwd": [],
+    "../../etc/passwd": [],
+    "Europe/../Europe/Paris": ["Europe/Paris", "Europe/Rome"],
+    "posix/Europe/Paris": ["Europe/Paris", "Europe/Warsaw", "Europe/Madrid"],
+    "localtime": ["Africa/Lome"],  # the host's own zone is not offered
+    "zone.tab": [],
+    "Europe\x00Paris": ["Europe/Paris", "Europe/Warsaw", "Europe/Madrid"],
+    "\ud800": [],
+    "A" * 300: [],
+    "Europe/Paris" * 30: [],
+}
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def learner(name: str = "ada", guild: str = "g1", platform: str = "test") -> LearnerRef:
+    return LearnerRef(platform, name.lower(), guild, name)
+
+
+# --- the terminal chat, as a real process -------------------------------------------------------
+
+
+def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
+    """The command line of a terminal chat on the sample bank and the SQLite file ``db``."""
+    return [
+        sys.executable,
+        "-m",
+        "bot",
+        "chat",
+        "--user",
+        user,
+        "--content-dir",
+        str(SAMPLE_BANK),
+        "--database-url",
+        f"sqlite+aiosqlite:///{db}",
+        *extra,
+    ]
+
+
+def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        chat_argv(db, *extra, user=user),
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
+    """A chat left running with pipes, after "/quiz" and a right answer; and what it printed
+    up to that answer's feedback."""
+    proc = subprocess.Popen(
+        chat_argv(db),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("/quiz\n2\n")
+    proc.stdin.flush()
+    seen, deadline = "", time.monotonic() + 60
+    while "Correct!" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    return proc, seen
+
+
+def attempts(db: Path) -> list[tuple[Any, ...]]:
+    """(question_id, answer, correct, hinted, points) of every attempt in the SQLite file."""
+    with sqlite3.connect(db) as raw:
+        return raw.execute(
+            "select question_id, answer, correct, hinted, points from attempts order by id"
+        ).fetchall()
