@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.store import open_store
 from bot.tutor.content import load_bank
 from bot.tutor.service import LearnerRef, Tutor
+from db import open_store
 
 LEARNER_COUNTS = (1, 10, 100)
 DURATION_S = 5.0

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 
 from bot import logs
 from bot.settings import Settings
-from bot.store import StoreError, open_store
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import LearnerRef, Tutor
 from bot.tutor.session import is_text
+from db import StoreError, open_store
 
 log = logging.getLogger("bot")
 

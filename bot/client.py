@@ -17,9 +17,9 @@ from discord.ext import commands
 from bot.cogs.errors import ShuttingDown, TutorTree
 from bot.cogs.snippets import RunGate, SnippetRunner
 from bot.settings import Settings
-from bot.store import SqlStore, open_store
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.service import Tutor
+from db import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.store import SqlStore, open_store
-from bot.store.database import AsyncServer
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.service import LearnerRef, Tutor
+from db import SqlStore, open_store
+from db.database import AsyncServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = Path(__file__).parent / "data" / "bank"

@@ -11,7 +11,7 @@ import simcord
 from sqlalchemy.exc import OperationalError
 
 from bot.cogs.errors import ShuttingDown, UserError, user_message
-from bot.store import StoreError
+from db import StoreError
 from tests.discord.conftest import attempts
 from tests.discord.helpers import text_of, world
 

@@ -93,7 +93,7 @@ class Moderation(
         if has_manage_server(interaction):
             return Authority.MANAGER
         assert self.bot.store is not None
-        role_id = await self.bot.store.moderator_role(PLATFORM, str(interaction.guild_id))
+        role_id = await self.db.moderator_role(PLATFORM, str(interaction.guild_id))
         roles = getattr(interaction.user, "roles", ())  # a Member's; a plain User has none
         if role_id is not None and any(str(role.id) == role_id for role in roles):
             return Authority.MODERATOR

@@ -1,7 +1,7 @@
 """The SQLAlchemy implementation of the tutor's ``Store``.
 
 Each method is a small synchronous function of a ``Connection`` handed to the ``Database``
-(bot/store/database.py), which runs reads in parallel and batches writes into shared
+(db/database.py), which runs reads in parallel and batches writes into shared
 transactions. Every write is committed before its method returns, which is what lets a frontend
 promise "committed before the reply".
 """
@@ -23,14 +23,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.logs import redact, safe_url
-from bot.store.database import Database, connect
-from bot.store.errors import StoreError
-from bot.store.models import Attempt, Hint, Learner, OpenQuestionRow, ReviewCard, ReviewLog
-from bot.store.moderation import ModerationQueries, counted_on_leaderboard
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
+from db.database import Database, connect
+from db.errors import StoreError
+from db.models import Attempt, Hint, Learner, OpenQuestionRow, ReviewCard, ReviewLog
+from db.moderation import ModerationQueries, counted_on_leaderboard
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class SqlStore(ModerationQueries):
 
     async def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (Alembic ``upgrade head``)."""
-        from bot.store.migrate import upgrade_connection
+        from db.migrate import upgrade_connection
 
         await self._db.migrate(upgrade_connection)
 

@@ -10,7 +10,7 @@ Store operations are plain synchronous functions of a SQLAlchemy ``Connection``.
   ``run_sync``, where each statement is a network round trip anyway.
 
 Writes go through GroupCommit either way: one transaction for all writes that arrive together.
-Driver errors leave this module as StoreError subclasses (bot/store/errors.py): one safe line
+Driver errors leave this module as StoreError subclasses (db/errors.py): one safe line
 that says what happened (disk full, damaged file, read-only, locked), never the URL or the SQL.
 """
 
@@ -27,8 +27,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.logs import safe_url, url_secrets
-from bot.store.errors import classify
-from bot.store.group_commit import GroupCommit
+from db.errors import classify
+from db.group_commit import GroupCommit
 
 T = TypeVar("T")
 Operation = Callable[[Connection], Any]

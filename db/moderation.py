@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
-from bot.store.database import Database
-from bot.store.models import (
+from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
+from bot.tutor.moderator import Actor, ModerationError, Target
+from db.database import Database
+from db.models import (
     Attempt,
     GuildSettings,
     Learner,
@@ -22,8 +24,6 @@ from bot.store.models import (
     ReviewCard,
     ReviewLog,
 )
-from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
-from bot.tutor.moderator import Actor, ModerationError, Target
 
 _CARD_COLUMNS = (
     "question_id",
