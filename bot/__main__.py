@@ -142,7 +142,7 @@ async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
         # Charts and exports go next to a SQLite database, else to data/.
         database = store.url.database if store.url.get_backend_name() == "sqlite" else None
         files = Path(database).parent if database else Path("data")
-        moderator = Moderator(bank, store) if admin else None
+        moderator = Moderator(bank, store.moderation) if admin else None
         return await run_chat(
             Tutor(bank, store), who, files_dir=files, moderator=moderator, runner=runner
         )

@@ -1,51 +1,83 @@
-"""The moderation half of the store: actions, exclusions, recoverable resets, the log, exports.
+"""The moderation part of the store: actions, exclusions, recoverable resets, undo, the log and
+the exports (the moderator's ``ModerationStore``).
 
-Every action is written to ``mod_actions`` in the same transaction as its effect, so the log can
-never disagree with what happened.
+``SqlStore`` holds one as ``store.moderation``, sharing its ``Database``. Actions that change a
+learner's progress call ``changed(learner_id)`` once committed, so that the store drops what it
+caches about that learner. Every action is written to ``mod_actions`` in the same transaction as
+its effect, so the log can never disagree with what happened.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
 from bot.tutor.moderator import Actor, ModerationError, Target
+from bot.tutor.progress import LeaderRow
+from db import statements as q
 from db.database import Database
-from db.models import (
-    Attempt,
-    GuildSettings,
-    Learner,
-    ModAction,
-    OpenQuestionRow,
-    ReviewCard,
-    ReviewLog,
-)
-
-_CARD_COLUMNS = (
-    "question_id",
-    "state",
-    "step",
-    "stability",
-    "difficulty",
-    "due",
-    "last_review",
-    "last_rating",
-)
+from db.leaderboard import counted_on_leaderboard, leaderboard
+from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewLog
+from db.statements import Sql, build
 
 
-def counted_on_leaderboard(platform: str, guild_id: str) -> tuple[ColumnElement[bool], ...]:
-    """What counts on a guild's leaderboard (and its export): the guild's learners who are not
-    excluded, and their attempts not hidden by a reset. Join Learner and Attempt to use it."""
-    return (
-        Learner.platform == platform,
-        Learner.guild_id == guild_id,
-        Learner.excluded.is_(False),
-        Attempt.reset_by.is_(None),
+@dataclass(frozen=True)
+class Action:
+    """A row of ``mod_actions``, as undo needs it."""
+
+    id: int
+    platform: str
+    guild_id: str
+    action: str
+    learner_id: int | None
+    data: str | None
+    undone_by: int | None
+
+
+# --- Undo: one handler per kind of action -------------------------------------------------------
+
+
+def _undo_reset(conn: Connection, action: Action) -> None:
+    """Show the hidden attempts and review history again, and put back the removed cards
+    unless the learner has reviewed those questions since (the newer card wins)."""
+    for table in (Attempt, ReviewLog):
+        conn.execute(update(table).where(table.reset_by == action.id).values(reset_by=None))
+    sql = Sql(conn)
+    for saved in json.loads(action.data or "{}").get("cards", []):
+        sql.run(q.RESTORE_CARD, {**_card_from_json(saved), "learner_id": action.learner_id})
+
+
+def _undo_exclusion(conn: Connection, action: Action) -> None:
+    conn.execute(
+        update(Learner)
+        .where(Learner.id == action.learner_id)
+        .values(excluded=action.action == ActionKind.INCLUDE)
     )
+
+
+def _undo_set_role(conn: Connection, action: Action) -> None:
+    previous = json.loads(action.data or "{}").get("role")
+    Sql(conn).run(
+        q.SET_MODERATOR_ROLE,
+        {"platform": action.platform, "guild_id": action.guild_id, "moderator_role_id": previous},
+    )
+
+
+UndoHandler = Callable[[Connection, Action], None]
+# Every kind of action that can be undone, and how. An undo is not in it: it cannot be undone
+# (the moderator does the action again instead).
+UNDO: Mapping[ActionKind, UndoHandler] = {
+    ActionKind.RESET: _undo_reset,
+    ActionKind.EXCLUDE: _undo_exclusion,
+    ActionKind.INCLUDE: _undo_exclusion,
+    ActionKind.SET_ROLE: _undo_set_role,
+}
 
 
 def _log_action(
@@ -70,30 +102,41 @@ def _log_action(
             data=data,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row
+    return int(key[0])
 
 
-def _card_json(row: object) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for column in _CARD_COLUMNS:
-        value = getattr(row, column)
-        out[column] = value.isoformat() if isinstance(value, datetime) else value
-    return out
+# A reset keeps the cards it removes in its action's data, as JSON (times in ISO 8601).
+def _card_json(card: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        column: value.isoformat() if isinstance(value, datetime) else value
+        for column, value in card.items()
+    }
 
 
-def _card_values(data: dict[str, object]) -> dict[str, object]:
-    values = dict(data)
-    for column in ("due", "last_review"):
-        if values[column] is not None:
-            values[column] = datetime.fromisoformat(str(values[column])).astimezone(UTC)
-    return values
+def _card_from_json(saved: Mapping[str, Any]) -> dict[str, Any]:
+    card = {column: saved[column] for column in q.CARD_COLUMNS}
+    for column in q.RESTORE_CARD.times:
+        if card[column] is not None:
+            card[column] = datetime.fromisoformat(card[column])
+    return card
+
+
+_ATTEMPT_COLUMNS = (
+    Attempt.question_id,
+    Attempt.topic,
+    Attempt.correct,
+    Attempt.hinted,
+    Attempt.time_to_answer_ms,
+    Attempt.answered_at,
+)
 
 
 class ModerationQueries:
-    """Mixed into SqlStore; uses its ``_db`` and open-question cache."""
-
-    _db: Database
-    _open: dict[int, object]
+    def __init__(self, db: Database, changed: Callable[[int], None] = lambda _id: None) -> None:
+        self._db = db
+        self._changed = changed
 
     async def moderator_role(self, platform: str, guild_id: str) -> str | None:
         def op(conn: Connection) -> str | None:
@@ -108,20 +151,21 @@ class ModerationQueries:
         self, actor: Actor, role_id: str | None, reason: str, now: datetime
     ) -> int:
         def op(conn: Connection) -> int:
-            key = (
-                GuildSettings.platform == actor.platform,
-                GuildSettings.guild_id == actor.guild_id,
-            )
-            old = conn.execute(select(GuildSettings.moderator_role_id).where(*key)).first()
-            if old is None:
-                conn.execute(
-                    insert(GuildSettings).values(
-                        platform=actor.platform, guild_id=actor.guild_id, moderator_role_id=role_id
-                    )
+            old = conn.execute(
+                select(GuildSettings.moderator_role_id).where(
+                    GuildSettings.platform == actor.platform,
+                    GuildSettings.guild_id == actor.guild_id,
                 )
-            else:
-                conn.execute(update(GuildSettings).where(*key).values(moderator_role_id=role_id))
-            previous = json.dumps({"role": old.moderator_role_id if old else None})
+            ).scalar_one_or_none()
+            Sql(conn).run(
+                q.SET_MODERATOR_ROLE,
+                {
+                    "platform": actor.platform,
+                    "guild_id": actor.guild_id,
+                    "moderator_role_id": role_id,
+                },
+            )
+            previous = json.dumps({"role": old})
             return _log_action(conn, actor, ActionKind.SET_ROLE, None, reason, now, previous)
 
         return await self._db.write(op)
@@ -129,27 +173,29 @@ class ModerationQueries:
     async def find_learner(self, platform: str, guild_id: str, user_id: str) -> Target | None:
         def op(conn: Connection) -> Target | None:
             row = conn.execute(
-                select(Learner.id, Learner.display_name, Learner.excluded).where(
+                select(
+                    Learner.id.label("learner_id"),
+                    Learner.display_name.label("name"),
+                    Learner.excluded,
+                ).where(
                     Learner.platform == platform,
                     Learner.guild_id == guild_id,
                     Learner.user_id == user_id,
                 )
             ).first()
-            return Target(row.id, row.display_name, row.excluded) if row else None
+            return build(Target, row._mapping) if row else None
 
         return await self._db.read(op)
 
     async def reset(self, actor: Actor, target: Target, reason: str, now: datetime) -> int:
         """Hide the learner's attempts and review history (kept, marked with this action) and
         remove their review cards (kept in the action's data) and open question."""
+        learner = {"learner_id": target.learner_id}
 
         def op(conn: Connection) -> int:
-            cards = conn.execute(
-                select(*(ReviewCard.__table__.c[c] for c in _CARD_COLUMNS)).where(
-                    ReviewCard.learner_id == target.learner_id
-                )
-            ).all()
-            data = json.dumps({"cards": [_card_json(c) for c in cards]})
+            sql = Sql(conn)
+            cards = [_card_json(card) for card in sql.rows(q.CARDS_OF, learner)]
+            data = json.dumps({"cards": cards})
             action = _log_action(
                 conn, actor, ActionKind.RESET, target.learner_id, reason, now, data
             )
@@ -159,14 +205,12 @@ class ModerationQueries:
                     .where(table.learner_id == target.learner_id, table.reset_by.is_(None))
                     .values(reset_by=action)
                 )
-            conn.execute(delete(ReviewCard).where(ReviewCard.learner_id == target.learner_id))
-            conn.execute(
-                delete(OpenQuestionRow).where(OpenQuestionRow.learner_id == target.learner_id)
-            )
+            sql.run(q.DROP_CARDS, learner)
+            sql.run(q.DROP_OPEN_QUESTION, learner)
             return action
 
-        action = await self._db.write(op)
-        self._open.pop(target.learner_id, None)
+        action: int = await self._db.write(op)
+        self._changed(target.learner_id)
         return action
 
     async def set_excluded(
@@ -193,8 +237,7 @@ class ModerationQueries:
         """Reverse one action of this guild; raises ModerationError if it cannot be, or if
         ``authorise`` refuses its kind (checked before anything changes)."""
 
-        def op(conn: Connection) -> int:
-            # Core rows (not ORM objects): these functions run on a plain Connection.
+        def op(conn: Connection) -> tuple[int, int | None]:
             row = conn.execute(
                 select(ModAction.__table__).where(
                     ModAction.id == action_id,
@@ -204,103 +247,78 @@ class ModerationQueries:
             ).first()
             if row is None:
                 raise ModerationError(f"There is no action #{action_id} in this server.")
-            if row.undone_by is not None:
+            action = build(Action, row._mapping)
+            if action.undone_by is not None:
                 raise ModerationError(
-                    f"Action #{action_id} was already undone by #{row.undone_by}."
+                    f"Action #{action_id} was already undone by #{action.undone_by}."
                 )
-            kind = ActionKind(row.action)
+            kind = ActionKind(action.action)
             authorise(kind)
-            if kind is ActionKind.UNDO:
+            handler = UNDO.get(kind)
+            if handler is None:
                 raise ModerationError("An undo cannot be undone; do the action again instead.")
-            if kind is ActionKind.RESET:
-                for table in (Attempt, ReviewLog):
-                    conn.execute(
-                        update(table).where(table.reset_by == row.id).values(reset_by=None)
-                    )
-                _restore_cards(conn, row.learner_id, json.loads(row.data or "{}"))
-            elif kind in (ActionKind.EXCLUDE, ActionKind.INCLUDE):
-                conn.execute(
-                    update(Learner)
-                    .where(Learner.id == row.learner_id)
-                    .values(excluded=kind is ActionKind.INCLUDE)
-                )
-            elif kind is ActionKind.SET_ROLE:
-                previous = json.loads(row.data or "{}").get("role")
-                conn.execute(
-                    update(GuildSettings)
-                    .where(
-                        GuildSettings.platform == row.platform,
-                        GuildSettings.guild_id == row.guild_id,
-                    )
-                    .values(moderator_role_id=previous)
-                )
+            handler(conn, action)
             undo_id = _log_action(
-                conn, actor, ActionKind.UNDO, row.learner_id, f"undo #{row.id}: {reason}", now
+                conn, actor, ActionKind.UNDO, action.learner_id, f"undo #{action.id}: {reason}", now
             )
-            conn.execute(update(ModAction).where(ModAction.id == row.id).values(undone_by=undo_id))
-            return undo_id
+            conn.execute(
+                update(ModAction).where(ModAction.id == action.id).values(undone_by=undo_id)
+            )
+            return undo_id, action.learner_id
 
-        return await self._db.write(op)
+        undo_id, learner_id = await self._db.write(op)
+        if learner_id is not None:
+            self._changed(learner_id)
+        return int(undo_id)
 
     async def mod_log(
         self, platform: str, guild_id: str, limit: int, offset: int = 0
     ) -> Sequence[ModActionRow]:
+        query = (
+            select(
+                ModAction.id,
+                ModAction.moderator_name,
+                ModAction.action,
+                Learner.display_name.label("learner_name"),
+                ModAction.reason,
+                ModAction.created_at,
+                ModAction.undone_by,
+            )
+            .outerjoin(Learner, Learner.id == ModAction.learner_id)
+            .where(ModAction.platform == platform, ModAction.guild_id == guild_id)
+            .order_by(ModAction.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+
         def op(conn: Connection) -> list[ModActionRow]:
-            rows = conn.execute(
-                select(ModAction.__table__, Learner.display_name)
-                .outerjoin(Learner, Learner.id == ModAction.learner_id)
-                .where(ModAction.platform == platform, ModAction.guild_id == guild_id)
-                .order_by(ModAction.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
             return [
-                ModActionRow(
-                    a.id,
-                    a.moderator_name,
-                    ActionKind(a.action),
-                    a.display_name,
-                    a.reason,
-                    a.created_at,
-                    a.undone_by,
-                )
-                for a in rows
+                build(ModActionRow, row._mapping, action=ActionKind(row.action))
+                for row in conn.execute(query)
             ]
 
         return await self._db.read(op)
 
     async def report_attempts(self, learner_id: int) -> tuple[list[ReportAttempt], list[datetime]]:
         """Every attempt (reset ones marked) and the times of resets still in force."""
+        attempts = (
+            select(*_ATTEMPT_COLUMNS, Attempt.reset_by.is_not(None).label("reset"))
+            .where(Attempt.learner_id == learner_id)
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+        resets = (
+            select(ModAction.created_at)
+            .where(
+                ModAction.learner_id == learner_id,
+                ModAction.action == str(ActionKind.RESET),
+                ModAction.undone_by.is_(None),
+            )
+            .order_by(ModAction.created_at)
+        )
 
         def op(conn: Connection) -> tuple[list[ReportAttempt], list[datetime]]:
-            attempts = [
-                ReportAttempt(
-                    r.question_id,
-                    r.topic,
-                    r.correct,
-                    r.hinted,
-                    r.time_to_answer_ms,
-                    r.answered_at,
-                    r.reset_by is not None,
-                )
-                for r in conn.execute(
-                    select(Attempt.__table__)
-                    .where(Attempt.learner_id == learner_id)
-                    .order_by(Attempt.answered_at, Attempt.id)
-                )
-            ]
-            resets = list(
-                conn.execute(
-                    select(ModAction.created_at)
-                    .where(
-                        ModAction.learner_id == learner_id,
-                        ModAction.action == str(ActionKind.RESET),
-                        ModAction.undone_by.is_(None),
-                    )
-                    .order_by(ModAction.created_at)
-                ).scalars()
-            )
-            return attempts, resets
+            found = [build(ReportAttempt, row._mapping) for row in conn.execute(attempts)]
+            return found, list(conn.execute(resets).scalars())
 
         return await self._db.read(op)
 
@@ -308,54 +326,30 @@ class ModerationQueries:
         self, platform: str, guild_id: str, since: datetime | None
     ) -> list[tuple[str, ReportAttempt]]:
         """The attempts that count on this guild's leaderboard, oldest first."""
+        query = (
+            select(Learner.display_name, *_ATTEMPT_COLUMNS)
+            .join(Attempt, Attempt.learner_id == Learner.id)
+            .where(*counted_on_leaderboard(platform, guild_id))
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+        if since is not None:
+            query = query.where(Attempt.answered_at >= since)
 
         def op(conn: Connection) -> list[tuple[str, ReportAttempt]]:
-            query = (
-                select(Learner.display_name, Attempt.__table__)
-                .join(Attempt, Attempt.learner_id == Learner.id)
-                .where(*counted_on_leaderboard(platform, guild_id))
-                .order_by(Attempt.answered_at, Attempt.id)
-            )
-            if since is not None:
-                query = query.where(Attempt.answered_at >= since)
             return [
-                (
-                    a.display_name,
-                    ReportAttempt(
-                        a.question_id,
-                        a.topic,
-                        a.correct,
-                        a.hinted,
-                        a.time_to_answer_ms,
-                        a.answered_at,
-                        False,
-                    ),
-                )
-                for a in conn.execute(query)
+                (row.display_name, build(ReportAttempt, row._mapping, reset=False))
+                for row in conn.execute(query)
             ]
 
         return await self._db.read(op)
 
-
-def _restore_cards(conn: Connection, learner_id: int | None, data: dict[str, list[dict]]) -> None:
-    """Put back the cards a reset removed, unless the learner has since reviewed that question
-    again (the newer card wins)."""
-    for saved in data.get("cards", []):
-        values = _card_values(saved)
-        current = conn.execute(
-            select(ReviewCard.last_review).where(
-                ReviewCard.learner_id == learner_id,
-                ReviewCard.question_id == values["question_id"],
-            )
-        ).first()
-        if current is None:
-            conn.execute(insert(ReviewCard).values(learner_id=learner_id, **values))
-        elif values["last_review"] is not None and current.last_review < values["last_review"]:
-            conn.execute(
-                update(ReviewCard)
-                .where(
-                    ReviewCard.learner_id == learner_id,
-                    ReviewCard.question_id == values["question_id"],
-                )
-                .values(**values)
-            )
+    async def leaderboard(
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
+    ) -> Sequence[LeaderRow]:
+        return await self._db.read(leaderboard(platform, guild_id, since, limit, offset, topic))

@@ -1,24 +1,30 @@
-"""The SQLAlchemy implementation of the tutor's ``Store``.
+"""The SQLAlchemy implementation of the tutor's ``Store`` (and, in ``store.moderation``, of the
+moderator's ``ModerationStore``).
 
 Each method is a small synchronous function of a ``Connection`` handed to the ``Database``
-(db/database.py), which runs reads in parallel and batches writes into shared
-transactions. Every write is committed before its method returns, which is what lets a frontend
-promise "committed before the reply".
+(db/database.py), which runs reads in parallel and batches writes into shared transactions.
+Every write is committed before its method returns, which is what lets a frontend promise
+"committed before the reply".
+
+What every command reads about a learner (their id and name, open question, review cards) is
+kept in bounded write-through caches, so that an answer costs one transaction and no read. The
+database stays the judge: ``record_answer`` stores an answer only if the question is still open
+as the caller saw it, and grades against the card as stored. Another process (or store) writing
+the same SQLite file is noticed at our next write, which then drops every cache; until then it
+can cost one refused answer or one question chosen from a stale schedule, never a wrong grade.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -27,14 +33,28 @@ from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
+from db import statements as q
+from db.cache import MISSING, Lru
 from db.database import Database, connect
 from db.errors import StoreError
-from db.models import Attempt, Hint, Learner, OpenQuestionRow, ReviewCard, ReviewLog
-from db.moderation import ModerationQueries, counted_on_leaderboard
+from db.leaderboard import leaderboard
+from db.models import Attempt, Learner
+from db.moderation import ModerationQueries
+from db.statements import Sql, build, columns_of
 
 log = logging.getLogger(__name__)
 
-OPEN_CACHE_SIZE = 10_000
+# Bounds of the caches. Learners: an id and a name, or an open question, ~200 bytes each. Cards
+# are counted one by one (~550 bytes each): 50,000 is ~600 learners with 80 cards each.
+LEARNERS_CACHED = 10_000
+CARDS_CACHED = 50_000
+
+Cards = Mapping[str, CardState]
+LearnerKey = tuple[str, str, str]
+
+
+def _card_count(cards: Cards) -> int:
+    return max(1, len(cards))
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -43,79 +63,45 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(url.database)
 
 
-# The statements on every answer's path are built once: constructing a statement costs far more
-# than SQLite takes to run it (measured: ~400 µs against ~6 µs for an upsert transaction).
-_open_t = OpenQuestionRow.__table__
-_hints_t = Hint.__table__
-_attempts_t = Attempt.__table__
-_HINTED = (
-    select(_hints_t.c.learner_id)
-    .where(
-        _hints_t.c.learner_id == bindparam("learner_id"),
-        _hints_t.c.question_id == bindparam("question_id"),
-    )
-    .exists()
-)
-# The open question, and whether the learner saw a hint for it since they last answered it.
-_SELECT_OPEN = (
-    select(_open_t.c.question_id, _open_t.c.asked_at, _hints_t.c.learner_id.is_not(None))
-    .outerjoin(
-        _hints_t,
-        (_hints_t.c.learner_id == _open_t.c.learner_id)
-        & (_hints_t.c.question_id == _open_t.c.question_id),
-    )
-    .where(_open_t.c.learner_id == bindparam("learner_id"))
-)
-_DELETE_OPEN = delete(_open_t).where(_open_t.c.learner_id == bindparam("learner_id"))
-_CLOSE_OPEN = delete(_open_t).where(
-    _open_t.c.learner_id == bindparam("learner_id"),
-    _open_t.c.question_id == bindparam("question_id"),
-    _open_t.c.asked_at == bindparam("asked_at"),
-)
-_DELETE_HINT = delete(_hints_t).where(
-    _hints_t.c.learner_id == bindparam("learner_id"),
-    _hints_t.c.question_id == bindparam("question_id"),
-)
-_INSERT_ATTEMPT = insert(_attempts_t)
-_cards_t = ReviewCard.__table__
-_INSERT_LOG = insert(ReviewLog.__table__)
-_CARD_FIELDS = ("state", "step", "stability", "difficulty", "due", "last_review", "last_rating")
-_SELECT_CARDS = select(_cards_t.c.question_id, *(_cards_t.c[f] for f in _CARD_FIELDS)).where(
-    _cards_t.c.learner_id == bindparam("learner_id")
-)
-_SELECT_CARD = _SELECT_CARDS.where(_cards_t.c.question_id == bindparam("question_id"))
-
-
-@cache
-def _upsert(dialect: str, table: str) -> Any:
-    """Insert, or update the row with the same key. Both dialects spell it the same way."""
-    target, keys, fields = {
-        "open": (_open_t, ["learner_id"], ("question_id", "asked_at")),
-        "card": (_cards_t, ["learner_id", "question_id"], _CARD_FIELDS),
-        "hint": (_hints_t, ["learner_id", "question_id"], ()),
-    }[table]
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
-    if not fields:
-        return upsert.on_conflict_do_nothing(index_elements=keys)
-    return upsert.on_conflict_do_update(
-        index_elements=keys, set_={c: upsert.excluded[c] for c in fields}
-    )
-
-
-class SqlStore(ModerationQueries):
-    def __init__(self, url: str | URL, database: Database | None = None) -> None:
+class SqlStore:
+    def __init__(
+        self,
+        url: str | URL,
+        database: Database | None = None,
+        *,
+        learners_cached: int = LEARNERS_CACHED,
+        cards_cached: int = CARDS_CACHED,
+    ) -> None:
         self.url = make_url(url)
         self._db = database or connect(self.url)
-        # Write-through cache of open questions, the most read row. The database stays the
-        # judge: record_answer only succeeds if the row still matches, and a miss evicts the
-        # entry, so another process changing a learner's question costs one refused answer.
-        self._open: OrderedDict[int, OpenQuestion | None] = OrderedDict()
+        # (platform, user id, guild id) -> (learner id, display name as stored)
+        self._learners: Lru[LearnerKey, tuple[int, str]] = Lru(learners_cached)
+        self._open: Lru[int, OpenQuestion | None] = Lru(learners_cached)
+        # learner id -> their cards, updated in place as answers are recorded; callers get
+        # read-only views of it
+        self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
+        self._foreign_writes = self._db.foreign_writes
+        self.moderation = ModerationQueries(self._db, changed=self._forget_learner)
 
-    def _remember(self, learner_id: int, open_: OpenQuestion | None) -> None:
-        self._open[learner_id] = open_
-        self._open.move_to_end(learner_id)
-        if len(self._open) > OPEN_CACHE_SIZE:
-            self._open.popitem(last=False)
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    def _forget_learner(self, learner_id: int) -> None:
+        """The learner's progress changed outside the answer path (a moderator's reset, undo)."""
+        self._open.forget(learner_id)
+        self._cards.forget(learner_id)
+
+    async def _write(self, op: Any) -> Any:
+        result = await self._db.write(op)
+        if self._db.foreign_writes != self._foreign_writes:
+            # Someone else wrote to the database since our last write: trust nothing cached.
+            # (The result of this write is fresh: it was read in a transaction holding the lock.)
+            self._foreign_writes = self._db.foreign_writes
+            self._learners.clear()
+            self._open.clear()
+            self._cards.clear()
+        return result
 
     async def close(self) -> None:
         await self._db.close()
@@ -129,44 +115,42 @@ class SqlStore(ModerationQueries):
     # --- Store protocol -------------------------------------------------------------------------
 
     async def learner_id(self, ref: LearnerRef) -> int:
+        """The learner's id, created on first use. A new display name is stored at the next
+        call that brings it; an unchanged one costs nothing."""
+        key = (ref.platform, ref.user_id, ref.guild_id)
         name = ref.display_name[:100]
+        known = self._learners.get(key)
+        if known is not MISSING and known[1] == name:
+            return known[0]
+        params = {
+            "platform": ref.platform,
+            "user_id": ref.user_id,
+            "guild_id": ref.guild_id,
+            "display_name": name,
+            "created_at": datetime.now(UTC),
+        }
 
         def op(conn: Connection) -> int:
-            # Within the write transaction nobody can insert between this select and the insert.
-            row = conn.execute(
-                select(Learner.id, Learner.display_name).where(
-                    Learner.platform == ref.platform,
-                    Learner.user_id == ref.user_id,
-                    Learner.guild_id == ref.guild_id,
-                )
-            ).first()
-            if row is None:
-                result = conn.execute(
-                    insert(Learner).values(
-                        platform=ref.platform,
-                        user_id=ref.user_id,
-                        guild_id=ref.guild_id,
-                        display_name=name,
-                        created_at=datetime.now(UTC),
-                    )
-                )
-                return int(result.inserted_primary_key[0])
-            if row.display_name != name:
-                conn.execute(update(Learner).where(Learner.id == row.id).values(display_name=name))
-            return int(row.id)
+            row = Sql(conn).first(q.SAVE_LEARNER, params)
+            assert row is not None  # RETURNING gives the row inserted or updated
+            return int(row["id"])
 
-        return await self._db.write(op)
+        learner_id: int = await self._write(op)
+        self._learners.put(key, (learner_id, name))
+        return learner_id
 
     async def open_question(self, learner_id: int) -> OpenQuestion | None:
-        if learner_id in self._open:
-            return self._open[learner_id]
+        cached = self._open.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._open.reserve(learner_id)
 
         def op(conn: Connection) -> OpenQuestion | None:
-            row = conn.execute(_SELECT_OPEN, {"learner_id": learner_id}).first()
-            return OpenQuestion(*row) if row else None
+            row = Sql(conn).first(q.OPEN_QUESTION_OF, {"learner_id": learner_id})
+            return build(OpenQuestion, row) if row else None
 
-        found = await self._db.read(op)
-        self._remember(learner_id, found)
+        found: OpenQuestion | None = await self._db.read(op)
+        self._open.fill(learner_id, mark, found)
         return found
 
     async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None:
@@ -175,81 +159,91 @@ class SqlStore(ModerationQueries):
         whatever ``open_.hinted`` says."""
 
         def op(conn: Connection) -> OpenQuestion | None:
+            sql = Sql(conn)
             if open_ is None:
-                conn.execute(_DELETE_OPEN, {"learner_id": learner_id})
+                sql.run(q.DROP_OPEN_QUESTION, {"learner_id": learner_id})
                 return None
             params = {"learner_id": learner_id, "question_id": open_.question_id}
-            conn.execute(_upsert(conn.dialect.name, "open"), {**params, "asked_at": open_.asked_at})
+            sql.run(q.REPLACE_OPEN_QUESTION, {**params, "asked_at": open_.asked_at})
             if open_.hinted:
-                conn.execute(_upsert(conn.dialect.name, "hint"), params)
+                sql.run(q.KEEP_HINT, params)
                 return open_
-            return replace(open_, hinted=bool(conn.execute(select(_HINTED), params).scalar()))
+            return replace(open_, hinted=sql.first(q.HINT_OF, params) is not None)
 
-        self._open.pop(learner_id, None)  # unknown until committed
-        self._remember(learner_id, await self._db.write(op))
+        self._open.forget(learner_id)  # unknown until committed
+        self._open.put(learner_id, await self._write(op))
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
     ) -> tuple[NewAttempt, CardState] | None:
+        params = {"learner_id": learner_id, "question_id": answering.question_id}
+
         def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
-            params = {"learner_id": learner_id, "question_id": answering.question_id}
-            # A hint given since the caller read ``answering`` (another frontend, a double
-            # click) would be graded as no hint: refuse, as for a question no longer open.
-            if bool(conn.execute(select(_HINTED), params).scalar()) != answering.hinted:
-                return None
+            sql = Sql(conn)
             # Closing the question and storing the answer in one transaction makes a double
-            # click (or two frontends) record one attempt, not two.
-            closed = conn.execute(_CLOSE_OPEN, {**params, "asked_at": answering.asked_at})
-            if closed.rowcount != 1:
+            # click (or two frontends) record one attempt, not two. A hint given since the
+            # caller read ``answering`` would be graded as no hint: refused the same way.
+            closing = {**params, "asked_at": answering.asked_at, "hinted": answering.hinted}
+            if sql.run(q.CLOSE_ANSWERED_QUESTION, closing) != 1:
                 return None
-            conn.execute(_DELETE_HINT, params)  # graded: the hint has been paid for
-            row = conn.execute(_SELECT_CARD, params).first()
-            attempt, card = decide(CardState(*row) if row else None)
-            conn.execute(_INSERT_ATTEMPT, {"learner_id": learner_id, **asdict(attempt)})
-            conn.execute(
-                _upsert(conn.dialect.name, "card"), {"learner_id": learner_id, **asdict(card)}
-            )
-            conn.execute(
-                _INSERT_LOG,
-                {
-                    "learner_id": learner_id,
-                    "question_id": card.question_id,
-                    "rating": card.last_rating,
-                    "reviewed_at": attempt.answered_at,
-                    "duration_ms": attempt.time_to_answer_ms,
-                },
-            )
+            if answering.hinted:
+                sql.run(q.SPEND_HINT, params)  # graded: the hint has been paid for
+            row = sql.first(q.CARD_OF, params)
+            attempt, card = decide(build(CardState, row) if row else None)
+            sql.run(q.ADD_ATTEMPT, columns_of(attempt, learner_id=learner_id))
+            sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
+            log_row = {
+                "learner_id": learner_id,
+                "question_id": card.question_id,
+                "rating": card.last_rating,
+                "reviewed_at": attempt.answered_at,
+                "duration_ms": attempt.time_to_answer_ms,
+            }
+            sql.run(q.ADD_REVIEW_LOG, log_row)
             return attempt, card
 
-        recorded = await self._db.write(op)
+        self._open.forget(learner_id)
+        recorded: tuple[NewAttempt, CardState] | None = await self._write(op)
         if recorded:
-            self._remember(learner_id, None)
-        else:
-            self._open.pop(learner_id, None)  # it changed behind our back: read it again
+            self._open.put(learner_id, None)
+            cards = self._cards.get(learner_id)
+            if cards is not MISSING:
+                cards[recorded[1].question_id] = recorded[1]
+                self._cards.put(learner_id, cards)  # weighs it again
         return recorded
 
-    async def attempts(self, learner_id: int) -> Sequence[AttemptRow]:
-        def op(conn: Connection) -> list[AttemptRow]:
-            rows = conn.execute(
-                select(
-                    Attempt.question_id,
-                    Attempt.topic,
-                    Attempt.correct,
-                    Attempt.hinted,
-                    Attempt.points,
-                    Attempt.answered_at,
-                )
-                .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
-                .order_by(Attempt.answered_at, Attempt.id)
-            )
-            return [AttemptRow(*row) for row in rows]
+    async def cards(self, learner_id: int) -> Cards:
+        """The learner's review cards by question id: a read-only view, which shows the cards
+        this store records from now on too."""
+        cached = self._cards.get(learner_id)
+        if cached is not MISSING:
+            return MappingProxyType(cached)
+        mark = self._cards.reserve(learner_id)
 
-        return await self._db.read(op)
-
-    async def cards(self, learner_id: int) -> dict[str, CardState]:
         def op(conn: Connection) -> dict[str, CardState]:
-            rows = conn.execute(_SELECT_CARDS, {"learner_id": learner_id})
-            return {row.question_id: CardState(*row) for row in rows}
+            rows = Sql(conn).rows(q.CARDS_OF, {"learner_id": learner_id})
+            return {row["question_id"]: build(CardState, row) for row in rows}
+
+        cards: dict[str, CardState] = await self._db.read(op)
+        self._cards.fill(learner_id, mark, cards)
+        return MappingProxyType(cards)
+
+    async def attempts(self, learner_id: int) -> Sequence[AttemptRow]:
+        query = (
+            select(
+                Attempt.question_id,
+                Attempt.topic,
+                Attempt.correct,
+                Attempt.hinted,
+                Attempt.points,
+                Attempt.answered_at,
+            )
+            .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+
+        def op(conn: Connection) -> list[AttemptRow]:
+            return [build(AttemptRow, row._mapping) for row in conn.execute(query)]
 
         return await self._db.read(op)
 
@@ -264,7 +258,7 @@ class SqlStore(ModerationQueries):
         def op(conn: Connection) -> None:
             conn.execute(update(Learner).where(Learner.id == learner_id).values(timezone=name))
 
-        await self._db.write(op)
+        await self._write(op)
 
     async def leaderboard(
         self,
@@ -275,30 +269,7 @@ class SqlStore(ModerationQueries):
         offset: int,
         topic: str | None = None,
     ) -> Sequence[LeaderRow]:
-        # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
-        score = func.sum(Attempt.points).label("score")
-        right = func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("right")
-        query = (
-            select(Learner.display_name, score, func.count().label("n"), right)
-            .join(Attempt, Attempt.learner_id == Learner.id)
-            .where(*counted_on_leaderboard(platform, guild_id))
-            .group_by(Learner.id, Learner.display_name)
-            .order_by(score.desc(), right.desc(), Learner.display_name)
-            .limit(limit)
-            .offset(offset)
-        )
-        if since is not None:
-            query = query.where(Attempt.answered_at >= since)
-        if topic is not None:
-            query = query.where(Attempt.topic == topic)
-
-        def op(conn: Connection) -> list[LeaderRow]:
-            return [
-                LeaderRow(offset + i + 1, r.display_name, int(r.score), int(r.n), int(r.right))
-                for i, r in enumerate(conn.execute(query))
-            ]
-
-        return await self._db.read(op)
+        return await self._db.read(leaderboard(platform, guild_id, since, limit, offset, topic))
 
 
 async def open_store(url: str, *, migrate: bool = True) -> SqlStore:

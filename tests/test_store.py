@@ -36,8 +36,8 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url):
         return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in PRAGMAS)
 
     PRAGMAS = ("journal_mode", "foreign_keys", "synchronous")
-    assert await store._db.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
-    assert await store._db.write(pragmas) == ("wal", 1, 1)
+    assert await store.database.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
+    assert await store.database.write(pragmas) == ("wal", 1, 1)
     await store.close()
 
 
@@ -182,7 +182,7 @@ async def test_group_commit_batches_and_isolates_a_failing_write(store):
 
     results = await asyncio.gather(
         *(answer(store, lid, "q1", True, 10, T0) for lid in lids),
-        store._db.write(bad),
+        store.database.write(bad),
         return_exceptions=True,
     )
     assert results[:3] == [True, True, True]

@@ -109,10 +109,12 @@ def choose_next(
         if (topic is None or q.topic == topic)
         and (difficulty is None or q.difficulty == difficulty)
     ]
-    order = {q.id: i for i, q in enumerate(bank.questions)}
-    due = [q for q in candidates if q.id in cards and cards[q.id].is_due(now)]
+    # Candidates are in file order, and min() keeps the first of equal keys: ties go to the
+    # question that comes first in the files. (/quiz runs this for every question it asks, over
+    # every card of the learner: keep it lean.)
+    due = [q for q in candidates if (card := cards.get(q.id)) is not None and card.due <= now]
     if due:
-        best = min(due, key=lambda q: (q.id in avoid, cards[q.id].due, order[q.id]))
+        best = min(due, key=lambda q: (q.id in avoid, cards[q.id].due))
         again = cards[best.id].last_rating == Rating.Again
         return Pick(best, Reason.RETRY if again else Reason.REVIEW)
     if due_only:
@@ -132,14 +134,16 @@ def choose_next(
                 shares[q.topic],
                 topics[q.topic],
                 abs(q.difficulty - level),
-                order[q.id],
             ),
         )
         return Pick(best, Reason.NEW)
     if not candidates:
         return None
-    best = min(candidates, key=lambda q: (q.id in avoid, review.retrievability(cards[q.id], now)))
-    return Pick(best, Reason.PRACTICE)
+    # The likeliest forgotten: lowest retrievability (tuples compare in C; the index breaks ties).
+    forgetting = review.retrievabilities([cards[q.id] for q in candidates], now)
+    avoided = [q.id in avoid for q in candidates]
+    _, _, best_index = min(zip(avoided, forgetting, range(len(candidates)), strict=True))
+    return Pick(candidates[best_index], Reason.PRACTICE)
 
 
 def xp_for(

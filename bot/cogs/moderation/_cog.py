@@ -77,7 +77,7 @@ class Moderation(
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
         assert bot.bank is not None and bot.store is not None  # set in setup_hook, before us
-        self.moderator = Moderator(bot.bank, bot.store)
+        self.moderator = Moderator(bot.bank, bot.store.moderation)
 
     async def actor_of(self, interaction: discord.Interaction) -> Actor:
         member = interaction.user
@@ -93,7 +93,9 @@ class Moderation(
         if has_manage_server(interaction):
             return Authority.MANAGER
         assert self.bot.store is not None
-        role_id = await self.db.moderator_role(PLATFORM, str(interaction.guild_id))
+        role_id = await self.bot.store.moderation.moderator_role(
+            PLATFORM, str(interaction.guild_id)
+        )
         roles = getattr(interaction.user, "roles", ())  # a Member's; a plain User has none
         if role_id is not None and any(str(role.id) == role_id for role in roles):
             return Authority.MODERATOR
