@@ -128,11 +128,14 @@ class Sqlite(SafeErrors):
             try:
                 results = self._transaction([op for op, _ in batch], wait=False)
             except Exception as exc:
+                # Locked by another process, or one of several writes failed: on to the
+                # thread, which waits for the lock and runs the writes one by one if needed.
                 if not (_is_busy(exc) or len(batch) > 1):
                     _fail(batch, self._as_store_error(exc))
                     return
-                # Locked by another process, or one of several writes failed: the thread
-                # waits for the lock, and runs the writes one by one if needed.
+            except BaseException as exc:  # e.g. KeyboardInterrupt: nobody may wait forever
+                _fail(batch, exc)
+                raise
             else:
                 _settle(batch, results)
                 self._wrote(len(batch))
@@ -148,6 +151,9 @@ class Sqlite(SafeErrors):
     async def _on_writer_thread(self, batch: list[_Write]) -> None:
         try:
             outcomes = await self._write_thread.call(lambda: self._write_waiting(batch))
+        except BaseException as exc:  # not an error of the writes: nobody may wait forever
+            _fail(batch, exc)
+            raise
         finally:
             self._on_thread -= 1
         for (_, future), (result, error) in zip(batch, outcomes, strict=True):
@@ -164,6 +170,8 @@ class Sqlite(SafeErrors):
         fails, each write alone, so that one bad write does not fail its neighbours."""
         live = [i for i, (_, future) in enumerate(batch) if not future.cancelled()]
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
+        if not live:
+            return outcomes
         try:
             results = self._transaction([batch[i][0] for i in live], wait=True)
         except Exception as exc:

@@ -17,12 +17,12 @@ can cost one refused answer or one question chosen from a stale schedule, never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.engine import URL, make_url
@@ -43,6 +43,7 @@ from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bounds of the caches. Learners: an id and a name, or an open question, ~200 bytes each. Cards
 # are counted one by one (~550 bytes each): 50,000 is ~600 learners with 80 cards each.
@@ -92,7 +93,7 @@ class SqlStore:
         self._open.forget(learner_id)
         self._cards.forget(learner_id)
 
-    async def _write(self, op: Any) -> Any:
+    async def _write(self, op: Callable[[Connection], T]) -> T:
         result = await self._db.write(op)
         if self._db.foreign_writes != self._foreign_writes:
             # Someone else wrote to the database since our last write: trust nothing cached.
