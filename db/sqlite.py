@@ -42,6 +42,7 @@ T = TypeVar("T")
 READER_THREADS = 4
 BUSY_TIMEOUT_MS = 10_000  # another process holding the write lock: wait this long, then fail
 CHECKPOINT_EVERY = 200  # writes; about 2,000 WAL pages (8 MB) at an answer's ~10 pages
+CHECKPOINT_WAIT_MS = 100  # the longest a checkpoint may hold up writes waiting for readers
 _SQLITE_BUSY = 5
 
 _Write = tuple[Operation, "asyncio.Future[Any]"]
@@ -249,13 +250,22 @@ class Sqlite(SafeErrors):
             self._checkpoint = None
 
     def _checkpoint_now(self) -> None:
-        # RESTART: copies the whole WAL into the database file and has the next write start
-        # the WAL over, so that it does not grow. It holds the write lock meanwhile (writes
-        # find it taken and wait on the writer thread: the event loop never does). A passive
-        # checkpoint would not do: with writes going on, the WAL is never all copied when the
-        # next write starts, and it grows without end.
+        # PASSIVE copies the WAL into the database file without holding up writers; RESTART
+        # then copies what was written meanwhile and has the next write start the WAL over. It
+        # holds the write lock while it runs (writes find it taken and wait on the writer
+        # thread, never on the event loop), hence the passive pass first, which leaves it
+        # little to copy. Passive checkpoints alone would not do: with writes going on, the WAL
+        # is never all copied when the next write starts, and it grows without end.
+        # RESTART also waits for readers of older snapshots (a long export, say), holding up
+        # writers meanwhile: it waits ``CHECKPOINT_WAIT_MS`` at most, and a later one finishes.
         with self._reader.connect() as conn:
-            driver_connection(conn).execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            raw = driver_connection(conn)
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            raw.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                raw.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     async def migrate(self, op: Operation) -> None:
         self._on_thread += 1
