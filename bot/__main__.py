@@ -143,7 +143,7 @@ async def _discord(settings: Settings) -> int:
     import discord
 
     from bot.client import create_bot, serve
-    from bot.store import open_store
+    from db import open_store
 
     assert settings.discord_token is not None
     bank = _load(settings)
@@ -171,7 +171,7 @@ async def _sync_commands(settings: Settings, guild: int | None) -> int:
     import discord
 
     from bot.client import create_bot, sync_commands
-    from bot.store import open_store
+    from db import open_store
 
     if not settings.discord_token:
         print("sync-commands needs DISCORD_TOKEN.", file=sys.stderr)
@@ -194,7 +194,7 @@ async def _sync_commands(settings: Settings, guild: int | None) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
-    from bot.store import open_store
+    from db import open_store
 
     store = await open_store(settings.database_url.get_secret_value())
     await store.close()
@@ -267,7 +267,7 @@ def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -
             bank = _load(settings) if settings.content_dir.is_dir() else None
             return weights_fetch(settings, args.models, bank)
     # The other commands open the database (only they import it).
-    from bot.store import StoreError
+    from db import StoreError
 
     try:
         return _database_command(args, settings)

@@ -22,7 +22,7 @@ from bot.settings import Settings
 from bot.tutor.content import Bank
 
 if TYPE_CHECKING:
-    from bot.store import SqlStore
+    from db import SqlStore
 
 log = logging.getLogger(__name__)
 

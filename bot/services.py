@@ -18,10 +18,10 @@ from bot.runner.cache import ResultCache
 from bot.runner.gate import RunGate
 from bot.runner.pool import Runner
 from bot.settings import Settings
-from bot.store import SqlStore, open_store
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import Tutor
+from db import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def open_services(
         bank=bank,
         store=store,
         tutor=Tutor(bank, store),
-        moderator=Moderator(bank, store),
+        moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),
     )

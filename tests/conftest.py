@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.store import SqlStore, open_store
-from bot.store.database import AsyncServer
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.service import Tutor
+from db import SqlStore, open_store
+from db.database import AsyncServer
 from tests.helpers import SAMPLE_BANK, Clock
 
 

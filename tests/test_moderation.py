@@ -31,7 +31,7 @@ async def test_reset_hides_progress_and_undo_brings_it_back(tutor, store, bank, 
     ada, bob = learner("Ada"), learner("Bob")
     await answer_all(tutor, ada)
     await answer_all(tutor, bob, ("2",))
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     before = (await tutor.progress(ada, picture=False)).text
     assert "XP: 70" in before and "1. Ada · 70 XP" in await board(tutor, ada)
 
@@ -62,7 +62,7 @@ async def test_exclusion_applies_to_every_window_and_topic(tutor, store, bank, c
     ada, bob = learner("Ada"), learner("Bob")
     await answer_all(tutor, ada)
     await answer_all(tutor, bob, ("2",))
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     assert "not answered any question" in (await mods.exclude(MOD, "nobody", "x")).text
     assert "Excluded Ada" in (await mods.exclude(MOD, "ada", "bot account")).text
     assert "already excluded" in (await mods.exclude(MOD, "ada", "again")).text
@@ -88,11 +88,11 @@ async def test_topic_leaderboard_counts_only_that_topic(tutor, bank):
 
 async def test_log_records_who_what_and_why(tutor, store, bank, clock):
     await answer_all(tutor, learner("Ada"), ("2",))
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     await mods.exclude(MOD, "ada", "spam")
     await mods.set_role(MOD, "role-42", "study group leads")
     await mods.undo(MOD, 2, "wrong role")
-    assert await store.moderator_role("test", "g1") is None
+    assert await store.moderation.moderator_role("test", "g1") is None
     log = [line.plain for line in (await mods.log(MOD)).blocks[0].lines()]
     assert log[0].startswith("#3 2026-11-01 12:00 UTC · Mo · undo") and "wrong role" in log[0]
     assert "set_role" in log[1] and "(undone by #3)" in log[1]
@@ -105,7 +105,7 @@ async def test_log_records_who_what_and_why(tutor, store, bank, clock):
 async def test_export_is_a_csv_of_leaderboard_and_attempts(tutor, store, bank, clock):
     await answer_all(tutor, learner("=cmd|' /C calc'!A0"), ("2",))
     await answer_all(tutor, learner("Bob"), ("1",))
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     reply = await mods.export(MOD, Window.WEEK)
     assert reply.attachment is not None and reply.attachment.name.endswith(".csv")
     rows = list(csv.reader(io.StringIO(reply.attachment.data.decode())))
@@ -124,12 +124,12 @@ async def test_export_is_a_csv_of_leaderboard_and_attempts(tutor, store, bank, c
 async def test_learner_report_and_flags(tutor, store, bank, clock):
     ada = learner("Ada")
     await answer_all(tutor, ada)  # answered at once: far faster than reading time
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     text = render(await mods.learner(MOD, "ada"))
     assert "Accuracy per topic:" in text and "basics: 2/2 (100%)" in text
     assert "median answer time: 0.0 s" in text
     assert "Flags: none" in text  # 4 fast answers: under the threshold of 5
-    attempts, _ = await store.report_attempts(await store.learner_id(ada))
+    attempts, _ = await store.moderation.report_attempts(await store.learner_id(ada))
     many = attempts * 3
     flagged = report(
         "Ada", False, many, [attempts[0].answered_at - timedelta(seconds=1)], bank, clock()
@@ -171,10 +171,10 @@ MANAGERS_ONLY = {"set_role", "undo set_role"}
 async def _state(store, lid):
     """Everything a moderator action can change."""
     return (
-        tuple(await store.mod_log("test", "g1", 100)),
-        await store.moderator_role("test", "g1"),
-        await store.find_learner("test", "g1", "ada"),
-        await store.report_attempts(lid),
+        tuple(await store.moderation.mod_log("test", "g1", 100)),
+        await store.moderation.moderator_role("test", "g1"),
+        await store.moderation.find_learner("test", "g1", "ada"),
+        await store.moderation.report_attempts(lid),
         await store.cards(lid),
     )
 
@@ -187,7 +187,7 @@ async def test_every_command_is_authorised_in_the_core(tutor, store, bank, clock
     ada = learner("Ada")
     await answer_all(tutor, ada, ("2",))
     lid = await store.learner_id(ada)
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     first, command = COMMANDS[name]
     for step in first:
         assert (await step(mods)).kind is Kind.INFO
@@ -210,12 +210,12 @@ async def test_every_command_is_authorised_in_the_core(tutor, store, bank, clock
 
 
 async def test_a_refused_undo_leaves_the_action_undoable(tutor, store, bank, clock):
-    mods = Moderator(bank, store, now=clock)
+    mods = Moderator(bank, store.moderation, now=clock)
     await mods.set_role(MOD, "role-1", "study group leads")
     refused = await mods.undo(ROLE_MOD, 1, "mine now")
     assert refused.text == (
         "Only members with Manage Server can undo that action (it would change the moderator role)."
     )
-    assert await store.moderator_role("test", "g1") == "role-1"
+    assert await store.moderation.moderator_role("test", "g1") == "role-1"
     assert (await mods.undo(MOD, 1, "fine")).text == "Undid action #1 (recorded as #2)."
-    assert await store.moderator_role("test", "g1") is None
+    assert await store.moderation.moderator_role("test", "g1") is None

@@ -56,3 +56,17 @@ def test_mastery_per_topic(bank: Bank):
         "basics": (1, 2),
         "shapes": (0, 2),
     }
+
+
+def test_retrievability_of_a_stored_card_is_what_fsrs_says_of_the_full_card():
+    """retrievability() hands fsrs the CardState itself (no fsrs Card built per card, per /quiz);
+    it must agree with fsrs given the full Card, at every stage of a card's life."""
+    from bot.tutor.review import _fsrs_card, scheduler
+
+    card = None
+    for step, rating in enumerate([Rating.Good, Rating.Again, Rating.Hard, Rating.Easy]):
+        card = review(card, "q", rating, T0 + timedelta(days=step * 3))
+        for later in (timedelta(0), timedelta(hours=5), timedelta(days=2), timedelta(days=40)):
+            now = T0 + timedelta(days=step * 3) + later
+            full = scheduler().get_card_retrievability(_fsrs_card(card), now)
+            assert retrievability(card, now) == full

@@ -4,9 +4,9 @@ import pytest
 from fsrs import Rating
 
 from bot.console import render
-from bot.store import open_store
 from bot.tutor.replies import Kind
 from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
+from db import open_store
 from tests.helpers import learner
 
 

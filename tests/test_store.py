@@ -6,17 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from fsrs import Rating
-from sqlalchemy import create_engine
 
-from bot.store import DatabaseCorrupt, StoreError, open_store
-from bot.store.models import Base
 from bot.tutor.progress import AttemptRow
 from bot.tutor.review import review
 from bot.tutor.service import NewAttempt
 from bot.tutor.session import OpenQuestion
+from db import DatabaseCorrupt, StoreError, open_store
 from tests.helpers import learner
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -24,18 +20,6 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 def sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1]
-
-
-async def test_migration_from_empty_creates_schema_matching_models(db_url):
-    store = await open_store(db_url)
-    await store.close()
-    engine = create_engine(db_url.replace("+aiosqlite", ""))
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
-    engine.dispose()
-    assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0004"
 
 
 async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
@@ -52,8 +36,8 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url):
         return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in PRAGMAS)
 
     PRAGMAS = ("journal_mode", "foreign_keys", "synchronous")
-    assert await store._db.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
-    assert await store._db.write(pragmas) == ("wal", 1, 1)
+    assert await store.database.read(pragmas) == ("wal", 1, 1)  # synchronous=1 is NORMAL
+    assert await store.database.write(pragmas) == ("wal", 1, 1)
     await store.close()
 
 
@@ -143,34 +127,6 @@ async def test_a_hint_is_kept_per_question_until_that_question_is_answered(store
     assert await store.open_question(lid) == asked_again
 
 
-def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
-    """0004 moves the hint flag from open questions to hints, and back on downgrade."""
-    from alembic import command
-
-    from bot.store.migrate import alembic_config, upgrade_connection
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as conn:
-        upgrade_connection(conn, "0003")
-        for lid in (1, 2):
-            conn.exec_driver_sql(
-                f"insert into learners (id, platform, user_id, guild_id, display_name, "
-                f"created_at) values ({lid}, 't', 'u{lid}', 'g', 'L', '2026-03-01 08:00:00')"
-            )
-        conn.exec_driver_sql(
-            "insert into open_questions values (1, 'q1', '2026-03-01 09:00:00', 1),"
-            " (2, 'q2', '2026-03-01 09:00:00', 0)"
-        )
-    with engine.begin() as conn:
-        upgrade_connection(conn)
-        assert conn.exec_driver_sql("select * from hints").fetchall() == [(1, "q1")]
-    with engine.begin() as conn:
-        command.downgrade(alembic_config(conn), "0003")
-        rows = conn.exec_driver_sql("select learner_id, hinted from open_questions")
-        assert sorted(rows) == [(1, 1), (2, 0)]
-    engine.dispose()
-
-
 async def test_leaderboard_sums_xp_within_the_guild_and_window(store):
     ada = await store.learner_id(learner("Ada"))
     bob = await store.learner_id(learner("Bob"))
@@ -226,7 +182,7 @@ async def test_group_commit_batches_and_isolates_a_failing_write(store):
 
     results = await asyncio.gather(
         *(answer(store, lid, "q1", True, 10, T0) for lid in lids),
-        store._db.write(bad),
+        store.database.write(bad),
         return_exceptions=True,
     )
     assert results[:3] == [True, True, True]
@@ -256,48 +212,8 @@ async def test_time_zone_defaults_to_utc_and_can_be_set(store):
     assert await store.timezone(lid) == "Asia/Tokyo"
 
 
-def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
-    """Migrating a database made before review cards: history becomes cards and log rows, and
-    XP earned by answering again before a review was due is taken back."""
-    from bot.store.migrate import upgrade_connection
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        upgrade_connection(conn, "0001")
-        conn.exec_driver_sql(
-            "insert into learners values (1, 'discord', 'u1', 'g1', 'Ada', '2026-03-01 08:00:00')"
-        )
-        rows = [
-            (1, "q1", 0, 0, 0, "2026-03-01 09:00:00"),  # wrong
-            (2, "q1", 1, 0, 10, "2026-03-01 09:00:30"),  # right 30 s later: not due yet
-            (3, "q1", 1, 0, 10, "2026-03-05 09:00:00"),  # due again: counts
-            (4, "q2", 1, 1, 5, "2026-03-01 09:05:00"),  # right with a hint
-        ]
-        for attempt_id, qid, correct, hinted, xp, when in rows:
-            conn.exec_driver_sql(
-                "insert into attempts values (?, 1, ?, 't', 'a', ?, ?, ?, 1000, ?)",
-                (attempt_id, qid, correct, hinted, xp, when),
-            )
-    with engine.begin() as conn:
-        upgrade_connection(conn)
-        points = conn.exec_driver_sql("select id, points from attempts order by id").fetchall()
-        ratings = conn.exec_driver_sql(
-            "select question_id, rating from review_logs order by reviewed_at"
-        ).fetchall()
-        cards = conn.exec_driver_sql(
-            "select question_id, last_rating from review_cards order by question_id"
-        ).fetchall()
-        tz = conn.exec_driver_sql("select timezone from learners").scalar()
-    engine.dispose()
-    assert points == [(1, 0), (2, 0), (3, 10), (4, 5)]
-    assert ratings == [("q1", 1), ("q1", 3), ("q2", 2), ("q1", 3)]
-    assert cards == [("q1", 3), ("q2", 2)]
-    assert tz == "UTC"
-
-
 def test_driver_errors_become_one_safe_line_of_the_right_kind(tmp_path: Path):
-    from bot.store.errors import DatabaseFull, DatabaseReadOnly, classify
+    from db.errors import DatabaseFull, DatabaseReadOnly, classify
 
     db = tmp_path / "t.db"
     sqlite3.connect(db).execute("create table t (x)").connection.close()

@@ -63,7 +63,9 @@ class Window(StrEnum):
 
 
 class Store(Protocol):
-    async def learner_id(self, ref: LearnerRef) -> int: ...
+    async def learner_id(self, ref: LearnerRef) -> int:
+        """The learner's id (created on first use); stores ``ref.display_name`` if it changed."""
+        ...
 
     async def open_question(self, learner_id: int) -> OpenQuestion | None:
         """The open question; its ``hinted`` says whether the learner saw a hint for that
@@ -146,14 +148,11 @@ class Tutor:
         self.bank = bank
         self.store = store
         self.now = now
-        # Learner ids never change once created; caching them saves a query per command.
-        self._ids: dict[tuple[str, str, str], int] = {}
 
     async def _id(self, who: LearnerRef) -> int:
-        key = (who.platform, who.user_id, who.guild_id)
-        if key not in self._ids:
-            self._ids[key] = await self.store.learner_id(who)
-        return self._ids[key]
+        # The store keeps ids (and display names) of recent learners in memory: no query when
+        # nothing changed, and a new display name is stored at once.
+        return await self.store.learner_id(who)
 
     async def _open(
         self, learner: int, question_id: str | None

@@ -6,7 +6,7 @@ testable with plain values.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -103,22 +103,27 @@ def choose_next(
     after step 1 (/review). ``topic`` and ``difficulty`` (1 to 3), when given, restrict the
     candidates.
     """
-    candidates = [
-        q
-        for q in bank.questions
-        if (topic is None or q.topic == topic)
-        and (difficulty is None or q.difficulty == difficulty)
-    ]
-    order = {q.id: i for i, q in enumerate(bank.questions)}
-    due = [q for q in candidates if q.id in cards and cards[q.id].is_due(now)]
+    candidates: Sequence[Question] = bank.questions
+    if topic is not None or difficulty is not None:
+        candidates = [
+            q
+            for q in bank.questions
+            if (topic is None or q.topic == topic)
+            and (difficulty is None or q.difficulty == difficulty)
+        ]
+    # One pass over the learner's cards (/quiz runs this for every question it asks). The
+    # candidates are in file order and min() keeps the first of equal keys: ties go to the
+    # question that comes first in the files.
+    stored = [cards.get(q.id) for q in candidates]
+    pairs = zip(candidates, stored, strict=True)
+    due = [(q, c) for q, c in pairs if c is not None and c.due <= now]
     if due:
-        best = min(due, key=lambda q: (q.id in avoid, cards[q.id].due, order[q.id]))
-        again = cards[best.id].last_rating == Rating.Again
-        return Pick(best, Reason.RETRY if again else Reason.REVIEW)
+        best, card = min(due, key=lambda pair: (pair[0].id in avoid, pair[1].due))
+        return Pick(best, Reason.RETRY if card.last_rating == Rating.Again else Reason.REVIEW)
     if due_only:
         return None
-    new = [q for q in candidates if q.id not in cards]
-    if new:
+    if None in stored:  # some candidate is new
+        new = [q for q, c in zip(candidates, stored, strict=True) if c is None]
         shares = {
             t: done / total
             for t, (done, total) in review.mastery(bank.questions, cards, now).items()
@@ -132,14 +137,21 @@ def choose_next(
                 shares[q.topic],
                 topics[q.topic],
                 abs(q.difficulty - level),
-                order[q.id],
             ),
         )
         return Pick(best, Reason.NEW)
     if not candidates:
         return None
-    best = min(candidates, key=lambda q: (q.id in avoid, review.retrievability(cards[q.id], now)))
-    return Pick(best, Reason.PRACTICE)
+    # The likeliest forgotten: lowest retrievability (tuples compare in C; the index breaks ties).
+    # Here every candidate has a card (none is new).
+    forgetting = review.retrievabilities([c for c in stored if c is not None], now)
+    order = range(len(candidates))
+    if avoid:
+        avoided = [q.id in avoid for q in candidates]
+        *_, best_index = min(zip(avoided, forgetting, order, strict=True))
+    else:
+        _, best_index = min(zip(forgetting, order, strict=True))
+    return Pick(candidates[best_index], Reason.PRACTICE)
 
 
 def xp_for(

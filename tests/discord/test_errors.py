@@ -11,7 +11,7 @@ import simcord
 from sqlalchemy.exc import OperationalError
 
 from bot.cogs.errors import ShuttingDown, UserError, user_message
-from bot.store import StoreError
+from db import StoreError
 from tests.discord.helpers import attempts, text_of, world
 
 ERROR_ID = re.compile(r"error id `([0-9a-f]{8})`")

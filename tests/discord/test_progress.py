@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.store import open_store
 from bot.tutor import review
 from bot.tutor.service import LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
+from db import open_store
 from tests.discord.helpers import buttons, text_of, world
 
 

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from bot.store.errors import DatabaseTooNew
+from db.errors import DatabaseTooNew
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import UtcDateTime
+from db.migrations.types import UtcDateTime
 
 revision = "0001"
 down_revision = None

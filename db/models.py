@@ -1,4 +1,4 @@
-"""The database schema. Changes here need an Alembic migration (bot/store/migrations/versions)."""
+"""The database schema. Changes here need an Alembic migration (db/migrations/versions)."""
 
 from __future__ import annotations
 

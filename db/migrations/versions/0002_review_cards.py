@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from fsrs import Card, Rating, Scheduler
 
-from bot.store.models import UtcDateTime
+from db.migrations.types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"

@@ -1,0 +1,124 @@
+"""How store operations reach the database: one async interface, two implementations.
+
+Store operations are plain synchronous functions of a SQLAlchemy ``Connection``. They run
+
+- for SQLite, through SQLAlchemy's synchronous engine (db/sqlite.py): writes batched per turn of
+  the event loop and committed on it when nothing can make them wait, on a thread otherwise;
+  reads on a few threads. Through aiosqlite every *call* (cursor, execute, fetch, close,
+  commit) was a hand-off between the event loop and a thread, ~160 µs each on these machines,
+  and an answer took ~20 of them; see README's benchmark.
+- for database servers (e.g. ``postgresql+asyncpg``), on SQLAlchemy's async engine through
+  ``run_sync``, where each statement is a network round trip anyway; GroupCommit batches writes.
+
+Either way, writes that arrive together share one transaction (group commit), and each returns
+once that transaction is committed. Driver errors leave this module as StoreError subclasses
+(db/errors.py): one safe line that says what happened (disk full, damaged file, read-only,
+locked), never the URL or the SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.logs import safe_url, url_secrets
+from db.errors import classify
+from db.group_commit import GroupCommit
+
+T = TypeVar("T")
+Operation = Callable[[Connection], Any]
+
+# What a driver raises: through SQLAlchemy (wrapped), or straight from sqlite3 (the named
+# statements and the BEGIN run on the driver's connection; db/statements.py).
+SQLITE_ERRORS = (DBAPIError, sqlite3.Error)
+
+
+class Database(Protocol):
+    # How many times a write found that another connection (another process, or another store
+    # on the same file) had written since our previous write: caches of what we wrote are then
+    # stale. Always 0 where that cannot be seen (database servers).
+    foreign_writes: int
+
+    async def read(self, op: Callable[[Connection], T]) -> T: ...
+
+    async def write(self, op: Callable[[Connection], T]) -> T:
+        """Run ``op`` in a write transaction; returns once it is committed."""
+        ...
+
+    async def migrate(self, op: Operation) -> None:
+        """Run ``op`` (Alembic) in one transaction, outside any batch."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def driver_connection(conn: Connection) -> Any:
+    """The driver's own connection under ``conn`` (a sqlite3.Connection for SQLite)."""
+    return conn.connection.driver_connection
+
+
+def run_all(conn: Connection, ops: Sequence[Operation]) -> list[Any]:
+    return [op(conn) for op in ops]
+
+
+class SafeErrors:
+    """Driver errors as StoreErrors that name the database safely."""
+
+    foreign_writes = 0
+
+    def __init__(self, url: URL) -> None:
+        # How errors name the database: a SQLite file by its path, a server by its safe URL.
+        sqlite = url.get_backend_name() == "sqlite"
+        self._where = (url.database or ":memory:") if sqlite else safe_url(url)
+        self._secrets = url_secrets(url.render_as_string(hide_password=False))
+
+    def _classify(self, exc: BaseException) -> Exception:
+        return classify(exc, self._where, self._secrets)
+
+
+class AsyncServer(SafeErrors):
+    """A database server through SQLAlchemy's async engine (e.g. postgresql+asyncpg)."""
+
+    def __init__(self, url: URL, engine: AsyncEngine | None = None) -> None:
+        self._engine = engine or create_async_engine(url, pool_pre_ping=True)
+        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+        super().__init__(url)
+
+    async def write(self, op: Callable[[Connection], T]) -> T:
+        result: T = await self._commits.run(op)
+        return result
+
+    async def migrate(self, op: Operation) -> None:
+        await self._run_batch([op])
+
+    async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
+        try:
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(run_all, ops)
+        except (DBAPIError, OSError) as exc:  # OSError: the server cannot be reached
+            raise self._classify(exc) from exc
+
+    async def read(self, op: Callable[[Connection], T]) -> T:
+        try:
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(op)
+        except (DBAPIError, OSError) as exc:
+            raise self._classify(exc) from exc
+
+    async def close(self) -> None:
+        await self._commits.close()
+        await self._engine.dispose()
+
+
+def connect(url: URL) -> Database:
+    if url.get_backend_name() == "sqlite":
+        from db.sqlite import Sqlite
+
+        return Sqlite(url)
+    return AsyncServer(url)

@@ -1,0 +1,355 @@
+"""The moderation part of the store: actions, exclusions, recoverable resets, undo, the log and
+the exports (the moderator's ``ModerationStore``).
+
+``SqlStore`` holds one as ``store.moderation``, sharing its ``Database``. Actions that change a
+learner's progress call ``changed(learner_id)`` once committed, so that the store drops what it
+caches about that learner. Every action is written to ``mod_actions`` in the same transaction as
+its effect, so the log can never disagree with what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
+from bot.tutor.moderator import Actor, ModerationError, Target
+from bot.tutor.progress import LeaderRow
+from db import statements as q
+from db.database import Database
+from db.leaderboard import counted_on_leaderboard, leaderboard
+from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewLog
+from db.statements import Sql, build
+
+
+@dataclass(frozen=True)
+class Action:
+    """A row of ``mod_actions``, as undo needs it."""
+
+    id: int
+    platform: str
+    guild_id: str
+    action: str
+    learner_id: int | None
+    data: str | None
+    undone_by: int | None
+
+
+# --- Undo: one handler per kind of action -------------------------------------------------------
+
+
+def _undo_reset(conn: Connection, action: Action) -> None:
+    """Show the hidden attempts and review history again, and put back the removed cards
+    unless the learner has reviewed those questions since (the newer card wins)."""
+    for table in (Attempt, ReviewLog):
+        conn.execute(update(table).where(table.reset_by == action.id).values(reset_by=None))
+    sql = Sql(conn)
+    for saved in json.loads(action.data or "{}").get("cards", []):
+        sql.run(q.RESTORE_CARD, {**_card_from_json(saved), "learner_id": action.learner_id})
+
+
+def _undo_exclusion(conn: Connection, action: Action) -> None:
+    conn.execute(
+        update(Learner)
+        .where(Learner.id == action.learner_id)
+        .values(excluded=action.action == ActionKind.INCLUDE)
+    )
+
+
+def _undo_set_role(conn: Connection, action: Action) -> None:
+    previous = json.loads(action.data or "{}").get("role")
+    Sql(conn).run(
+        q.SET_MODERATOR_ROLE,
+        {"platform": action.platform, "guild_id": action.guild_id, "moderator_role_id": previous},
+    )
+
+
+UndoHandler = Callable[[Connection, Action], None]
+# Every kind of action that can be undone, and how. An undo is not in it: it cannot be undone
+# (the moderator does the action again instead).
+UNDO: Mapping[ActionKind, UndoHandler] = {
+    ActionKind.RESET: _undo_reset,
+    ActionKind.EXCLUDE: _undo_exclusion,
+    ActionKind.INCLUDE: _undo_exclusion,
+    ActionKind.SET_ROLE: _undo_set_role,
+}
+
+
+def _log_action(
+    conn: Connection,
+    actor: Actor,
+    kind: ActionKind,
+    learner_id: int | None,
+    reason: str,
+    now: datetime,
+    data: str | None = None,
+) -> int:
+    result = conn.execute(
+        insert(ModAction).values(
+            platform=actor.platform,
+            guild_id=actor.guild_id,
+            moderator_id=actor.user_id,
+            moderator_name=actor.name[:100],
+            action=str(kind),
+            learner_id=learner_id,
+            reason=reason,
+            created_at=now,
+            data=data,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row
+    return int(key[0])
+
+
+# A reset keeps the cards it removes in its action's data, as JSON (times in ISO 8601).
+def _card_json(card: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        column: value.isoformat() if isinstance(value, datetime) else value
+        for column, value in card.items()
+    }
+
+
+def _card_from_json(saved: Mapping[str, Any]) -> dict[str, Any]:
+    card = {column: saved[column] for column in q.CARD_COLUMNS}
+    for column in q.RESTORE_CARD.times:
+        if card[column] is not None:
+            card[column] = datetime.fromisoformat(card[column])
+    return card
+
+
+_ATTEMPT_COLUMNS = (
+    Attempt.question_id,
+    Attempt.topic,
+    Attempt.correct,
+    Attempt.hinted,
+    Attempt.time_to_answer_ms,
+    Attempt.answered_at,
+)
+
+
+class ModerationQueries:
+    def __init__(self, db: Database, changed: Callable[[int], None] = lambda _id: None) -> None:
+        self._db = db
+        self._changed = changed
+
+    async def moderator_role(self, platform: str, guild_id: str) -> str | None:
+        def op(conn: Connection) -> str | None:
+            query = select(GuildSettings.moderator_role_id).where(
+                GuildSettings.platform == platform, GuildSettings.guild_id == guild_id
+            )
+            return conn.execute(query).scalar_one_or_none()
+
+        return await self._db.read(op)
+
+    async def set_moderator_role(
+        self, actor: Actor, role_id: str | None, reason: str, now: datetime
+    ) -> int:
+        def op(conn: Connection) -> int:
+            old = conn.execute(
+                select(GuildSettings.moderator_role_id).where(
+                    GuildSettings.platform == actor.platform,
+                    GuildSettings.guild_id == actor.guild_id,
+                )
+            ).scalar_one_or_none()
+            Sql(conn).run(
+                q.SET_MODERATOR_ROLE,
+                {
+                    "platform": actor.platform,
+                    "guild_id": actor.guild_id,
+                    "moderator_role_id": role_id,
+                },
+            )
+            previous = json.dumps({"role": old})
+            return _log_action(conn, actor, ActionKind.SET_ROLE, None, reason, now, previous)
+
+        return await self._db.write(op)
+
+    async def find_learner(self, platform: str, guild_id: str, user_id: str) -> Target | None:
+        def op(conn: Connection) -> Target | None:
+            row = conn.execute(
+                select(
+                    Learner.id.label("learner_id"),
+                    Learner.display_name.label("name"),
+                    Learner.excluded,
+                ).where(
+                    Learner.platform == platform,
+                    Learner.guild_id == guild_id,
+                    Learner.user_id == user_id,
+                )
+            ).first()
+            return build(Target, row._mapping) if row else None
+
+        return await self._db.read(op)
+
+    async def reset(self, actor: Actor, target: Target, reason: str, now: datetime) -> int:
+        """Hide the learner's attempts and review history (kept, marked with this action) and
+        remove their review cards (kept in the action's data) and open question."""
+        learner = {"learner_id": target.learner_id}
+
+        def op(conn: Connection) -> int:
+            sql = Sql(conn)
+            cards = [_card_json(card) for card in sql.rows(q.CARDS_OF, learner)]
+            data = json.dumps({"cards": cards})
+            action = _log_action(
+                conn, actor, ActionKind.RESET, target.learner_id, reason, now, data
+            )
+            for table in (Attempt, ReviewLog):
+                conn.execute(
+                    update(table)
+                    .where(table.learner_id == target.learner_id, table.reset_by.is_(None))
+                    .values(reset_by=action)
+                )
+            sql.run(q.DROP_CARDS, learner)
+            sql.run(q.DROP_OPEN_QUESTION, learner)
+            return action
+
+        action: int = await self._db.write(op)
+        self._changed(target.learner_id)
+        return action
+
+    async def set_excluded(
+        self, actor: Actor, target: Target, excluded: bool, reason: str, now: datetime
+    ) -> int:
+        kind = ActionKind.EXCLUDE if excluded else ActionKind.INCLUDE
+
+        def op(conn: Connection) -> int:
+            conn.execute(
+                update(Learner).where(Learner.id == target.learner_id).values(excluded=excluded)
+            )
+            return _log_action(conn, actor, kind, target.learner_id, reason, now)
+
+        return await self._db.write(op)
+
+    async def undo(
+        self,
+        actor: Actor,
+        action_id: int,
+        reason: str,
+        now: datetime,
+        authorise: Callable[[ActionKind], None],
+    ) -> int:
+        """Reverse one action of this guild; raises ModerationError if it cannot be, or if
+        ``authorise`` refuses its kind (checked before anything changes)."""
+
+        def op(conn: Connection) -> tuple[int, int | None]:
+            row = conn.execute(
+                select(ModAction.__table__).where(
+                    ModAction.id == action_id,
+                    ModAction.platform == actor.platform,
+                    ModAction.guild_id == actor.guild_id,
+                )
+            ).first()
+            if row is None:
+                raise ModerationError(f"There is no action #{action_id} in this server.")
+            action = build(Action, row._mapping)
+            if action.undone_by is not None:
+                raise ModerationError(
+                    f"Action #{action_id} was already undone by #{action.undone_by}."
+                )
+            kind = ActionKind(action.action)
+            authorise(kind)
+            handler = UNDO.get(kind)
+            if handler is None:
+                raise ModerationError("An undo cannot be undone; do the action again instead.")
+            handler(conn, action)
+            undo_id = _log_action(
+                conn, actor, ActionKind.UNDO, action.learner_id, f"undo #{action.id}: {reason}", now
+            )
+            conn.execute(
+                update(ModAction).where(ModAction.id == action.id).values(undone_by=undo_id)
+            )
+            return undo_id, action.learner_id
+
+        undo_id, learner_id = await self._db.write(op)
+        if learner_id is not None:
+            self._changed(learner_id)
+        return int(undo_id)
+
+    async def mod_log(
+        self, platform: str, guild_id: str, limit: int, offset: int = 0
+    ) -> Sequence[ModActionRow]:
+        query = (
+            select(
+                ModAction.id,
+                ModAction.moderator_name,
+                ModAction.action,
+                Learner.display_name.label("learner_name"),
+                ModAction.reason,
+                ModAction.created_at,
+                ModAction.undone_by,
+            )
+            .outerjoin(Learner, Learner.id == ModAction.learner_id)
+            .where(ModAction.platform == platform, ModAction.guild_id == guild_id)
+            .order_by(ModAction.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+
+        def op(conn: Connection) -> list[ModActionRow]:
+            return [
+                build(ModActionRow, row._mapping, action=ActionKind(row.action))
+                for row in conn.execute(query)
+            ]
+
+        return await self._db.read(op)
+
+    async def report_attempts(self, learner_id: int) -> tuple[list[ReportAttempt], list[datetime]]:
+        """Every attempt (reset ones marked) and the times of resets still in force."""
+        attempts = (
+            select(*_ATTEMPT_COLUMNS, Attempt.reset_by.is_not(None).label("reset"))
+            .where(Attempt.learner_id == learner_id)
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+        resets = (
+            select(ModAction.created_at)
+            .where(
+                ModAction.learner_id == learner_id,
+                ModAction.action == str(ActionKind.RESET),
+                ModAction.undone_by.is_(None),
+            )
+            .order_by(ModAction.created_at)
+        )
+
+        def op(conn: Connection) -> tuple[list[ReportAttempt], list[datetime]]:
+            found = [build(ReportAttempt, row._mapping) for row in conn.execute(attempts)]
+            return found, list(conn.execute(resets).scalars())
+
+        return await self._db.read(op)
+
+    async def export_attempts(
+        self, platform: str, guild_id: str, since: datetime | None
+    ) -> list[tuple[str, ReportAttempt]]:
+        """The attempts that count on this guild's leaderboard, oldest first."""
+        query = (
+            select(Learner.display_name, *_ATTEMPT_COLUMNS)
+            .join(Attempt, Attempt.learner_id == Learner.id)
+            .where(*counted_on_leaderboard(platform, guild_id))
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+        if since is not None:
+            query = query.where(Attempt.answered_at >= since)
+
+        def op(conn: Connection) -> list[tuple[str, ReportAttempt]]:
+            return [
+                (row.display_name, build(ReportAttempt, row._mapping, reset=False))
+                for row in conn.execute(query)
+            ]
+
+        return await self._db.read(op)
+
+    async def leaderboard(
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        limit: int,
+        offset: int,
+        topic: str | None = None,
+    ) -> Sequence[LeaderRow]:
+        return await self._db.read(leaderboard(platform, guild_id, since, limit, offset, topic))
