@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from db import open_store
 from db.migrate import alembic_config, upgrade_connection
 from db.models import Base
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 async def test_migration_from_empty_creates_schema_matching_models(db_url):

@@ -27,7 +27,7 @@ from db.statements import (
     from_sqlite_time,
     to_sqlite_time,
 )
-from tests.conftest import learner
+from tests.helpers import learner
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, 250, tzinfo=UTC)
 

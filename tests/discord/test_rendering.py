@@ -108,7 +108,7 @@ async def test_moderator_log_pages_and_learner_report(env, settings):
     boss = guild.add_member(env.create_user("boss"), roles=[admins])
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
     await alice.click(asked.response, label="2")
-    moderator = Moderator(env.bot.services.bank, env.bot.services.store)
+    moderator = Moderator(env.bot.services.bank, env.bot.services.store.moderation)
     actor = Actor("discord", str(guild.id), str(boss.id), "boss", Authority.MANAGER)
     for i in range(8):  # 16 actions: one more than a page
         await moderator.exclude(actor, str(alice.id), f"reason {i}")
