@@ -77,7 +77,7 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
             )
     with engine.begin() as conn:
         upgrade_connection(conn)
-        points = conn.exec_driver_sql("select id, points from attempts order by id").fetchall()
+        stored = conn.exec_driver_sql("select id, points from attempts order by id").fetchall()
         ratings = conn.exec_driver_sql(
             "select question_id, rating from review_logs order by reviewed_at"
         ).fetchall()
@@ -86,7 +86,7 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
         ).fetchall()
         tz = conn.exec_driver_sql("select timezone from learners").scalar()
     engine.dispose()
-    assert points == [(1, 0), (2, 0), (3, 10), (4, 5)]
+    assert stored == [(1, 0), (2, 0), (3, 10), (4, 5)]
     assert ratings == [("q1", 1), ("q1", 3), ("q2", 2), ("q1", 3)]
     assert cards == [("q1", 3), ("q2", 2)]
     assert tz == "UTC"

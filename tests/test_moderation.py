@@ -9,7 +9,7 @@ import pytest
 from bot.console import render
 from bot.tutor.moderation import report
 from bot.tutor.moderator import Actor, Authority, Moderator
-from bot.tutor.replies import Kind
+from bot.tutor.replies import Kind, Table
 from bot.tutor.service import Window
 from tests.helpers import learner
 
@@ -93,7 +93,9 @@ async def test_log_records_who_what_and_why(tutor, store, bank, clock):
     await mods.set_role(MOD, "role-42", "study group leads")
     await mods.undo(MOD, 2, "wrong role")
     assert await store.moderation.moderator_role("test", "g1") is None
-    log = [line.plain for line in (await mods.log(MOD)).blocks[0].lines()]
+    table = (await mods.log(MOD)).blocks[0]
+    assert isinstance(table, Table)
+    log = [line.plain for line in table.lines()]
     assert log[0].startswith("#3 2026-11-01 12:00 UTC · Mo · undo") and "wrong role" in log[0]
     assert "set_role" in log[1] and "(undone by #3)" in log[1]
     assert log[2] == "#1 2026-11-01 12:00 UTC · Mo · exclude Ada · spam"

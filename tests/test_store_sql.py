@@ -56,14 +56,14 @@ async def run(request, db_url):
         yield call
         engine.dispose()
     else:
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        async_engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
 
         async def call(op):
-            async with engine.begin() as conn:
+            async with async_engine.begin() as conn:
                 return await conn.run_sync(lambda sync: op(Sql(sync), learner_id))
 
         yield call
-        await engine.dispose()
+        await async_engine.dispose()
 
 
 async def test_a_card_round_trips_through_the_named_statements(run):
@@ -97,9 +97,12 @@ def test_rows_become_dataclasses_by_column_name_not_position(tmp_path):
     with engine.connect() as conn:
         sql = Sql(conn)
         reordered = Statement("SELECT 2 AS second, 'one' AS first")
-        assert build(Pair, sql.first(reordered, {})) == Pair("one", 2)
+        row = sql.first(reordered, {})
+        assert row is not None and build(Pair, row) == Pair("one", 2)
+        other = sql.first(Statement("SELECT 'one' AS first, 2 AS other"), {})
+        assert other is not None
         with pytest.raises(KeyError, match="second"):
-            build(Pair, sql.first(Statement("SELECT 'one' AS first, 2 AS other"), {}))
+            build(Pair, other)
     engine.dispose()
 
 

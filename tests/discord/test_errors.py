@@ -26,7 +26,9 @@ async def test_a_failing_slash_command_gets_a_private_error_id(env, db_path, cap
         failed = await alice.slash(channel, "progress")
 
     assert failed.acknowledged and failed.ephemeral
-    error_id = ERROR_ID.search(text_of(failed.response))[1]
+    found = ERROR_ID.search(text_of(failed.response))
+    assert found is not None
+    error_id = found[1]
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None
     assert "progress" in logged[0].getMessage()
@@ -47,7 +49,9 @@ async def test_a_failing_reply_after_a_click_still_stores_the_answer(env, db_pat
     assert clicked.acknowledged
     (note,) = clicked.followups
     assert note.ephemeral
-    error_id = ERROR_ID.search(text_of(note))[1]
+    found = ERROR_ID.search(text_of(note))
+    assert found is not None
+    error_id = found[1]
     assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)
     assert [row[0] for row in attempts(db_path)] == ["pick-a-base"]  # committed before replying
 

@@ -31,7 +31,11 @@ async def test_sigterm_lets_the_answer_in_flight_commit_then_closes_everything(
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
     bot = env.bot
     never = asyncio.Event()  # stands in for the gateway connection of bot.start(token)
-    serving = asyncio.create_task(run_until_stopped(bot, never.wait()))
+
+    async def connection() -> None:
+        await never.wait()
+
+    serving = asyncio.create_task(run_until_stopped(bot, connection()))
     await asyncio.sleep(0)
 
     with unsettled(env):
@@ -127,7 +131,8 @@ async def test_one_process_serves_guilds_on_several_shards(settings, bots, db_pa
             member = guild.add_member(env.create_user(f"learner{shard}"))
             asked = await member.slash(channel, "quiz", topic="basics", difficulty="easy")
             await member.click(asked.response, label="2")
-            assert bot.get_guild(guild.id).shard_id == shard
+            seen = bot.get_guild(guild.id)
+            assert seen is not None and seen.shard_id == shard
         assert sorted(bot.shards) == [0, 1]
     finally:
         await env.shutdown()
