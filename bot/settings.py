@@ -49,8 +49,6 @@ class RunnerSettings(BaseModel):
     # Workers import TensorFlow at this nice value, so a refill yields the CPU to running
     # snippets; a worker is put back to 0 when it gets a snippet (when the bot runs as root).
     spawn_niceness: int = Field(default=10, ge=0, le=19)
-    # One-shot fit() traces a graph for ~45 s on 2 cores; eager runs it in seconds (runner.md).
-    eager_by_default: bool = True
     # A worker that fails to start is retried after this long, doubling up to the maximum, for
     # as long as starts fail; the pool recovers by itself once one starts (docs/runner.md).
     restart_backoff_s: float = Field(default=1.0, gt=0)

@@ -7,7 +7,7 @@ learner's code is ever raised to the caller as an exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -68,6 +68,9 @@ class ExceptionInfo:
         return {"type": self.type, "message": self.message, "line": self.line}
 
 
+Fact = bool | int | float | str
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A Keras model left in the snippet's namespace, under the variable ``name``."""
@@ -77,9 +80,20 @@ class ModelInfo:
     output_shape: str | None
     params: int | None
     trainable_params: int | None
+    # What explanation rules may test (worker.model_facts): output_activation, output_units,
+    # loss, trainable_changed_since_fit, fit_used_old_trainable, input_min, input_max,
+    # backbone, backbone_input_range. Unknown facts are absent.
+    facts: Mapping[str, Fact] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _clean_fields(self, "name", "input_shape", "output_shape", clean=clean_line)
+        # Facts can come from a cache file or a remote runner: keep only plain values.
+        cleaned = {
+            clean_line(str(k)): clean_line(v) if isinstance(v, str) else v
+            for k, v in dict(self.facts or {}).items()
+            if isinstance(v, bool | int | float | str)
+        }
+        object.__setattr__(self, "facts", cleaned)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +102,7 @@ class ModelInfo:
             "output_shape": self.output_shape,
             "params": self.params,
             "trainable_params": self.trainable_params,
+            "facts": dict(self.facts),
         }
 
 

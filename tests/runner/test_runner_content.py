@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.runner.cache import ResultCache
-from bot.runner.pool import Runner
 from bot.runner.result import ExceptionInfo, ModelInfo, RunResult, Status
-from bot.runner.verify import check_snippets, compare
-from bot.tutor.content import Expect, load_bank
+from bot.runner.verify import Checked, compare
+from bot.tutor.content import Bank, Expect
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -40,10 +39,12 @@ def test_compare_shapes_params_errors_and_stdout():
 
 @pytest.mark.slow
 @pytest.mark.asyncio(loop_scope="session")
-async def test_seed_snippets_behave_as_their_questions_say(runner: Runner, tmp_path: Path):
-    bank = load_bank(PROJECT / "content")
-    cache = ResultCache(tmp_path)
-    checked = await check_snippets(bank, runner, cache)
+async def test_content_snippets_behave_as_their_questions_say(
+    content_checked: tuple[list[Checked], ResultCache], bank: Bank
+):
+    # The session's one run of `content check --execute` (conftest), shared with the equality
+    # test, so that each content snippet runs once in the sandbox.
+    checked, cache = content_checked
     by_id = {c.question.id: c for c in checked}
     assert all(not c.problems for c in checked), [p for c in checked for p in c.problems]
     mobilenet = by_id["mobilenetv2-head-output-shape"].result
