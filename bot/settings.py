@@ -30,7 +30,9 @@ class RunnerSettings(BaseModel):
         description="warm sandboxed workers kept ready, and the most snippets run at once",
     )
     queue_limit: int = Field(default=50, ge=1, description="snippets waiting, at most")
-    wall_timeout_s: float = Field(default=30.0, gt=0, description="wall clock per snippet")
+    # fit() runs in graph mode, as plain Keras: tracing a ResNet50 step takes 10-25 s on 2
+    # busy cores (docs/runner.md), and a snippet must not time out where plain Python succeeds.
+    wall_timeout_s: float = Field(default=60.0, gt=0, description="wall clock per snippet")
     # TF's pools use every core, so CPU time can run ahead of the wall clock.
     cpu_time_s: int = Field(default=60, ge=1, description="CPU seconds per snippet (all threads)")
     # Address space (RLIMIT_AS): importing TensorFlow alone needs ~1 GiB of it (FACTS.md).

@@ -35,6 +35,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, NoReturn
 
 SNIPPET = "<snippet>"
@@ -176,12 +177,12 @@ def patch_weights(weights_dir: str) -> None:
         return original_load_weights(self, filepath, *args, **kwargs)
 
     file_utils.get_file = get_file
-    Model.load_weights = load_weights  # type: ignore[method-assign]
+    Model.load_weights = load_weights
 
 
 def _application_name() -> str | None:
     """The keras.applications constructor being run (e.g. "MobileNetV2"), for the note."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("keras.src.applications.") and frame.f_code.co_name[:1].isupper():
@@ -405,16 +406,18 @@ def _reset_keras_names() -> None:
 # --- running the snippet -----------------------------------------------------------------------
 
 
-def _shape(getter: Callable[[], Any]) -> str | None:
+def _shape(model: Any, attribute: str) -> str | None:
     try:
-        return str(getter())
+        return str(getattr(model, attribute))
     except Exception:  # an unbuilt model has no shape yet
         return None
 
 
-def _params(getter: Callable[[], int]) -> int | None:
+def _params(model: Any, trainable: bool = False) -> int | None:
     try:
-        return int(getter())
+        if trainable:
+            return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        return int(model.count_params())
     except Exception:
         return None
 
@@ -433,12 +436,10 @@ def describe_models(namespace: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(
             {
                 "name": name,
-                "input_shape": _shape(lambda v=value: v.input_shape),
-                "output_shape": _shape(lambda v=value: v.output_shape),
-                "params": _params(value.count_params),
-                "trainable_params": _params(
-                    lambda v=value: sum(math.prod(w.shape) for w in v.trainable_weights)
-                ),
+                "input_shape": _shape(value, "input_shape"),
+                "output_shape": _shape(value, "output_shape"),
+                "params": _params(value),
+                "trainable_params": _params(value, trainable=True),
                 "facts": _facts(value),
             }
         )
@@ -480,7 +481,7 @@ def execute(code: str) -> dict[str, Any]:
     notes: list[str] = []
     token = _notes.set(notes)
     me = os.getpid()
-    exception = None
+    exception: BaseException | None = None
     started = time.perf_counter()
     try:
         exec(compile(code, SNIPPET, "exec"), namespace)
@@ -584,11 +585,11 @@ def report_exits(control: Any) -> None:
     inherit the patch, stay silent."""
     real_exit, me = os._exit, os.getpid()
 
-    def _exit(code: int) -> NoReturn:
+    def _exit(status: int) -> NoReturn:
         if os.getpid() == me:
             with contextlib.suppress(Exception):
-                send(control, {"event": "exit", "code": int(code)})
-        real_exit(code)
+                send(control, {"event": "exit", "code": int(status)})
+        real_exit(status)
 
     os._exit = posix._exit = _exit
 

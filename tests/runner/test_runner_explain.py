@@ -45,7 +45,7 @@ def test_no_rule_no_explanation():
 
 
 def test_model_facts_are_tested_by_type_and_range_and_fill_the_explanation():
-    def ran(**facts: object) -> RunResult:
+    def ran(**facts: bool | int | float | str) -> RunResult:
         return RunResult(Status.OK, models=(ModelInfo("clf", None, "(None, 1)", 9, 9, facts),))
 
     explainer = default_explainer()

@@ -16,6 +16,7 @@ import discord
 
 from bot.cogs.render import FIELD_VALUE, clip, code_block, literal, neutralise
 from bot.cogs.snippets import RunResultLike, field
+from bot.runner.result import shorten_message
 
 STATUS = {
     "ok": ("✅", "Ran successfully", discord.Colour.green()),
@@ -27,6 +28,7 @@ STATUS = {
 }
 # Budgets keep the whole embed under Discord's 6,000 characters.
 STREAM_CHARS = 900
+EXCEPTION_CHARS = 800  # the message is shortened at line and sentence boundaries to fit
 MODELS_CHARS = 1200
 EXPLANATION_CHARS = FIELD_VALUE
 NOTES_CHARS = 500
@@ -87,7 +89,11 @@ def _exception(result: RunResultLike) -> str | None:
     line = field(exc, "line")
     message = str(field(exc, "message", "") or "")
     where = f" on line {line}" if line is not None else ""
-    return f"{kind}{where}: {message}" if message else f"{kind}{where}"
+    if not message:
+        return f"{kind}{where}"
+    head = f"{kind}{where}: "
+    room = EXCEPTION_CHARS - len(head) - len("```\n\n```")
+    return head + shorten_message(message, max(0, room))
 
 
 def full_output(result: RunResultLike) -> str:
@@ -104,7 +110,7 @@ def result_message(
         parts.append(details)
     exception = _exception(result)
     if exception:
-        parts.append(code_block(exception, 400))
+        parts.append(code_block(exception, EXCEPTION_CHARS))
     models = _models(result)
     if models:
         parts.append("**Models**\n" + code_block(models, MODELS_CHARS))
