@@ -185,8 +185,9 @@ class ModelInfo:
     params: int | None
     trainable_params: int | None
     # What explanation rules may test (worker.model_facts): output_activation, output_units,
-    # loss, trainable_changed_since_fit, fit_used_old_trainable, input_min, input_max,
-    # backbone, backbone_input_range. Unknown facts are absent.
+    # loss, trainable_changed_since_compile, trainable_changed_since_fit,
+    # fit_used_old_trainable, input_min, input_max, backbone, backbone_input_range. Unknown
+    # facts are absent.
     facts: Mapping[str, Fact] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:

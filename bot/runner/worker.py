@@ -356,6 +356,10 @@ def model_facts(model: Any) -> dict[str, Any]:
             facts["output_units"] = units
     if getattr(model, "compiled", False):
         facts["loss"] = _loss_name(getattr(model, "loss", None))
+        compiled = getattr(model, "_compiled_trainable_state", None)  # Keras': layer -> bool
+        if isinstance(compiled, dict):
+            now = {layer: bool(layer.trainable) for layer in model._flatten_layers()}
+            facts["trainable_changed_since_compile"] = now != compiled
         state = getattr(model, "_tutor_step_state", None)
         if state is not None:
             facts["trainable_changed_since_fit"] = state != _trainable_state(model)
