@@ -23,6 +23,7 @@ import builtins
 import contextlib
 import contextvars
 import ctypes
+import dataclasses
 import faulthandler
 import functools
 import json
@@ -34,6 +35,7 @@ import resource
 import sys
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
@@ -225,15 +227,41 @@ def watch_training() -> None:
         setattr(TensorFlowTrainer, method, _watched(method, original))
 
 
+@dataclasses.dataclass
+class _Watch:
+    """What the worker noted about one model. Kept beside the model (a weak dictionary), not on
+    it: the learner's model carries no attribute of ours."""
+
+    step: Any = None  # the model's train_function that `state` belongs to
+    state: dict[int, bool] | None = None  # trainable per layer when that step was traced
+    stale: bool = False  # a fit reused a step traced before trainable changed
+    inputs: tuple[float, float] | None = None  # min and max of array inputs
+
+
+_watches: weakref.WeakKeyDictionary[Any, _Watch] = weakref.WeakKeyDictionary()
+
+
+def _watch(model: Any) -> _Watch:
+    if model not in _watches:
+        _watches[model] = _Watch()
+    return _watches[model]
+
+
 def _watched(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
     # The arguments pass through untouched, so a wrong call fails with Keras' own message.
     @functools.wraps(original)
     def watched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fit = method == "fit"
         with contextlib.suppress(Exception):  # watching never changes the outcome
             _note_inputs(self, args[0] if args else kwargs.get("x"))
-            if method == "fit":
+            if fit:
                 _before_fit(self)
-        return original(self, *args, **kwargs)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            if fit:
+                with contextlib.suppress(Exception):
+                    _watch(self).step = self.train_function
 
     return watched
 
@@ -243,13 +271,17 @@ def _trainable_state(model: Any) -> dict[int, bool]:
 
 
 def _before_fit(model: Any) -> None:
-    """A fit builds its training step when there is none (after compile); a later fit reuses
-    it, with the variables it was built for, even if ``trainable`` changed since."""
-    if model.train_function is None:
-        model._tutor_step_state = _trainable_state(model)
-        _build_optimizer_first(model)
-    elif getattr(model, "_tutor_step_state", None) not in (None, _trainable_state(model)):
-        model._tutor_stale_fit = True
+    """Keras traces a training step at the first fit after compile() (or after
+    ``make_train_function(force=True)``), with the variables trainable then; later fits reuse
+    it, even if ``trainable`` changed since."""
+    watch = _watch(model)
+    step = model.train_function
+    if step is None or step is not watch.step:  # this fit traces a new step
+        watch.state = _trainable_state(model)
+        if step is None:
+            _build_optimizer_first(model)
+    elif watch.state is not None and watch.state != _trainable_state(model):
+        watch.stale = True
 
 
 def _build_optimizer_first(model: Any) -> None:
@@ -301,10 +333,10 @@ def _note_inputs(model: Any, x: Any) -> None:
     if values.size == 0 or values.dtype.kind not in "fiu":
         return
     low, high = float(values.min()), float(values.max())
-    seen = getattr(model, "_tutor_input_range", None)
-    if seen is not None:
-        low, high = min(low, seen[0]), max(high, seen[1])
-    model._tutor_input_range = (low, high)
+    watch = _watch(model)
+    if watch.inputs is not None:
+        low, high = min(low, watch.inputs[0]), max(high, watch.inputs[1])
+    watch.inputs = (low, high)
 
 
 def _backbone_at_input(model: Any) -> str | None:
@@ -354,19 +386,18 @@ def model_facts(model: Any) -> dict[str, Any]:
         units = model.output_shape[-1]
         if isinstance(units, int):
             facts["output_units"] = units
+    watch = _watches.get(model) or _Watch()
     if getattr(model, "compiled", False):
         facts["loss"] = _loss_name(getattr(model, "loss", None))
         compiled = getattr(model, "_compiled_trainable_state", None)  # Keras': layer -> bool
         if isinstance(compiled, dict):
             now = {layer: bool(layer.trainable) for layer in model._flatten_layers()}
             facts["trainable_changed_since_compile"] = now != compiled
-        state = getattr(model, "_tutor_step_state", None)
-        if state is not None:
-            facts["trainable_changed_since_fit"] = state != _trainable_state(model)
-        facts["fit_used_old_trainable"] = bool(getattr(model, "_tutor_stale_fit", False))
-    seen = getattr(model, "_tutor_input_range", None)
-    if seen is not None:
-        facts["input_min"], facts["input_max"] = round(seen[0], 4), round(seen[1], 4)
+        if watch.state is not None:
+            facts["trainable_changed_since_fit"] = watch.state != _trainable_state(model)
+        facts["fit_used_old_trainable"] = watch.stale
+    if watch.inputs is not None:
+        facts["input_min"], facts["input_max"] = (round(v, 4) for v in watch.inputs)
     backbone = _backbone_at_input(model)
     if backbone is not None:
         facts["backbone"] = backbone

@@ -81,6 +81,19 @@ pool = tf.keras.layers.GlobalAveragePooling2D()
 model = tf.keras.Sequential([base, pool, tf.keras.layers.Dense(4)])
 print(len(model.trainable_weights), len(model.non_trainable_weights))
 """,
+    "unfreeze-then-force-a-new-train-function": """
+import numpy as np
+import tensorflow as tf
+base = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(8)], name='base')
+base.trainable = False
+model = tf.keras.Sequential([base, tf.keras.layers.Dense(3, activation='softmax')])
+model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')
+x, y = np.random.rand(16, 8), np.arange(16) % 3
+model.fit(x, y, epochs=1, verbose=0)
+base.trainable = True
+model.make_train_function(force=True)   # what Keras' docstring suggests instead of compile()
+model.fit(x, y, epochs=1, verbose=0)
+""",
     "double-batched-dataset-run-eagerly": """
 import numpy as np
 import tensorflow as tf
