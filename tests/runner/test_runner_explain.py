@@ -61,6 +61,37 @@ def test_model_facts_are_tested_by_type_and_range_and_fill_the_explanation():
     assert "pixel values up to 255 straight into MobileNetV2" in found[0].render(found[1])
 
 
+# Wordings of the pinned Keras that the examples do not all produce (captured from plain runs).
+WORDINGS = [
+    ("Input 0 with name 'input_layer' of layer 'functional' is incompatible with the layer: "
+     "expected shape=(None, 96, 96, 3), found shape=(32, 96, 3)", "missing-batch-axis"),
+    ("Invalid input shape for input Tensor(\"data:0\", shape=(32,), dtype=float32) with name "
+     "'keras_tensor' and path ''. Expected shape (None, 1280), but input has incompatible shape "
+     "(32,)", "missing-batch-axis"),
+    ("Input 0 with name 'input_layer_1' of layer 'functional' is incompatible with the layer: "
+     "expected shape=(None, 64, 64, 3), found shape=(None, None, 64, 64, 3)",
+     "dataset-batched-twice"),
+    ("Input 0 with name 'input_layer' of layer 'mobilenetv2_1.00_96' is incompatible with the "
+     "layer: expected shape=(None, 96, 96, 3), found shape=(2, 128, 128, 3)",
+     "image-size-mismatch"),
+    ("Input size must be at least 32x32; Received: input_shape=(28, 28, 3)", "input-too-small"),
+    ("Input 0 of layer \"functional\" is incompatible with the layer: expected shape=(None, 1280), "
+     "found shape=(None, 2048)", "feature-size-mismatch"),
+    ("Arguments `target` and `output` must have the same rank (ndim). Received: "
+     "target.shape=(None,), output.shape=(None, 10, 3)", "sequence-output-not-pooled"),
+    ("When setting `include_top=True` and loading `imagenet` weights, `input_shape` should be "
+     "(224, 224, 3).  Received: input_shape=(160, 160, 3)", "include-top-input-size"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("message", "rid"), WORDINGS)
+def test_each_keras_wording_finds_its_rule(message: str, rid: str):
+    result = RunResult(Status.ERROR, exception=ExceptionInfo("ValueError", message, 1))
+    found = default_explainer().rule_for(result)
+    assert found is not None and found[0].id == rid
+    assert "{" not in found[0].render(found[1])
+
+
 def _rule(rid: str) -> Rule:
     return next(rule for rule in RULES if rule.id == rid)
 
