@@ -2,7 +2,7 @@
 
 Simulated learners each repeat: ask a question (/quiz), then answer it. Every answer is graded,
 stored and committed before the next step, exactly as a frontend does it. Run with
-``python -m bot bench answers`` (or ``make bench``); it prints a Markdown table.
+``python -m bench answers`` (or ``make bench``); it prints a Markdown table.
 
 The floor is measured in the same run, on the same kind of file: plain ``sqlite3`` committing
 the three writes an answer makes (attempt, review card, review log; the store's own statements)

@@ -11,6 +11,12 @@ The snippet is the seed's MobileNetV2 -> output shape question (id mobilenetv2-h
     patches and warm-up as a worker), repeatedly, in a fresh namespace each time.
 Then 20 snippets from 10 users at once (each user sends their second after the first returns),
 and the memory of an idle warm worker.
+
+Last, graph tracing: a one-shot ``fit`` of a ResNet50 head at 64x64 (32 images, one epoch), each
+run in a fresh unsandboxed process (the first trace is what a one-shot snippet pays): eagerly
+(``run_eagerly=True``, the old sandbox default), in graph mode as plain Keras runs it, and in
+graph mode as the worker runs it (``watch_training``: optimizer built before the trace, so the
+step is traced once); then the worker's way through the warm pool, end to end.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ sys.path.insert(0, os.path.dirname(sys.argv[1]))
 import worker
 code, warmup = sys.argv[2], json.loads(sys.argv[3])
 import keras
-worker.patch_keras("/nonexistent-weights", True)
+worker.patch_weights("/nonexistent-weights")
+worker.watch_training()
 worker.warm_up(warmup)
 times = []
 for _ in range(int(sys.argv[4])):
@@ -53,6 +60,34 @@ for _ in range(int(sys.argv[4])):
     times.append(time.perf_counter() - started)
     assert result["status"] == "ok", result
 print(json.dumps(times))
+"""
+
+
+FIT_SAMPLES = 3
+FIT_SNIPPET = """
+import numpy as np
+import tensorflow as tf
+base = tf.keras.applications.ResNet50(weights='imagenet', include_top=False,
+                                      input_shape=(64, 64, 3))
+model = tf.keras.Sequential([base, tf.keras.layers.GlobalAveragePooling2D(),
+                             tf.keras.layers.Dense(10, activation='softmax')])
+model.compile(optimizer='adam', loss='sparse_categorical_crossentropy'{eager})
+x = np.random.rand(32, 64, 64, 3)
+y = np.random.randint(0, 10, size=(32,))
+model.fit(x, y, epochs=1, verbose=2)
+"""
+FIT_SCRIPT = """
+import json, os, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import worker
+import keras
+worker.patch_weights("/nonexistent-weights")
+if sys.argv[3] == "watched":
+    worker.watch_training()
+cpu = time.process_time()
+result = worker.execute(sys.argv[2])
+assert result["status"] == "ok", result
+print(json.dumps([result["duration_s"], time.process_time() - cpu]))
 """
 
 
@@ -125,6 +160,45 @@ def _floor(settings: RunnerSettings, code: str) -> list[float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _fit_variants() -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds of the one-shot fit, each sample a fresh process."""
+    worker = Path(__file__).resolve().parents[1] / "bot" / "runner" / "worker.py"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MALLOC_ARENA_MAX": "2"}
+    variants = {
+        "eager (run_eagerly=True)": (FIT_SNIPPET.format(eager=", run_eagerly=True"), "plain"),
+        "graph, plain Keras": (FIT_SNIPPET.format(eager=""), "plain"),
+        "graph, as the worker runs it": (FIT_SNIPPET.format(eager=""), "watched"),
+    }
+    found: dict[str, tuple[list[float], list[float]]] = {}
+    for name, (code, mode) in variants.items():
+        walls, cpus = [], []
+        for _ in range(FIT_SAMPLES):
+            out = subprocess.run(
+                [sys.executable, "-c", FIT_SCRIPT, str(worker), code, mode],
+                capture_output=True, text=True, check=True, env=env,
+            )  # fmt: skip
+            wall, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+            walls.append(wall)
+            cpus.append(cpu)
+        found[name] = (walls, cpus)
+    return found
+
+
+async def _fit_pool(settings: RunnerSettings) -> list[float]:
+    """The worker's way, end to end through a warm pool (a longer wall clock: a busy machine
+    must not turn a sample into a timeout)."""
+    one = settings.model_copy(update={"workers": 1, "wall_timeout_s": 300, "cpu_time_s": 600})
+    times = []
+    async with Runner(one) as runner:
+        for _ in range(FIT_SAMPLES):
+            await runner.wait_idle()
+            started = time.perf_counter()
+            result = await runner.run(FIT_SNIPPET.format(eager=""), "bench", use_cache=False)
+            times.append(time.perf_counter() - started)
+            assert result.status is Status.OK, result.render()
+    return times
+
+
 def _pss_mb(pid: int | None) -> float | None:
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -150,6 +224,21 @@ def _machine() -> str:
     )
 
 
+def _fit_ratios(fits: dict[str, tuple[list[float], list[float]]]) -> list[str]:
+    """Ratios on CPU seconds and on the fastest wall time: a busy machine stretches some wall
+    samples (the p50 of three is not enough against that), much less the CPU time."""
+    (eager_w, eager_c), (plain_w, plain_c), (tuned_w, tuned_c) = fits.values()
+    cpu = {k: _pct(v, 0.5) for k, v in (("e", eager_c), ("p", plain_c), ("t", tuned_c))}
+    wall = {k: min(v) for k, v in (("e", eager_w), ("p", plain_w), ("t", tuned_w))}
+    return [
+        f"- the worker's graph fit / eager: **{cpu['t'] / cpu['e']:.1f}x** in CPU time, "
+        f"**{wall['t'] / wall['e']:.1f}x** in the fastest wall time (goal: at most 2x)",
+        f"- graph as plain Keras / eager: {cpu['p'] / cpu['e']:.1f}x CPU, "
+        f"{wall['p'] / wall['e']:.1f}x wall; the worker's graph / plain graph: "
+        f"{cpu['t'] / cpu['p']:.2f} CPU, {wall['t'] / wall['p']:.2f} wall",
+    ]
+
+
 async def main(settings: Settings) -> int:
     bank = load_bank(settings.content_dir)
     question = bank.get(SNIPPET_ID)
@@ -159,6 +248,8 @@ async def main(settings: Settings) -> int:
     floor = _floor(s, code)
     fresh = await _fresh(s, code)
     pool, (load, load_total), idle = await _pool(s, code)
+    fits = _fit_variants()
+    fit_pool = await _fit_pool(s)
     p50 = {name: statistics.median(v) for name, v in (("a", fresh), ("b", pool), ("c", floor))}
     lines = [
         "# Runner benchmark",
@@ -181,6 +272,23 @@ async def main(settings: Settings) -> int:
         f"(each user's second snippet sent when the first returned)",
         "- memory of an idle warm worker: "
         + ", ".join(f"RSS {rss} MiB (PSS {pss} MiB)" for rss, pss in idle),
+        "",
+        "## One-shot fit of a ResNet50 head at 64x64 (32 images, 1 epoch)",
+        "",
+        "Each sample a fresh process, unsandboxed (the snippet's own time; TensorFlow imported "
+        "before), then the worker's way through the warm pool (end to end).",
+        "",
+        "| fit (seconds) | n | wall p50 | wall min | wall max | CPU p50 |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {name} | {len(w)} | {_pct(w, 0.5):.1f} | {min(w):.1f} | {max(w):.1f} "
+            f"| {_pct(c, 0.5):.1f} |"
+            for name, (w, c) in fits.items()
+        ),
+        f"| graph, the worker's way, through the warm pool | {len(fit_pool)} "
+        f"| {_pct(fit_pool, 0.5):.1f} | {min(fit_pool):.1f} | {max(fit_pool):.1f} | |",
+        "",
+        *_fit_ratios(fits),
     ]
     table = "\n".join(lines) + "\n"
     print(table)

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 180.0  # importing TensorFlow on a busy machine
 CONTROL_LIMIT = 1024 * 1024  # all a worker may say on its channel; the worker trims its report
+MESSAGE_LIMIT = 64 * 1024  # an exception message is kept whole up to this (the worker's bound)
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
 DIAG_LIMIT = 1024 * 1024  # start-up noise read at most (a few KiB in practice)
 READ_SIZE = 64 * 1024
@@ -47,9 +48,26 @@ def _cut(limit: int) -> BeforeValidator:
 
 class _ExceptionMessage(BaseModel):
     type: Annotated[str, _cut(200)]
-    message: Annotated[str, _cut(20_000)]
+    message: Annotated[str, _cut(MESSAGE_LIMIT)]
     line: int | None = None
     errno: int | None = None
+
+
+def _facts(value: Any) -> Any:
+    """At most 30 facts, names and texts cut to 200 characters; anything else is dropped."""
+    if not isinstance(value, dict):
+        return {}
+    kept = {}
+    for key, fact in list(value.items())[:30]:
+        if isinstance(fact, str):
+            fact = fact[:200]
+        elif not isinstance(fact, bool | int | float):
+            continue
+        kept[str(key)[:200]] = fact
+    return kept
+
+
+Fact = bool | int | float | str  # bool first: pydantic would otherwise read True as 1
 
 
 class _ModelMessage(BaseModel):
@@ -58,6 +76,7 @@ class _ModelMessage(BaseModel):
     output_shape: Annotated[str | None, _cut(2000)] = None
     params: int | None = None
     trainable_params: int | None = None
+    facts: Annotated[dict[str, Fact], BeforeValidator(_facts)] = Field(default_factory=dict)
 
 
 class _ResultMessage(BaseModel):
@@ -469,7 +488,7 @@ def _result(
     exc = message.exception if message else None
     exception = ExceptionInfo(exc.type, exc.message, exc.line) if exc else None
     models = tuple(
-        ModelInfo(m.name, m.input_shape, m.output_shape, m.params, m.trainable_params)
+        ModelInfo(m.name, m.input_shape, m.output_shape, m.params, m.trainable_params, m.facts)
         for m in (message.models if message else ())
     )
     limit: Limit | None = None

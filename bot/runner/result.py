@@ -7,7 +7,7 @@ learner's code is ever raised to the caller as an exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +45,110 @@ def _clean_fields(obj: object, *names: str, clean: Callable[[str], str] = clean_
             object.__setattr__(obj, name, clean(value))
 
 
+# --- long messages: kept whole in the result, shortened where they are shown -------------------
+
+# Lines that say what went wrong: kept first when a message must be shortened.
+_KEY = re.compile(
+    r"[Ee]xpected|[Rr]eceived|[Ii]ncompatible|\bmust\b|\bshould\b|valid range|[Ee]rror\b"
+)
+# A stack frame ('  File "...", line 3, in f'): graph-mode errors list the Python stack that
+# created the failing op, dozens of lines before the sentence that matters.
+_FRAME = re.compile(r'^\s*File "[^"]*", line \d+')
+# A line of a printed array ("  [0. 0. 0.]", " ...", "[[1.4e-01 2.7e-01]"): Keras prints the
+# whole input tensor in some shape errors.
+_ARRAY = re.compile(r"^[\s\[\]().,:…+\-\deEnaif]*$")
+_SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+")
+ELLIPSIS = "…"
+MESSAGE_SHOWN = 1500  # characters of an exception message that render() shows
+MIN_PIECE = 20  # a line cut shorter than this says nothing: leave it out instead
+
+
+def shorten_message(message: str, limit: int) -> str:
+    """``message`` in at most ``limit`` characters, cut at line or sentence boundaries only.
+
+    First the noise goes (stack frames, array dumps: each run becomes one "…" line); if that is
+    not enough, the first line and the lines that say what was expected or received are kept
+    before the others, each whole if it fits, else down to the sentences that fit (a word cut
+    only when not even one sentence fits the limit). So the sentence
+    "Expected shape (None, 64, 64, 3), but input has incompatible shape (...)" survives a
+    message of 40,000 characters.
+    """
+    if len(message) <= limit:
+        return message
+    lines = _without_noise(message.split("\n"))
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    first = next((i for i, line in enumerate(lines) if line.strip() and line != ELLIPSIS), 0)
+    order = [first]
+    order += [i for i, line in enumerate(lines) if i != first and _KEY.search(line)]
+    order += [i for i in range(len(lines)) if i not in order]
+    kept: dict[int, str] = {}
+    for i in order:
+        if not lines[i].strip() or lines[i] == ELLIPSIS:
+            continue
+        room = limit - len(_assemble(lines, kept | {i: ""}))
+        line = lines[i] if len(lines[i]) <= room else _sentences(lines[i], room)
+        useful = line == lines[i] or len(line.strip(ELLIPSIS + " ")) >= MIN_PIECE
+        if useful and len(_assemble(lines, kept | {i: line})) <= limit:
+            kept[i] = line
+    if not kept:  # not even one sentence fits: the first line, cut after a word
+        cut = lines[first][: max(0, limit - len(ELLIPSIS))].rsplit(" ", 1)[0]
+        return cut + ELLIPSIS
+    return _assemble(lines, kept)
+
+
+def _assemble(lines: list[str], kept: dict[int, str]) -> str:
+    """The kept lines in their order, one "…" line for each run of lines left out."""
+    out: list[str] = []
+    for i in range(len(lines)):
+        if i in kept:
+            out.append(kept[i])
+        elif not out or out[-1] != ELLIPSIS:
+            out.append(ELLIPSIS)
+    return "\n".join(out)
+
+
+def _without_noise(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        noise = bool(_FRAME.match(line)) or (
+            bool(_ARRAY.match(line)) and any(c.isdigit() or c in ".…" for c in line)
+        )
+        if noise or (not line.strip() and out and out[-1] in ("", ELLIPSIS)):
+            if noise:
+                if out and not out[-1].strip():
+                    out.pop()
+                if not out or out[-1] != ELLIPSIS:
+                    out.append(ELLIPSIS)
+            continue
+        out.append(line)
+    return out
+
+
+def _sentences(line: str, room: int) -> str:
+    """The sentences of ``line`` that fit in ``room``: those saying what was expected or
+    received first, then the others; "…" where some were left out ("" if none fits)."""
+    parts = _SENTENCE_END.split(line.strip())
+    order = [i for i, part in enumerate(parts) if _KEY.search(part)]
+    order += [i for i in range(len(parts)) if i not in order]
+    chosen: set[int] = set()
+    size = 0
+    for i in order:
+        if size + len(parts[i]) + len(ELLIPSIS) + 2 <= room:
+            chosen.add(i)
+            size += len(parts[i]) + len(ELLIPSIS) + 2
+    if not chosen:
+        return ""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i in chosen:
+            out.append(part)
+        elif not out or out[-1] != ELLIPSIS:
+            out.append(ELLIPSIS)
+    return " ".join(out)
+
+
 class Status(StrEnum):
     OK = "ok"
     ERROR = "error"
@@ -68,6 +172,9 @@ class ExceptionInfo:
         return {"type": self.type, "message": self.message, "line": self.line}
 
 
+Fact = bool | int | float | str
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A Keras model left in the snippet's namespace, under the variable ``name``."""
@@ -77,9 +184,21 @@ class ModelInfo:
     output_shape: str | None
     params: int | None
     trainable_params: int | None
+    # What explanation rules may test (worker.model_facts): output_activation, output_units,
+    # loss, trainable_changed_since_compile, trainable_changed_since_fit,
+    # fit_used_old_trainable, input_min, input_max, backbone, backbone_input_range. Unknown
+    # facts are absent.
+    facts: Mapping[str, Fact] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _clean_fields(self, "name", "input_shape", "output_shape", clean=clean_line)
+        # Facts can come from a cache file or a remote runner: keep only plain values.
+        cleaned = {
+            clean_line(str(k)): clean_line(v) if isinstance(v, str) else v
+            for k, v in dict(self.facts or {}).items()
+            if isinstance(v, bool | int | float | str)
+        }
+        object.__setattr__(self, "facts", cleaned)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +207,7 @@ class ModelInfo:
             "output_shape": self.output_shape,
             "params": self.params,
             "trainable_params": self.trainable_params,
+            "facts": dict(self.facts),
         }
 
 
@@ -200,7 +320,8 @@ class RunResult:
             out.append(f"Limit reached: {self.limit.describe()}.")
         if self.exception:
             where = f" (line {self.exception.line})" if self.exception.line else ""
-            out.append(f"{self.exception.type}{where}: {self.exception.message}")
+            message = shorten_message(self.exception.message, MESSAGE_SHOWN)
+            out.append(f"{self.exception.type}{where}: {message}")
         for m in self.models:
             out.append(
                 f"Model `{m.name}`: input {m.input_shape or '?'} -> output "

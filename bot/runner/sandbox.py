@@ -319,7 +319,6 @@ class Sandbox:
                 },
                 "code_limit_bytes": s.code_limit_bytes,
                 "warmup": list(warmup) if warmup is not None else None,
-                "eager_by_default": s.eager_by_default,
                 "weights_dir": WEIGHTS,
                 "worker_filter": base64.b64encode(self.worker_filter).decode(),
                 "seccomp_syscall": self.seccomp_syscall,

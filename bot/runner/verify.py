@@ -80,7 +80,11 @@ async def check_snippets(
     use_cache: bool = True,
     on_checked: Callable[[Checked], None] | None = None,
 ) -> list[Checked]:
-    """Run (or find in the cache) every snippet of ``bank``; return each with its problems."""
+    """Run (or find in the cache) every snippet of ``bank``; return each with its problems.
+
+    The one entry point for content verification: ``content check --execute`` calls it, and so
+    does the test suite, once per session (tests/runner/conftest.py), sharing the results with
+    the equality test; so a caller that needs content results should take them from here."""
     # The pool refuses more waiting jobs than its queue holds; the bank may have more snippets.
     room = asyncio.Semaphore(max(1, runner.settings.queue_limit))
 

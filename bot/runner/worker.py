@@ -23,7 +23,9 @@ import builtins
 import contextlib
 import contextvars
 import ctypes
+import dataclasses
 import faulthandler
+import functools
 import json
 import linecache
 import math
@@ -33,11 +35,15 @@ import resource
 import sys
 import time
 import traceback
+import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, NoReturn
 
 SNIPPET = "<snippet>"
-MAX_MESSAGE_CHARS = 4000
+# Messages are reported whole (graph-mode errors put the sentence that matters after a long
+# "defined at" stack); frontends shorten them when they render. This only bounds the report.
+MAX_MESSAGE_CHARS = 64 * 1024
 MAX_MODELS = 20
 # Where get_file() points when a weights file is not in the read-only cache; Model.load_weights
 # treats this prefix as "keep the random initial weights".
@@ -135,17 +141,14 @@ def note(text: str) -> None:
         notes.append(text)
 
 
-def patch_keras(weights_dir: str, eager_by_default: bool) -> None:
-    """Adjust Keras for the sandbox without touching the learner's code.
+def patch_weights(weights_dir: str) -> None:
+    """Serve pretrained weights from the read-only cache, without touching the learner's code.
 
-    - Pretrained weights: ``weights='imagenet'`` downloads at construction, and the sandbox has no
-      network. Weights come from the read-only cache instead; when a file is missing the model
-      keeps its random initial weights and the result says so. Shapes, parameter counts and
-      errors do not depend on weight values, and every argument check runs as usual (it comes
-      before the download in keras.applications).
-    - ``compile()`` defaults to ``run_eagerly=True`` unless the snippet chose: tracing the training
-      step of a big backbone costs ~45 s once, far more than a one-shot snippet's epoch runs.
-      Printed output (progress bar, history) is the same; see docs/runner.md for the details.
+    ``weights='imagenet'`` downloads at construction, and the sandbox has no network. When a
+    file is missing the model keeps its random initial weights and the result says so. Shapes,
+    parameter counts and errors do not depend on weight values, and every argument check runs
+    as usual (it comes before the download in keras.applications). This is the one documented
+    difference from plain TensorFlow; the equality test's plain runs apply it too.
     """
     from keras.src.models.model import Model
     from keras.src.utils import file_utils
@@ -176,29 +179,230 @@ def patch_keras(weights_dir: str, eager_by_default: bool) -> None:
         return original_load_weights(self, filepath, *args, **kwargs)
 
     file_utils.get_file = get_file
-    Model.load_weights = load_weights  # type: ignore[method-assign]
-
-    if eager_by_default:
-        original_compile = Model.compile
-
-        def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("run_eagerly", True)
-            return original_compile(self, *args, **kwargs)
-
-        compile.__doc__ = original_compile.__doc__
-        compile.__wrapped__ = original_compile  # type: ignore[attr-defined]
-        Model.compile = compile  # type: ignore[method-assign]
+    Model.load_weights = load_weights
 
 
 def _application_name() -> str | None:
     """The keras.applications constructor being run (e.g. "MobileNetV2"), for the note."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("keras.src.applications.") and frame.f_code.co_name[:1].isupper():
             return frame.f_code.co_name
         frame = frame.f_back
     return None
+
+
+# --- watching training, without changing what it does ------------------------------------------
+
+# keras.applications backbones whose preprocess_input scales pixels to -1..1 ("tf" mode), by the
+# prefix of the name Keras gives them. The others either take 0-255 themselves (EfficientNet,
+# ConvNeXt, MobileNetV3 rescale inside the model) or expect other scalings (caffe, torch).
+MINUS_ONE_TO_ONE = {
+    "mobilenetv2_": "MobileNetV2",
+    "mobilenet_": "MobileNet",
+    "inception_v3": "InceptionV3",
+    "inception_resnet_v2": "InceptionResNetV2",
+    "xception": "Xception",
+    "resnet50v2": "ResNet50V2",
+    "resnet101v2": "ResNet101V2",
+    "resnet152v2": "ResNet152V2",
+    "nasnet": "NASNet",
+}
+
+
+def watch_training() -> None:
+    """Wrap ``fit``/``evaluate``/``predict`` of every Keras model to note facts the explanations
+    use, and to spare ``fit`` a redundant trace. Outcomes stay those of plain Keras: the
+    equality test (tests/runner/test_runner_equality.py) compares each snippet with a plain run.
+
+    Facts (per model, reported with it): the trainable state the training step was built with
+    (so a later ``fit`` that still uses an old one is known), and the range of the array
+    inputs (pixels of 0-255 reaching a backbone that expects -1..1).
+    """
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    for method in ("fit", "evaluate", "predict"):
+        original = getattr(TensorFlowTrainer, method)
+        setattr(TensorFlowTrainer, method, _watched(method, original))
+
+
+@dataclasses.dataclass
+class _Watch:
+    """What the worker noted about one model. Kept beside the model (a weak dictionary), not on
+    it: the learner's model carries no attribute of ours."""
+
+    step: Any = None  # the model's train_function that `state` belongs to
+    state: dict[int, bool] | None = None  # trainable per layer when that step was traced
+    stale: bool = False  # a fit reused a step traced before trainable changed
+    inputs: tuple[float, float] | None = None  # min and max of array inputs
+
+
+_watches: weakref.WeakKeyDictionary[Any, _Watch] = weakref.WeakKeyDictionary()
+
+
+def _watch(model: Any) -> _Watch:
+    if model not in _watches:
+        _watches[model] = _Watch()
+    return _watches[model]
+
+
+def _watched(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    # The arguments pass through untouched, so a wrong call fails with Keras' own message.
+    @functools.wraps(original)
+    def watched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fit = method == "fit"
+        with contextlib.suppress(Exception):  # watching never changes the outcome
+            _note_inputs(self, args[0] if args else kwargs.get("x"))
+            if fit:
+                _before_fit(self)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            if fit:
+                with contextlib.suppress(Exception):
+                    _watch(self).step = self.train_function
+
+    return watched
+
+
+def _trainable_state(model: Any) -> dict[int, bool]:
+    return {id(layer): bool(layer.trainable) for layer in model._flatten_layers()}
+
+
+def _before_fit(model: Any) -> None:
+    """Keras traces a training step at the first fit after compile() (or after
+    ``make_train_function(force=True)``), with the variables trainable then; later fits reuse
+    it, even if ``trainable`` changed since."""
+    watch = _watch(model)
+    step = model.train_function
+    if step is None or step is not watch.step:  # this fit traces a new step
+        watch.state = _trainable_state(model)
+        if step is None:
+            _build_optimizer_first(model)
+    elif watch.state is not None and watch.state != _trainable_state(model):
+        watch.stale = True
+
+
+def _build_optimizer_first(model: Any) -> None:
+    """Create the optimizer's variables before the training step is traced, as Keras itself
+    does under a distribution strategy (``_symbolic_build``).
+
+    Plain Keras creates them inside the first trace of the step, and TensorFlow then traces
+    the whole step a second time, because variables were created in the first (a ResNet50
+    step: ~10 s of the ~25 s a one-shot fit takes on 2 cores). Building them first, with the
+    same variables, name scope and initial values that ``BaseOptimizer.apply`` would use,
+    leaves one trace and the same training (same numbers, same errors). Only where that is
+    certain: Keras' own layers, default train_step and optimizer, every layer built (a layer
+    built inside the step could add variables), graph mode, no strategy.
+    """
+    from keras.src import backend
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    optimizer = getattr(model, "optimizer", None)
+    if (
+        optimizer is None
+        or optimizer.built
+        or model.run_eagerly
+        or model._distribute_strategy is not None
+        or type(model).train_step is not TensorFlowTrainer.train_step
+        or type(optimizer).apply is not BaseOptimizer.apply
+        or type(optimizer).apply_gradients is not BaseOptimizer.apply_gradients
+    ):
+        return
+    layers = model._flatten_layers()
+    if not all(layer.built and type(layer).__module__.startswith("keras.") for layer in layers):
+        return
+    variables = model.trainable_weights
+    if not variables:
+        return  # plain Keras never builds the optimizer then
+    with backend.name_scope(optimizer.name, caller=optimizer):
+        optimizer.build(variables)
+    optimizer.built = True
+
+
+def _note_inputs(model: Any, x: Any) -> None:
+    """The range of an array given to fit/evaluate/predict (datasets are not read: iterating
+    one could change its shuffling)."""
+    import numpy as np
+
+    if not (isinstance(x, np.ndarray) or type(x).__name__ == "EagerTensor"):
+        return
+    values = np.asarray(x)
+    if values.size == 0 or values.dtype.kind not in "fiu":
+        return
+    low, high = float(values.min()), float(values.max())
+    watch = _watch(model)
+    if watch.inputs is not None:
+        low, high = min(low, watch.inputs[0]), max(high, watch.inputs[1])
+    watch.inputs = (low, high)
+
+
+def _backbone_at_input(model: Any) -> str | None:
+    """The -1..1 backbone that receives the model's input unchanged: the model itself, or a
+    layer fed directly by one of the model's inputs (no rescaling in between)."""
+
+    def family(layer: Any) -> str | None:
+        name = str(getattr(layer, "name", "")).lower()
+        return next((f for p, f in MINUS_ONE_TO_ONE.items() if name.startswith(p)), None)
+
+    if family(model):
+        return family(model)
+    layers = list(getattr(model, "layers", ()))
+    if type(model).__name__ == "Sequential":
+        return family(layers[0]) if layers else None
+    inputs = {id(t) for t in getattr(model, "inputs", None) or ()}
+    for layer in layers:
+        if family(layer) is None:
+            continue
+        for node in getattr(layer, "_inbound_nodes", ()):
+            if any(id(t) in inputs for t in node.input_tensors):
+                return family(layer)
+    return None
+
+
+def _activation_name(layer: Any) -> str | None:
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None) if activation is not None else None
+
+
+def _loss_name(loss: Any) -> str | None:
+    if loss is None or isinstance(loss, str):
+        return loss
+    return getattr(loss, "name", None) or getattr(loss, "__name__", None)
+
+
+def model_facts(model: Any) -> dict[str, Any]:
+    """What explanation rules may test about a model left in the namespace (docs/runner.md).
+    Facts that are unknown are left out."""
+    facts: dict[str, Any] = {}
+    layers = list(getattr(model, "layers", ()))
+    if layers:
+        facts["output_activation"] = _activation_name(layers[-1])
+    with contextlib.suppress(Exception):
+        units = model.output_shape[-1]
+        if isinstance(units, int):
+            facts["output_units"] = units
+    watch = _watches.get(model) or _Watch()
+    if getattr(model, "compiled", False):
+        facts["loss"] = _loss_name(getattr(model, "loss", None))
+        compiled = getattr(model, "_compiled_trainable_state", None)  # Keras': layer -> bool
+        if isinstance(compiled, dict):
+            now = {layer: bool(layer.trainable) for layer in model._flatten_layers()}
+            facts["trainable_changed_since_compile"] = now != compiled
+        if watch.state is not None:
+            facts["trainable_changed_since_fit"] = watch.state != _trainable_state(model)
+        facts["fit_used_old_trainable"] = watch.stale
+    if watch.inputs is not None:
+        facts["input_min"], facts["input_max"] = (round(v, 4) for v in watch.inputs)
+    backbone = _backbone_at_input(model)
+    if backbone is not None:
+        facts["backbone"] = backbone
+        facts["backbone_input_range"] = "-1..1"
+    return {k: v for k, v in facts.items() if v is not None}
 
 
 def warm_up(models: list[str]) -> None:
@@ -237,16 +441,18 @@ def _reset_keras_names() -> None:
 # --- running the snippet -----------------------------------------------------------------------
 
 
-def _shape(getter: Callable[[], Any]) -> str | None:
+def _shape(model: Any, attribute: str) -> str | None:
     try:
-        return str(getter())
+        return str(getattr(model, attribute))
     except Exception:  # an unbuilt model has no shape yet
         return None
 
 
-def _params(getter: Callable[[], int]) -> int | None:
+def _params(model: Any, trainable: bool = False) -> int | None:
     try:
-        return int(getter())
+        if trainable:
+            return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        return int(model.count_params())
     except Exception:
         return None
 
@@ -265,17 +471,23 @@ def describe_models(namespace: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(
             {
                 "name": name,
-                "input_shape": _shape(lambda v=value: v.input_shape),
-                "output_shape": _shape(lambda v=value: v.output_shape),
-                "params": _params(value.count_params),
-                "trainable_params": _params(
-                    lambda v=value: sum(math.prod(w.shape) for w in v.trainable_weights)
-                ),
+                "input_shape": _shape(value, "input_shape"),
+                "output_shape": _shape(value, "output_shape"),
+                "params": _params(value),
+                "trainable_params": _params(value, trainable=True),
+                "facts": _facts(value),
             }
         )
         if len(found) == MAX_MODELS:
             break
     return found
+
+
+def _facts(model: Any) -> dict[str, Any]:
+    try:
+        return model_facts(model)
+    except Exception:  # a half-built or odd model: no facts rather than no report
+        return {}
 
 
 def snippet_line(exc: BaseException) -> int | None:
@@ -304,7 +516,7 @@ def execute(code: str) -> dict[str, Any]:
     notes: list[str] = []
     token = _notes.set(notes)
     me = os.getpid()
-    exception = None
+    exception: BaseException | None = None
     started = time.perf_counter()
     try:
         exec(compile(code, SNIPPET, "exec"), namespace)
@@ -408,11 +620,11 @@ def report_exits(control: Any) -> None:
     inherit the patch, stay silent."""
     real_exit, me = os._exit, os.getpid()
 
-    def _exit(code: int) -> NoReturn:
+    def _exit(status: int) -> NoReturn:
         if os.getpid() == me:
             with contextlib.suppress(Exception):
-                send(control, {"event": "exit", "code": int(code)})
-        real_exit(code)
+                send(control, {"event": "exit", "code": int(status)})
+        real_exit(status)
 
     os._exit = posix._exit = _exit
 
@@ -447,7 +659,8 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         import keras  # noqa: F401  (imports TensorFlow)
 
-        patch_keras(config["weights_dir"], config["eager_by_default"])
+        patch_weights(config["weights_dir"])
+        watch_training()
         if config.get("warmup") is not None:
             warm_up(config["warmup"])
         send(

@@ -1,9 +1,10 @@
 """content check --execute: snippets are checked against their expect blocks, a wrong expect
 fails with file:line, verified results are cached; and the run-snippet command's contract.
 
-The shipped content's snippets run in one place only: `make test` ends with
-`python -m bot content check --execute`, with the real limits, which fills data/runner-cache.
-These tests prove the mechanism on small banks of their own instead of running them again.
+The shipped content's snippets are checked against their expect blocks in one place:
+`make test` ends with `python -m bot content check --execute`, with the real limits, which fills
+data/runner-cache. These tests prove the mechanism on small banks of their own. (The equality
+test runs the content snippets too, to compare the sandbox with plain TensorFlow.)
 """
 
 from __future__ import annotations

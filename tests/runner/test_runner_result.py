@@ -35,8 +35,9 @@ def test_to_dict_has_exactly_the_contract_fields():
         "message": "Input size must be at least 32x32",
         "line": 2,
     }
+    # The contract's model fields, plus the facts explanation rules test (an extension).
     assert set(data["models"][0]) == {
-        "name", "input_shape", "output_shape", "params", "trainable_params",
+        "name", "input_shape", "output_shape", "params", "trainable_params", "facts",
     }  # fmt: skip
     assert data["limit"] == {"name": "memory_mb", "value": 3072}
 
@@ -44,6 +45,22 @@ def test_to_dict_has_exactly_the_contract_fields():
 def test_round_trip_through_dict():
     result = sample()
     assert RunResult.from_dict(result.to_dict()) == result
+
+
+def test_model_facts_round_trip_and_old_results_without_them_still_load():
+    facts: dict[str, bool | int | float | str] = {
+        "output_activation": "softmax",
+        "output_units": 1,
+        "fit_used_old_trainable": True,
+    }
+    result = RunResult(Status.OK, models=(ModelInfo("m", None, "(None, 1)", 9, 9, facts),))
+    assert RunResult.from_dict(result.to_dict()).models[0].facts == facts
+    old = result.to_dict()
+    del old["models"][0]["facts"]  # a cache file written before facts existed
+    assert RunResult.from_dict(old).models[0].facts == {}
+    odd = result.to_dict()
+    odd["models"][0]["facts"] = {"x": [1, 2], "y": {"z": 1}, "ok\x1b[1m": "a\nb"}
+    assert RunResult.from_dict(odd).models[0].facts == {"ok": "a b"}
 
 
 def test_clean_text_strips_ansi_and_control_characters():

@@ -14,6 +14,7 @@ import discord
 
 from bot.cogs.render import FIELD_VALUE, clip, code_block, literal, neutralise
 from bot.runner.api import Limit, RunResult
+from bot.runner.result import shorten_message
 
 STATUS = {
     "ok": ("✅", "Ran successfully", discord.Colour.green()),
@@ -25,6 +26,7 @@ STATUS = {
 }
 # Budgets keep the whole embed under Discord's 6,000 characters.
 STREAM_CHARS = 900
+EXCEPTION_CHARS = 800  # the message is shortened at line and sentence boundaries to fit
 MODELS_CHARS = 1200
 EXPLANATION_CHARS = FIELD_VALUE
 NOTES_CHARS = 500
@@ -72,9 +74,12 @@ def _exception(result: RunResult) -> str | None:
     if exc is None:
         return None
     kind = neutralise(exc.type)
-    message = exc.message
     where = f" on line {exc.line}" if exc.line is not None else ""
-    return f"{kind}{where}: {message}" if message else f"{kind}{where}"
+    if not exc.message:
+        return f"{kind}{where}"
+    head = f"{kind}{where}: "
+    room = EXCEPTION_CHARS - len(head) - len("```\n\n```")
+    return head + shorten_message(exc.message, max(0, room))
 
 
 def full_output(result: RunResult) -> str:
@@ -91,7 +96,7 @@ def result_message(
         parts.append(details)
     exception = _exception(result)
     if exception:
-        parts.append(code_block(exception, 400))
+        parts.append(code_block(exception, EXCEPTION_CHARS))
     models = _models(result)
     if models:
         parts.append("**Models**\n" + code_block(models, MODELS_CHARS))
