@@ -48,9 +48,7 @@ async def bots() -> AsyncIterator[list[TutorBot]]:
 
 
 @pytest.fixture
-def simcord_bot(
-    settings: Settings, runner: SnippetRunner | None, bots: list[TutorBot]
-) -> TutorBot:
+def simcord_bot(settings: Settings, runner: SnippetRunner | None, bots: list[TutorBot]) -> TutorBot:
     bot = create_bot(settings, runner=runner)
     bots.append(bot)
     return bot

@@ -86,9 +86,7 @@ async def sandbox_results(
     async def one(pool: Runner, snippet: corpus.Snippet) -> None:
         results[snippet.key] = await pool.run(snippet.code, user=snippet.key, use_cache=False)
 
-    await asyncio.gather(
-        *(one(real_runner, s) for s in snippets), *(one(runner, s) for s in tight)
-    )
+    await asyncio.gather(*(one(real_runner, s) for s in snippets), *(one(runner, s) for s in tight))
     return results
 
 
