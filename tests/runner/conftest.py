@@ -64,11 +64,13 @@ def bank() -> Bank:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def content_checked(
-    real_runner: Runner, bank: Bank, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[list[Checked], ResultCache]:
-    """``content check --execute`` once for the session (the same call the command makes)."""
-    cache = ResultCache(tmp_path_factory.mktemp("runner-cache"))
+async def content_checked(real_runner: Runner, bank: Bank) -> tuple[list[Checked], ResultCache]:
+    """``content check --execute`` once for the session (the same call the command makes).
+
+    Every snippet runs in the sandbox (nothing is taken from the cache), and verified results go
+    to the project's own cache, as the command's would: `make test`'s `content check --execute`
+    that follows then finds them there, so each content snippet runs once per `make test`."""
+    cache = ResultCache(PROJECT / REAL_LIMITS.cache_dir)
     return await check_snippets(bank, real_runner, cache, use_cache=False), cache
 
 

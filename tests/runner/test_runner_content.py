@@ -3,8 +3,9 @@ fails with file:line, verified results are cached; and the run-snippet command's
 
 The shipped content's snippets are checked against their expect blocks in one place:
 `make test` ends with `python -m bot content check --execute`, with the real limits, which fills
-data/runner-cache. These tests prove the mechanism on small banks of their own. (The equality
-test runs the content snippets too, to compare the sandbox with plain TensorFlow.)
+data/runner-cache. These tests prove the mechanism on small banks of their own. The equality
+test (conftest's content_checked) runs the content snippets in the sandbox before that, with the
+same call, and stores the verified results in that cache: the command then runs none again.
 """
 
 from __future__ import annotations
