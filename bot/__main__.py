@@ -1,11 +1,12 @@
 """Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
-weights fetch | sync-commands``.
+weights fetch | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 
 Each command imports what it needs when it runs: ``content check`` (the authors' edit loop)
 must not pay for SQLAlchemy, Alembic, discord.py or matplotlib (tests/test_command_line.py).
-The benchmarks are not part of the package: ``python -m bench`` runs them from a checkout.
+The benchmarks are not part of the package: ``python -m bench`` runs them from a checkout, and
+``python -m bot bench`` hands over to it in a child process (the package never imports them).
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[common], help="create or migrate the database")
+
+    bench = sub.add_parser("bench", help="run a benchmark from a checkout (python -m bench)")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="e.g. answers, runner")
     return parser
 
 
@@ -253,8 +257,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _bench(bench_args: list[str]) -> int:
+    """Hand over to ``python -m bench`` in the checkout this package runs from."""
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "bench" / "__main__.py").is_file():
+        print(
+            "error: the benchmarks run from a checkout of the project: python -m bench NAME",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "bench", *bench_args], cwd=checkout).returncode
+
+
 def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -> int:
     match args.command:
+        case "bench":
+            return _bench(args.bench_args)
         case "content":
             return _content(args, settings)
         case "run-snippet":

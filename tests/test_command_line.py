@@ -143,6 +143,20 @@ def test_the_benchmarks_run_from_the_checkout():
     assert "{answers,runner,discord}" in run.stdout
 
 
+def test_bot_bench_hands_over_to_the_checkouts_benchmarks(tmp_path: Path):
+    # From any directory: the child runs in the checkout the package came from.
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", "no-such-benchmark"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "python -m bench: error: argument name: invalid choice: 'no-such-" in run.stderr
+
+
 def readme_section(title: str) -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     start = text.index(f"\n## {title}\n")
