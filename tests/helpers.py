@@ -4,6 +4,7 @@ here, never from conftest.py or from each other."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -96,7 +97,15 @@ def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
     ]
 
 
-def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
+def chat_env(**more: str) -> dict[str, str]:
+    """The environment of a test's chat: choices in file order, so that a script can answer by
+    number (tests/test_grades.py checks the shuffle itself)."""
+    return {**os.environ, "TUTOR_QUIZ__SHUFFLE_CHOICES": "false", **more}
+
+
+def chat(
+    script: str, db: Path, *extra: str, user: str = "ada", shuffle: bool = False
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         chat_argv(db, *extra, user=user),
         input=script,
@@ -104,6 +113,7 @@ def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.Co
         text=True,
         cwd=ROOT,
         timeout=60,
+        env=chat_env(TUTOR_QUIZ__SHUFFLE_CHOICES=str(shuffle).lower()),
     )
 
 
@@ -117,6 +127,7 @@ def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=chat_env(),
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write("/quiz\n2\n")

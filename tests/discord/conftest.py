@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
 from bot.runner.api import SnippetRunner
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, QuizSettings
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -29,6 +29,8 @@ def settings(db_path: Path) -> Settings:
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=CONTENT,
         discord=DiscordSettings(shard_count=1),
+        # File order: tests click choices by their number in the file (test_grades.py shuffles).
+        quiz=QuizSettings(shuffle_choices=False),
     )
 
 
