@@ -9,7 +9,7 @@ import pytest
 from fsrs import Rating
 
 from bot.tutor import review, session
-from bot.tutor.content import Bank, parse_text
+from bot.tutor.content import Bank, Question, parse_text
 from bot.tutor.review import LEECH_LAPSES, PARK, CardState
 from bot.tutor.service import parse_retention
 
@@ -55,6 +55,12 @@ questions:
 """
 
 
+def get(bank: Bank, qid: str) -> Question:
+    question = bank.get(qid)
+    assert question is not None
+    return question
+
+
 @pytest.fixture
 def bank() -> Bank:
     questions, problems, locations = parse_text(BANK_YAML, "bank.yaml")
@@ -66,7 +72,7 @@ def bank() -> Bank:
 
 
 def test_shuffle_keeps_pinned_choices_in_place_and_varies_the_rest(bank: Bank):
-    q = bank.get("pinned")
+    q = get(bank, "pinned")
     rng = random.Random(7)
     orders = [session.shuffle(q, rng) for _ in range(300)]
     assert all(sorted(o) == [0, 1, 2, 3] and o[3] == 3 for o in orders)
@@ -74,11 +80,11 @@ def test_shuffle_keeps_pinned_choices_in_place_and_varies_the_rest(bank: Bank):
     assert len(set(orders)) == 6
     first = Counter(o[0] for o in orders)
     assert min(first.values()) > 60  # about 100 each
-    assert session.shuffle(bank.get("coded"), rng) == ()
+    assert session.shuffle(get(bank, "coded"), rng) == ()
 
 
 def test_a_number_is_graded_in_the_order_shown(bank: Bank):
-    q = bank.get("pinned")
+    q = get(bank, "pinned")
     order = (2, 0, 1, 3)  # Gamma, Alpha, Beta, All of the above
     assert session.shown_choices(q, order) == ("Gamma", "Alpha", "Beta", "All of the above")
     right = session.grade(q, "2", order)
@@ -91,7 +97,7 @@ def test_a_number_is_graded_in_the_order_shown(bank: Bank):
 
 
 def test_feedback_names_choices_by_text_never_by_number(bank: Bank):
-    q = bank.get("pinned")
+    q = get(bank, "pinned")
     order = (1, 2, 0, 3)
     wrong = session.grade(q, "1", order)  # Beta
     card = review.review(None, q.id, Rating.Again, T0)
@@ -101,7 +107,7 @@ def test_feedback_names_choices_by_text_never_by_number(bank: Bank):
 
 
 def test_question_reply_carries_its_order(bank: Bank):
-    pick = session.Pick(bank.get("pinned"), session.Reason.NEW)
+    pick = session.Pick(get(bank, "pinned"), session.Reason.NEW)
     reply = session.ask(pick, order=(2, 1, 0, 3))
     assert reply.choices == ("Gamma", "Beta", "Alpha", "All of the above")
     assert reply.order == (2, 1, 0, 3)
@@ -136,12 +142,12 @@ QUESTION_RUN = (
     ],
 )
 def test_which_runs_reveal_the_answer(bank: Bank, code: str, reveals: bool):
-    question_code = bank.get("coded").code
+    question_code = get(bank, "coded").code or ""
     assert session.runs_question_code(code, question_code) is reveals
 
 
 def test_revealed_answers_grade_as_hinted(bank: Bank):
-    q = bank.get("coded")
+    q = get(bank, "coded")
     note = session.reveal_note(q)
     assert "running it shows the answer" in note.text.lower()
     assert "count as hinted" in note.text
@@ -154,7 +160,7 @@ def test_revealed_answers_grade_as_hinted(bank: Bank):
 
 
 def test_retries_earn_no_xp_until_a_real_interval(bank: Bank):
-    q = bank.get("pinned")
+    q = get(bank, "pinned")
     wrong = review.review(None, q.id, Rating.Again, T0)  # feedback showed the answer
     for minutes in (1, 10, 60, 23 * 60):
         now = T0 + timedelta(minutes=minutes)
@@ -185,7 +191,7 @@ def test_a_question_failed_leech_lapses_times_is_parked_then_comes_back(bank: Ba
     assert review.became_leech(card) and review.is_leech(card)
     assert card.parked_until == now + PARK and card.lapses == 0
     # Parked: never chosen, even when due and nothing else is left.
-    solo = Bank((bank.get("pinned"),))
+    solo = Bank((get(bank, "pinned"),))
     assert session.choose_next(solo, {"pinned": card}, after) is None
     assert session.choose_next(solo, {"pinned": card}, now + PARK) is not None
     # A wrong answer after the park keeps it listed, but does not park it again at once.
@@ -197,7 +203,7 @@ def test_a_question_failed_leech_lapses_times_is_parked_then_comes_back(bank: Ba
 
 
 def test_leech_feedback_gives_hint_explanation_and_a_runnable_example(bank: Bank):
-    q = bank.get("pinned")
+    q = get(bank, "pinned")
     card, _ = fail(None, LEECH_LAPSES, T0)
     wrong = session.grade(q, "2")
     outcome = session.Outcome(wrong, False, False, False, 0, card, True)
@@ -208,7 +214,7 @@ def test_leech_feedback_gives_hint_explanation_and_a_runnable_example(bank: Bank
     assert "Alpha comes first." in reply.text
     assert reply.code == example.code and reply.run_id == "coded"
     assert session.Action.RUN in reply.actions
-    assert session.related_example(bank, bank.get("other")) is None
+    assert session.related_example(bank, get(bank, "other")) is None
 
 
 # --- the daily limit of new questions -----------------------------------------------------------
@@ -217,8 +223,10 @@ def test_leech_feedback_gives_hint_explanation_and_a_runnable_example(bank: Bank
 def test_no_new_questions_past_the_daily_limit(bank: Bank):
     seen = {"pinned": review.review(None, "pinned", Rating.Good, T0)}
     later = T0 + timedelta(minutes=1)
-    assert session.choose_next(bank, seen, later).reason is session.Reason.NEW
+    first = session.choose_next(bank, seen, later)
+    assert first is not None and first.reason is session.Reason.NEW
     held = session.choose_next(bank, seen, later, new_allowed=False)
+    assert held is not None
     assert (held.question.id, held.reason) == ("pinned", session.Reason.PRACTICE)
     assert session.choose_next(bank, {}, later, new_allowed=False) is None
 

@@ -177,7 +177,18 @@ COUNT = ["3843"]
 
 @pytest.mark.parametrize(
     "answer",
-    ["3843", "3,843", "3 843", "3_843", "3'843", "3.843", "3\u202f843", "３８４３", "٣٨٤٣", " 3843 "],
+    [
+        "3843",
+        "3,843",
+        "3 843",
+        "3_843",
+        "3'843",
+        "3.843",
+        "3\u202f843",
+        "３８４３",
+        "٣٨٤٣",
+        " 3843 ",
+    ],
 )
 def test_counts_accept_thousands_separators_and_any_digits(answer):
     assert check(answer, COUNT) == Match(True)

@@ -45,8 +45,8 @@ def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
         )
     with engine.begin() as conn:
         upgrade_connection(conn)
-        rows = conn.exec_driver_sql("select learner_id, question_id from hints").fetchall()
-        assert rows == [(1, "q1")]
+        hints = conn.exec_driver_sql("select learner_id, question_id from hints").fetchall()
+        assert hints == [(1, "q1")]
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0003")
         rows = conn.exec_driver_sql("select learner_id, hinted from open_questions")

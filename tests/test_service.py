@@ -161,7 +161,9 @@ async def test_open_question_and_hint_survive_a_restart(bank, db_url, clock):
     await first.close()
 
     second = await open_store(db_url)
-    reply = await Tutor(bank, second, now=clock, shuffle=False).answer(ada, "2", question_id="easy-choice")
+    reply = await Tutor(bank, second, now=clock, shuffle=False).answer(
+        ada, "2", question_id="easy-choice"
+    )
     assert "+5 XP (with a hint)" in reply.text
     await second.close()
 
