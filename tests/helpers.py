@@ -17,6 +17,8 @@ from bot.tutor.service import LearnerRef
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = Path(__file__).parent / "data" / "bank"
+# Questions for the grading rules (issue 16): a pinned choice, a snippet, a count.
+GRADES_BANK = Path(__file__).parent / "data" / "grades"
 
 # One valid question file: tests derive broken ones from it.
 VALID = """\
