@@ -101,7 +101,7 @@ def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
 
 def chat_env(**more: str) -> dict[str, str]:
     """The environment of a test's chat: choices in file order, so that a script can answer by
-    number (tests/test_grades.py checks the shuffle itself)."""
+    number (tests/test_console_grades.py checks the shuffle itself)."""
     return {**os.environ, "TUTOR_QUIZ__SHUFFLE_CHOICES": "false", **more}
 
 
