@@ -192,7 +192,7 @@ class Chat:
 
     async def _settings(self, args: list[str]) -> Reply:
         what = args[0].lower() if args else ""
-        if not args:
+        if not args or args == ["show"]:
             return await self.tutor.settings(self.who)
         if len(args) == 2 and what == "timezone":
             return await self.tutor.set_timezone(self.who, args[1])

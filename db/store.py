@@ -84,6 +84,9 @@ class SqlStore:
         self._learners: Lru[LearnerKey, tuple[int, str]] = Lru(learners_cached)
         self._open: Lru[int, OpenQuestion | None] = Lru(learners_cached)
         self._settings: Lru[int, LearnerSettings] = Lru(learners_cached)
+        # learner id -> (since, questions first answered since then): /quiz asks it whenever a
+        # new question would come next, so it is counted once a day and kept up to date here
+        self._new_since: Lru[int, tuple[datetime, int]] = Lru(learners_cached)
         # learner id -> their cards, updated in place as answers are recorded; callers get
         # read-only views of it
         self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
@@ -98,6 +101,7 @@ class SqlStore:
         """The learner's progress changed outside the answer path (a moderator's reset, undo)."""
         self._open.forget(learner_id)
         self._cards.forget(learner_id)
+        self._new_since.forget(learner_id)
 
     async def _write(self, op: Callable[[Connection], T]) -> T:
         result = await self._db.write(op)
@@ -108,6 +112,7 @@ class SqlStore:
             self._learners.clear()
             self._open.clear()
             self._settings.clear()
+            self._new_since.clear()
             self._cards.clear()
         return result
 
@@ -188,8 +193,10 @@ class SqlStore:
         self, learner_id: int, answering: OpenQuestion, decide: Decide
     ) -> tuple[NewAttempt, CardState] | None:
         params = {"learner_id": learner_id, "question_id": answering.question_id}
+        first_answer = False
 
         def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
+            nonlocal first_answer
             sql = Sql(conn)
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two. A hint given since the
@@ -205,6 +212,7 @@ class SqlStore:
             if answering.hinted or answering.revealed:
                 sql.run(q.SPEND_HINT, params)  # graded: the hint has been paid for
             row = sql.first(q.CARD_OF, params)
+            first_answer = row is None
             attempt, card = decide(build(CardState, row) if row else None)
             sql.run(q.ADD_ATTEMPT, columns_of(attempt, learner_id=learner_id))
             sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
@@ -219,9 +227,15 @@ class SqlStore:
             return attempt, card
 
         self._open.forget(learner_id)
+        counted = self._new_since.get(learner_id)
         recorded: tuple[NewAttempt, CardState] | None = await self._write(op)
         if recorded:
             self._open.put(learner_id, None)
+            if first_answer:  # one more new question: counted, or counted again when asked
+                if counted is not MISSING and counted[0] <= recorded[0].answered_at:
+                    self._new_since.put(learner_id, (counted[0], counted[1] + 1))
+                else:
+                    self._new_since.forget(learner_id)  # also refuses a count being read
             cards = self._cards.get(learner_id)
             if cards is not MISSING:
                 cards[recorded[1].question_id] = recorded[1]
@@ -304,6 +318,10 @@ class SqlStore:
         await self._write(op)
 
     async def new_questions_since(self, learner_id: int, since: datetime) -> int:
+        cached = self._new_since.get(learner_id)
+        if cached is not MISSING and cached[0] == since:
+            return cached[1]
+        mark = self._new_since.reserve(learner_id)
         first_answers = (
             select(Attempt.question_id)
             .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
@@ -316,7 +334,9 @@ class SqlStore:
         def op(conn: Connection) -> int:
             return int(conn.execute(query).scalar_one())
 
-        return await self._db.read(op)
+        count: int = await self._db.read(op)
+        self._new_since.fill(learner_id, mark, (since, count))
+        return count
 
     async def leaderboard(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,25 @@ async def test_moderators_see_revealed_answers_flagged(grades: Bank, store: SqlS
 
 def test_the_grades_bank_is_valid(tmp_path: Path):
     assert len(load_bank(GRADES_BANK)) == 3
+
+
+async def test_the_daily_count_of_new_questions_is_kept_without_recounting(
+    grades: Bank, store: SqlStore, clock: Clock
+):
+    """Counted once, then kept up to date by each first answer (the same as a recount)."""
+    ada = learner()
+    tutor = Tutor(grades, store, now=clock, shuffle=False)
+    lid = await store.learner_id(ada)
+    since = clock() - timedelta(hours=1)
+    assert await store.new_questions_since(lid, since) == 0
+    for expected, answer in ((1, "1"), (2, "(None, 5)"), (3, "3843")):
+        await tutor.quiz(ada)
+        await tutor.answer(ada, answer)
+        assert await store.new_questions_since(lid, since) == expected
+    clock.advance(days=30)
+    assert (await tutor.review(ada)).kind is Kind.QUESTION
+    assert (await tutor.answer(ada, "1")).kind is Kind.FEEDBACK  # seen before: not new
+    assert await store.new_questions_since(lid, since) == 3
+    recount = SqlStore(store.url, store.database)
+    assert await recount.new_questions_since(lid, since) == 3
+    assert await recount.new_questions_since(lid, clock()) == 0
