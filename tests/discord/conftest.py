@@ -24,13 +24,23 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
+def content_dir() -> Path:
+    return CONTENT
+
+
+@pytest.fixture
+def shuffle_choices() -> bool:
+    """File order: tests click choices by their number in the file (test_grades.py shuffles)."""
+    return False
+
+
+@pytest.fixture
+def settings(db_path: Path, content_dir: Path, shuffle_choices: bool) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=CONTENT,
+        content_dir=content_dir,
         discord=DiscordSettings(shard_count=1),
-        # File order: tests click choices by their number in the file (test_grades.py shuffles).
-        quiz=QuizSettings(shuffle_choices=False),
+        quiz=QuizSettings(shuffle_choices=shuffle_choices),
     )
 
 

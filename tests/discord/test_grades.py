@@ -8,10 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from bot import Settings
-from bot.settings import DiscordSettings, QuizSettings
 from tests.discord.fakes import FakeRunner
 from tests.discord.helpers import buttons, restart, run_code, text_of, world
 from tests.helpers import GRADES_BANK
@@ -20,13 +17,13 @@ CODE = "shape = (None, 5)\nprint(shape)\n"
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    return Settings(
-        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=GRADES_BANK,
-        discord=DiscordSettings(shard_count=1),
-        quiz=QuizSettings(shuffle_choices=True),
-    )
+def content_dir() -> Path:
+    return GRADES_BANK
+
+
+@pytest.fixture
+def shuffle_choices() -> bool:
+    return True
 
 
 @pytest.fixture
