@@ -252,3 +252,19 @@ async def test_the_daily_count_of_new_questions_is_kept_without_recounting(
     recount = SqlStore(store.url, store.database)
     assert await recount.new_questions_since(lid, since) == 3
     assert await recount.new_questions_since(lid, clock()) == 0
+
+
+async def test_when_all_that_is_left_is_parked_the_learner_is_told_why(
+    grades: Bank, store: SqlStore, clock: Clock
+):
+    ada = learner()
+    tutor = Tutor(grades, store, now=clock, shuffle=False)
+    for _ in range(LEECH_LAPSES):
+        await tutor.quiz(ada, "basics")
+        await tutor.answer(ada, "2")  # Beta: wrong
+        clock.advance(days=1)
+    refused = await tutor.quiz(ada, "basics")
+    assert refused.kind is Kind.ERROR and "set aside until" in refused.text
+    await tutor.set_learning(ada, new_per_day="0")
+    none_new = await tutor.quiz(ada)
+    assert none_new.kind is Kind.ERROR and "Come back tomorrow" in none_new.text

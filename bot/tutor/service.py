@@ -279,7 +279,23 @@ class Tutor:
                     f"📅 You have had your {limit} new questions for today "
                     "(/settings new to change it): this one is a repeat."
                 )
+                if pick is None:  # and every question seen is parked
+                    return _error(
+                        f"You have had your {limit} new questions for today, and the questions "
+                        "you have seen are set aside for now. Come back tomorrow, or allow more "
+                        "with /settings new."
+                    )
         if pick is None:
+            parked = [
+                c.parked_until
+                for c in cards.values()
+                if c.parked_until is not None and c.parked_until > now
+            ]
+            if parked:
+                return _error(
+                    "The questions left here are ones you keep missing, set aside until "
+                    f"{min(parked):%Y-%m-%d %H:%M} UTC (see /progress). Try another topic."
+                )
             what = "that topic" if difficulty is None else "that topic and difficulty"
             return _error(f"There are no questions for {what} yet.")
         return await self._ask(learner, pick, now, note)
