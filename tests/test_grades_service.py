@@ -3,6 +3,8 @@ engine): what is stored with an open question and an answer, across restarts."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import sqlite3
 from datetime import timedelta
@@ -16,7 +18,7 @@ from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.review import LEECH_LAPSES
-from bot.tutor.service import Tutor
+from bot.tutor.service import Tutor, Window
 from db import SqlStore, open_store
 from tests.helpers import GRADES_BANK, Clock, learner
 
@@ -226,6 +228,14 @@ async def test_moderators_see_revealed_answers_flagged(grades: Bank, store: SqlS
     assert "Ran the question's code before answering: 1" in report
     assert "Hints used: 0" in report
     assert "1 right answer followed running the question's own code" in report
+    export = await Moderator(grades, store.moderation, now=clock).export(MOD, Window.ALL)
+    assert export.attachment is not None
+    table = list(csv.reader(io.StringIO(export.attachment.data.decode())))
+    header = next(r for r in table if r[:2] == ["section", "learner"])
+    rows = [dict(zip(header, r, strict=True)) for r in table if r[:1] == ["attempt"]]
+    assert [(r["question_id"], r["hinted"], r["revealed"], r["retry"]) for r in rows] == [
+        ("printed-shape", "1", "1", "0")
+    ]
 
 
 def test_the_grades_bank_is_valid(tmp_path: Path):

@@ -232,6 +232,8 @@ def export_csv(
             "correct",
             "hinted",
             "time_to_answer_ms",
+            "revealed",
+            "retry",
         ]
     )
     for name, a in attempts:
@@ -245,6 +247,8 @@ def export_csv(
                 int(a.correct),
                 int(a.hinted),
                 a.time_to_answer_ms,
+                int(a.revealed),
+                int(a.retry),
             ]
         )
     return out.getvalue().encode("utf-8")
