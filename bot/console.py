@@ -256,7 +256,8 @@ class Chat:
 
     async def _run(self, code: str) -> Reply:
         assert self.runner is not None
-        # The open question's own code shows its answer: said (and recorded) before it runs.
+        # The open question's own code shows its answer: said before it runs, recorded once the
+        # output is here.
         revealing = await self.tutor.reveal(self.who, code) if self.tutor is not None else None
         if revealing is not None:
             self.notify(render(revealing))
@@ -269,6 +270,8 @@ class Chat:
             result = await self.runner.run(code, self.who.user_id, on_position=place)
         except (RunRefused, SandboxUnavailable) as exc:
             return Reply(text=str(exc), kind=Kind.ERROR)
+        if revealing is not None:
+            await self.tutor.ran(self.who, code)  # committed before the output is shown
         return Reply(text=result.render(), kind=Kind.INFO, title="Run result")
 
     async def _leaderboard(self, args: list[str]) -> Reply:

@@ -10,11 +10,11 @@ import pytest
 
 from bot.console import Chat, render
 from bot.tutor.content import load_bank
-from bot.tutor.replies import Reply
+from bot.tutor.replies import Kind, Reply
 from bot.tutor.review import LEECH_LAPSES
 from bot.tutor.service import LearnerRef, Tutor
 from db import SqlStore
-from tests.discord.fakes import FakeRunner
+from tests.discord.fakes import FakeRunner, RefusingRunner
 from tests.helpers import GRADES_BANK, Clock, attempts, chat
 
 WHO = LearnerRef("terminal", "ada", "local", "ada")
@@ -109,6 +109,14 @@ async def test_run_right_after_a_question_is_announced_and_graded_as_hinted(grad
     # After the feedback, /run is "Run it": no longer a reveal (nothing is open).
     await session.say("/run")
     assert len(runner.calls) == 2 and len(session.notes) == 3
+
+
+async def test_a_refused_run_shows_nothing_and_counts_for_nothing(grades_tutor, tmp_path):
+    session = Session(grades_tutor, tmp_path, RefusingRunner())
+    await session.say("/quiz shapes")
+    refused = await session.say("/run")
+    assert refused.kind is Kind.ERROR
+    assert "+10 XP" in (await session.say("(None, 5)")).text  # not hinted
 
 
 async def test_a_leech_in_the_terminal(grades_tutor, clock, tmp_path):

@@ -94,8 +94,13 @@ async def test_running_the_open_questions_code_counts_as_a_hint_through_skip_and
     assert (await tutor.quiz(ada, "shapes")).question_id == "count"  # the other one, then back
     assert await tutor.reveal(ada, CODE) is None  # not the open question's code
     await tutor.skip(ada, "shapes")
-    note = await tutor.reveal(ada, "# trying it\n" + CODE.replace("= ", "=  ") + "print(1)\n")
+    pasted = "# trying it\n" + CODE.replace("= ", "=  ") + "print(1)\n"
+    note = await tutor.reveal(ada, pasted)
     assert note is not None and "count as hinted" in note.text
+    lid = await store.learner_id(ada)
+    opened = await store.open_question(lid)
+    assert opened is not None and not opened.hinted  # said, not yet seen
+    await tutor.ran(ada, pasted)  # the output was shown
     await tutor.skip(ada, "shapes")
     await store.close()
 
@@ -105,7 +110,6 @@ async def test_running_the_open_questions_code_counts_as_a_hint_through_skip_and
     assert back.question_id == "printed-shape" and "You saw the hint" in back.text
     reply = await tutor.answer(ada, "None, 5")
     assert "+5 XP (ran its code first)" in reply.text
-    lid = await store.learner_id(ada)
     assert (await store.cards(lid))["printed-shape"].last_rating == Rating.Hard
     await store.close()
     assert db_rows(db_url, "select hinted, revealed, points from attempts") == [(1, 1, 5)]
@@ -223,6 +227,7 @@ async def test_moderators_see_revealed_answers_flagged(grades: Bank, store: SqlS
     if (await tutor.reveal(ada, CODE)) is None:  # "count" was asked: take the other
         await tutor.skip(ada, "shapes")
         assert await tutor.reveal(ada, CODE) is not None
+    await tutor.ran(ada, CODE)
     await tutor.answer(ada, "(None, 5)")
     report = render(await Moderator(grades, store.moderation, now=clock).learner(MOD, "ada"))
     assert "Ran the question's code before answering: 1" in report

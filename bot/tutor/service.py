@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.tutor import chart, grading, progress, review, session, streaks
-from bot.tutor.content import Bank
+from bot.tutor.content import Bank, Question
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.replies import Kind, Page, Reply, verbatim
 from bot.tutor.review import CardState
@@ -374,22 +374,36 @@ class Tutor:
         example = session.related_example(self.bank, question) if leech else None
         return session.feedback(question, outcome, example)
 
-    async def reveal(self, who: LearnerRef, code: str) -> Reply | None:
-        """Before running ``code`` for a learner: if it is their open question's own code, its
-        output shows the answer. Record that (a right answer then counts as hinted) and return
-        what to tell them before it runs; None for any other code."""
-        learner = await self._id(who)
+    async def _revealing(
+        self, learner: int, code: str
+    ) -> tuple[OpenQuestion, Question] | None:
+        """The learner's open question, if ``code`` is its own code (whose output shows the
+        answer)."""
         current = await self.store.open_question(learner)
         question = self.bank.get(current.question_id) if current else None
         if current is None or question is None or not question.code:
             return None
         if not session.runs_question_code(code, question.code):
             return None
-        if not current.revealed:
-            await self.store.set_open_question(
-                learner, replace(current, hinted=True, revealed=True)
-            )
-        return session.reveal_note(question)
+        return current, question
+
+    async def reveal(self, who: LearnerRef, code: str) -> Reply | None:
+        """Before running ``code`` for a learner: if it is their open question's own code, what
+        to tell them before it runs (its output shows the answer); None for any other code.
+        Nothing is recorded until the output is shown (``ran``)."""
+        found = await self._revealing(await self._id(who), code)
+        return session.reveal_note(found[1]) if found else None
+
+    async def ran(self, who: LearnerRef, code: str) -> None:
+        """After ``code`` ran and its output was shown to the learner: if it was their open
+        question's own code, they have seen the answer, and a right answer now counts as
+        hinted (through /skip, Next and restarts, until the question is answered). A run that
+        was refused, or ended after the answer, shows nothing and counts for nothing."""
+        learner = await self._id(who)
+        found = await self._revealing(learner, code)
+        if found and not found[0].revealed:
+            opened = replace(found[0], hinted=True, revealed=True)
+            await self.store.set_open_question(learner, opened)
 
     async def hint(self, who: LearnerRef, question_id: str | None = None) -> Reply:
         """A hint for the open question. ``question_id``, as for ``answer``, is the question the

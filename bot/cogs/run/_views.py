@@ -73,8 +73,8 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
     services = bot_of(interaction).services
     with services.run_gate.hold(user):
         await defer_thinking(interaction, ephemeral=False)
-        # The learner's open question's own code shows its answer: recorded, and said before
-        # it runs (the "thinking" message says it until the result replaces it).
+        # The learner's open question's own code shows its answer: said before it runs (the
+        # "thinking" message says it until the result replaces it), recorded with the result.
         revealing = await services.tutor.reveal(learner(interaction), code)
         if revealing is not None:
             await interaction.edit_original_response(content=f"💡 {revealing.text}")
@@ -88,6 +88,8 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
         except SandboxUnavailable as exc:
             log.error("the sandbox failed: %s", exc)
             raise UserError(UNAVAILABLE) from exc
+        if revealing is not None:
+            await services.tutor.ran(learner(interaction), code)
         embed, files = result_message(result, title)
         await send(interaction, embed=embed, ephemeral=False, files=files)
 
