@@ -168,6 +168,7 @@ async def test_a_leech_is_parked_listed_and_explained(grades: Bank, store: SqlSt
         clock.advance(days=1)
     assert "keeps tripping you up" in reply.text and "The hint again: Read the tuple." in reply.text
     assert reply.code == CODE and reply.run_id == "printed-shape"
+    assert "Next review of this question: in 3 days." in reply.text  # the park, not FSRS
     progress = render(await tutor.progress(ada, picture=False))
     assert "Questions you keep missing" in progress and "printed-shape (shapes)" in progress
     # Parked: /quiz asks everything else (here only "count") until the park ends.

@@ -269,7 +269,7 @@ class Tutor:
         pick = session.choose_next(self.bank, cards, now, topic, avoid, difficulty=difficulty)
         note = ""
         if pick is not None and pick.reason is session.Reason.NEW:
-            # Counted only when a new question would be asked: most /quiz calls skip the query.
+            # Asked only when a new question would come next (the store keeps the day's count).
             limit = (await self.store.learner_settings(learner)).daily_new_limit
             if await self._new_today(learner, now) >= limit:
                 pick = session.choose_next(
@@ -279,11 +279,11 @@ class Tutor:
                     f"📅 You have had your {limit} new questions for today "
                     "(/settings new to change it): this one is a repeat."
                 )
-                if pick is None:  # and every question seen is parked
+                if pick is None:  # and none seen before can be asked (parked, or none yet)
                     return _error(
-                        f"You have had your {limit} new questions for today, and the questions "
-                        "you have seen are set aside for now. Come back tomorrow, or allow more "
-                        "with /settings new."
+                        f"You have had your {limit} new questions for today, and none you have "
+                        "seen can be asked now. Come back tomorrow, or allow more with "
+                        "/settings new."
                     )
         if pick is None:
             parked = [
@@ -374,9 +374,7 @@ class Tutor:
         example = session.related_example(self.bank, question) if leech else None
         return session.feedback(question, outcome, example)
 
-    async def _revealing(
-        self, learner: int, code: str
-    ) -> tuple[OpenQuestion, Question] | None:
+    async def _revealing(self, learner: int, code: str) -> tuple[OpenQuestion, Question] | None:
         """The learner's open question, if ``code`` is its own code (whose output shows the
         answer)."""
         current = await self.store.open_question(learner)

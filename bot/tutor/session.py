@@ -377,12 +377,14 @@ def feedback(question: Question, outcome: Outcome, example: Question | None = No
             f"\n🩹 This question keeps tripping you up ({review.LEECH_LAPSES} wrong answers)."
             f"{back} is listed in /progress. The hint again: {question.hint}"
         )
-        if example is not None:
-            lines.append("\nRun this example to see it at work:")
     if question.references:
         lines.append("\nRead more: " + " · ".join(str(r) for r in question.references))
     card = outcome.card
-    lines.append(f"\nNext review of this question: {when(card.due, card.last_review or card.due)}.")
+    # A parked question is not asked before its park ends, whatever FSRS says.
+    due = max(card.due, card.parked_until) if card.parked_until else card.due
+    lines.append(f"\nNext review of this question: {when(due, card.last_review or card.due)}.")
+    if outcome.leech and example is not None:
+        lines.append("\nRun this example to see it at work:")
     runnable = example if outcome.leech else question
     code = example.code if outcome.leech and example is not None else None
     actions = (Action.NEXT, Action.RUN) if runnable and runnable.code else (Action.NEXT,)

@@ -69,9 +69,7 @@ async def test_an_old_message_grades_the_choice_it_showed(env, db_path):
         assert db.execute("SELECT answer, correct FROM attempts").fetchall() == [("Beta", 0)]
 
 
-async def test_running_the_question_code_is_announced_and_graded_as_hinted(
-    env, runner, db_path
-):
+async def test_running_the_question_code_is_announced_and_graded_as_hinted(env, runner, db_path):
     runner.env = env
     _, channel, alice = world(env)
     asked = await alice.slash(channel, "quiz", topic="shapes")

@@ -39,8 +39,7 @@ def question_view(
     them all, colouring the chosen one, once the question is answered or skipped."""
     qid = reply.question_id or ""
     items: list[QuestionButton] = [
-        AnswerButton(owner, qid, number, reply.order)
-        for number in range(1, len(reply.choices) + 1)
+        AnswerButton(owner, qid, number, reply.order) for number in range(1, len(reply.choices) + 1)
     ]
     if not reply.choices:
         items.append(ShortAnswerButton(owner, qid))
