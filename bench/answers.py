@@ -26,7 +26,8 @@ from typing import Any
 
 from bot.settings import Settings
 from bot.tutor.content import load_bank
-from bot.tutor.service import LearnerRef, Tutor
+from bot.tutor.replies import Reply
+from bot.tutor.service import MAX_NEW_PER_DAY, LearnerRef, Tutor
 from db import open_store
 from db.statements import ADD_ATTEMPT, ADD_REVIEW_LOG, SAVE_CARD, to_sqlite_time
 
@@ -42,12 +43,23 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def _right(tutor: Tutor, asked: Reply) -> str:
+    """The right answer to a question as shown (its choices in the learner's order): a
+    learner who keeps failing would have questions parked, which is not what is measured."""
+    question = tutor.bank.get(asked.question_id or "")
+    assert question is not None
+    if question.correct_index is None:
+        return (question.accept or ("",))[0]
+    order = asked.order or tuple(range(len(asked.choices)))
+    return str(order.index(question.correct_index) + 1)
+
+
 async def _learner(tutor: Tutor, who: LearnerRef, stop: float, latencies: list[float]) -> int:
     done = 0
     while time.perf_counter() < stop:
         question = await tutor.quiz(who)
-        assert question.question_id is not None
-        answer = "1" if question.choices else "(None, 5)"
+        assert question.question_id is not None, question.text
+        answer = _right(tutor, question)
         started = time.perf_counter()
         reply = await tutor.answer(who, answer)
         latencies.append(time.perf_counter() - started)
@@ -63,6 +75,7 @@ async def run_one(content_dir: Path, learners: int, duration_s: float) -> dict[s
         people = [LearnerRef("bench", f"u{i}", "g", f"learner {i}") for i in range(learners)]
         for who in people:  # create learners up front: the benchmark is about answers
             await tutor.progress(who)
+            await tutor.set_learning(who, new_per_day=str(MAX_NEW_PER_DAY))
         latencies: list[float] = []
         cpu = time.process_time()  # of every thread of the process: loop, writer, readers
         started = time.perf_counter()
@@ -108,6 +121,8 @@ def floor(path: Path, duration_s: float) -> tuple[float, float]:
         "points": 10,
         "time_to_answer_ms": 1500,
         "answered_at": now,
+        "revealed": False,
+        "retry": False,
     }
     card: dict[str, Any] = {
         "learner_id": learner,
@@ -118,6 +133,8 @@ def floor(path: Path, duration_s: float) -> tuple[float, float]:
         "due": now,
         "last_review": now,
         "last_rating": 3,
+        "lapses": 0,
+        "parked_until": None,
     }
     log = {"learner_id": learner, "rating": 3, "reviewed_at": now, "duration_ms": 1500}
     done = 0

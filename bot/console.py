@@ -165,11 +165,7 @@ class Chat:
             case "review":
                 return await self.tutor.review(self.who, args[0] if args else None)
             case "settings":
-                if len(args) == 2 and args[0].lower() == "timezone":
-                    return await self.tutor.set_timezone(self.who, args[1])
-                return Reply(
-                    text="Usage: /settings timezone NAME (e.g. Europe/Paris)", kind=Kind.ERROR
-                )
+                return await self._settings(args)
             case "hint":
                 return await self.tutor.hint(self.who)
             case "skip":
@@ -194,6 +190,22 @@ class Chat:
                 more = (MOD_HELP,) if self.admin is not None else ()
                 return help_reply(self.tutor.bank.topics, extra, *more)
 
+    async def _settings(self, args: list[str]) -> Reply:
+        what = args[0].lower() if args else ""
+        if not args or args == ["show"]:
+            return await self.tutor.settings(self.who)
+        if len(args) == 2 and what == "timezone":
+            return await self.tutor.set_timezone(self.who, args[1])
+        if len(args) == 2 and what == "retention":
+            return await self.tutor.set_learning(self.who, retention=args[1])
+        if len(args) == 2 and what == "new":
+            return await self.tutor.set_learning(self.who, new_per_day=args[1])
+        return Reply(
+            text="Usage: /settings, /settings timezone NAME (e.g. Europe/Paris), "
+            "/settings retention 0.9, /settings new 20",
+            kind=Kind.ERROR,
+        )
+
     def _save_picture(self, reply: Reply) -> Reply:
         """A terminal cannot show the chart: write it next to the database and say where."""
         if reply.image is None:
@@ -210,8 +222,9 @@ class Chat:
         return replace(reply, blocks=(*reply.blocks, note))
 
     def seen(self, reply: Reply) -> None:
-        """Remember a reply shown to the learner (the last question's code, for /run)."""
-        if reply.kind is Kind.QUESTION:
+        """Remember a reply shown to the learner (the last question's code, or the example a
+        feedback shows, for /run)."""
+        if reply.kind is Kind.QUESTION or (reply.kind is Kind.FEEDBACK and reply.code):
             self.question_code = reply.code
 
     async def finish(self) -> Reply | None:
@@ -230,6 +243,8 @@ class Chat:
             return Reply(text="Running code is not available here.", kind=Kind.ERROR)
         if rest.strip():
             return await self._run(rest.strip() + "\n")  # /run print(1): a one-liner
+        if self.last is not None and self.question_code and Action.RUN in self.last.actions:
+            return await self._run(self.question_code)  # right after feedback: "Run it"
         if self.last is not None and self.last.kind is Kind.QUESTION and self.question_code:
             return await self._run(self.question_code)  # right after a question: its code
         self.code_lines = []
@@ -241,6 +256,11 @@ class Chat:
 
     async def _run(self, code: str) -> Reply:
         assert self.runner is not None
+        # The open question's own code shows its answer: said before it runs, recorded once the
+        # output is here.
+        revealing = await self.tutor.reveal(self.who, code) if self.tutor is not None else None
+        if revealing is not None:
+            self.notify(render(revealing))
         self.notify("Running it in the sandbox...")
 
         def place(position: int) -> None:
@@ -250,6 +270,8 @@ class Chat:
             result = await self.runner.run(code, self.who.user_id, on_position=place)
         except (RunRefused, SandboxUnavailable) as exc:
             return Reply(text=str(exc), kind=Kind.ERROR)
+        if revealing is not None:
+            await self.tutor.ran(self.who, code)  # committed before the output is shown
         return Reply(text=result.render(), kind=Kind.INFO, title="Run result")
 
     async def _leaderboard(self, args: list[str]) -> Reply:

@@ -99,7 +99,7 @@ async def open_services(
     return Services(
         bank=bank,
         store=store,
-        tutor=Tutor(bank, store),
+        tutor=Tutor(bank, store, shuffle=settings.quiz.shuffle_choices),
         moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),

@@ -78,6 +78,16 @@ class DiscordSettings(BaseModel):
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
 
+class QuizSettings(BaseModel):
+    """The quiz (``TUTOR_QUIZ__*``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Each learner sees the choices in an order of their own, each time a question is asked, so
+    # that a grade measures knowledge, not a remembered position. Off: file order (a demo).
+    shuffle_choices: bool = True
+
+
 class Settings(BaseSettings):
     """The bot's settings. Environment: ``TUTOR_*`` and ``DISCORD_TOKEN``."""
 
@@ -98,3 +108,4 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    quiz: QuizSettings = Field(default_factory=QuizSettings)

@@ -67,6 +67,9 @@ class Learner(Base):
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     # Left out of leaderboards by a moderator (/mod exclude); their own progress is unchanged.
     excluded: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    # /settings: the FSRS desired retention, and how many new questions a day at most.
+    desired_retention: Mapped[float] = mapped_column(Float, server_default="0.9")
+    daily_new_limit: Mapped[int] = mapped_column(Integer, server_default="20")
 
 
 class Attempt(Base):
@@ -88,6 +91,10 @@ class Attempt(Base):
     points: Mapped[int] = mapped_column(Integer)
     time_to_answer_ms: Mapped[int] = mapped_column(Integer)
     answered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The learner ran the question's own code before answering (which shows the answer).
+    revealed: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    # Answered during learning or relearning steps, after the answer was shown: no XP.
+    retry: Mapped[bool] = mapped_column(Boolean, server_default="0")
     # Set by a moderator's reset: the row no longer counts anywhere, but /mod undo restores it.
     reset_by: Mapped[int | None] = mapped_column(
         ForeignKey("mod_actions.id", ondelete="SET NULL"), index=True
@@ -105,6 +112,8 @@ class OpenQuestionRow(Base):
     )
     question_id: Mapped[str] = mapped_column(String(60))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The order the choices were shown in, e.g. "2,0,1,3" (NULL: as in the file).
+    choice_order: Mapped[str | None] = mapped_column(String(20))
 
 
 class Hint(Base):
@@ -119,6 +128,8 @@ class Hint(Base):
         ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
     )
     question_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    # The "hint" was running the question's own code, which shows the answer.
+    revealed: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
 
 class ReviewCard(Base):
@@ -138,6 +149,8 @@ class ReviewCard(Base):
     due: Mapped[datetime] = mapped_column(UtcDateTime)
     last_review: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_rating: Mapped[int] = mapped_column(Integer)  # fsrs.Rating
+    lapses: Mapped[int] = mapped_column(Integer, server_default="0")  # since last parked
+    parked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # a leech, set aside
 
 
 class ReviewLog(Base):

@@ -116,7 +116,8 @@ def _card_json(card: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _card_from_json(saved: Mapping[str, Any]) -> dict[str, Any]:
-    card = {column: saved[column] for column in q.CARD_COLUMNS}
+    # Cards saved before a column existed (lapses, parked_until) take its default.
+    card = {column: saved.get(column, q.CARD_DEFAULTS.get(column)) for column in q.CARD_COLUMNS}
     for column in q.RESTORE_CARD.times:
         if card[column] is not None:
             card[column] = datetime.fromisoformat(card[column])
@@ -130,6 +131,8 @@ _ATTEMPT_COLUMNS = (
     Attempt.hinted,
     Attempt.time_to_answer_ms,
     Attempt.answered_at,
+    Attempt.revealed,
+    Attempt.retry,
 )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -68,49 +68,62 @@ SAVE_LEARNER = Statement(
 
 # --- The open question and hints --------------------------------------------------------------
 
-# The learner's open question, and whether they saw a hint for it since they last answered it.
+# The learner's open question, and whether they saw a hint for it (or ran its code: revealed)
+# since they last answered it.
 OPEN_QUESTION_OF = Statement(
     """
     SELECT o.question_id AS question_id, o.asked_at AS asked_at,
-           h.learner_id IS NOT NULL AS hinted
+           o.choice_order AS choice_order,
+           h.learner_id IS NOT NULL AS hinted,
+           COALESCE(h.revealed, FALSE) AS revealed
     FROM open_questions o
     LEFT JOIN hints h ON h.learner_id = o.learner_id AND h.question_id = o.question_id
     WHERE o.learner_id = :learner_id
     """,
     times=("asked_at",),
-    flags=("hinted",),
+    flags=("hinted", "revealed"),
 )
 # Open a question for the learner, replacing the one open before (a learner has at most one).
 REPLACE_OPEN_QUESTION = Statement(
     """
-    INSERT INTO open_questions (learner_id, question_id, asked_at)
-    VALUES (:learner_id, :question_id, :asked_at)
+    INSERT INTO open_questions (learner_id, question_id, asked_at, choice_order)
+    VALUES (:learner_id, :question_id, :asked_at, :choice_order)
     ON CONFLICT (learner_id) DO UPDATE
-    SET question_id = excluded.question_id, asked_at = excluded.asked_at
+    SET question_id = excluded.question_id, asked_at = excluded.asked_at,
+        choice_order = excluded.choice_order
     """,
     times=("asked_at",),
 )
 DROP_OPEN_QUESTION = Statement("DELETE FROM open_questions WHERE learner_id = :learner_id")
 # Close the question being answered, only if it is still open as the caller saw it: the same
-# question, asked at the same time, with a hint on record exactly when the caller graded it as
-# hinted. One row closed means the answer may be stored; none, that something changed.
+# question, asked at the same time, with a hint (and a revealing run) on record exactly when the
+# caller graded it so. One row closed means the answer may be stored; none, that something
+# changed.
 CLOSE_ANSWERED_QUESTION = Statement(
     """
     DELETE FROM open_questions
     WHERE learner_id = :learner_id AND question_id = :question_id AND asked_at = :asked_at
       AND EXISTS (SELECT 1 FROM hints WHERE learner_id = :learner_id
                   AND question_id = :question_id) = :hinted
+      AND EXISTS (SELECT 1 FROM hints WHERE learner_id = :learner_id
+                  AND question_id = :question_id AND revealed) = :revealed
     """,
     times=("asked_at",),
 )
 HINT_OF = Statement(
-    "SELECT 1 AS hinted FROM hints WHERE learner_id = :learner_id AND question_id = :question_id"
+    """
+    SELECT revealed FROM hints WHERE learner_id = :learner_id AND question_id = :question_id
+    """,
+    flags=("revealed",),
 )
-# Record that the learner saw a hint for the question (once: a second hint changes nothing).
+# Record that the learner saw a hint for the question, or ran its code (revealed); a second
+# hint changes nothing, and a reveal is never forgotten until the question is answered.
 KEEP_HINT = Statement(
     """
-    INSERT INTO hints (learner_id, question_id) VALUES (:learner_id, :question_id)
-    ON CONFLICT (learner_id, question_id) DO NOTHING
+    INSERT INTO hints (learner_id, question_id, revealed)
+    VALUES (:learner_id, :question_id, :revealed)
+    ON CONFLICT (learner_id, question_id) DO UPDATE
+    SET revealed = hints.revealed OR excluded.revealed
     """
 )
 SPEND_HINT = Statement(
@@ -122,9 +135,9 @@ SPEND_HINT = Statement(
 ADD_ATTEMPT = Statement(
     """
     INSERT INTO attempts (learner_id, question_id, topic, answer, correct, hinted, points,
-                          time_to_answer_ms, answered_at)
+                          time_to_answer_ms, answered_at, revealed, retry)
     VALUES (:learner_id, :question_id, :topic, :answer, :correct, :hinted, :points,
-            :time_to_answer_ms, :answered_at)
+            :time_to_answer_ms, :answered_at, :revealed, :retry)
     """,
     times=("answered_at",),
 )
@@ -138,7 +151,8 @@ ADD_REVIEW_LOG = Statement(
 
 # A card's columns are CardState's fields, by name.
 CARD_COLUMNS = tuple(f.name for f in fields(CardState))
-_CARD_TIMES = ("due", "last_review")
+CARD_DEFAULTS = {f.name: f.default for f in fields(CardState) if f.default is not MISSING}
+_CARD_TIMES = ("due", "last_review", "parked_until")
 _CARD_SELECT = f"SELECT {', '.join(CARD_COLUMNS)} FROM review_cards WHERE learner_id = :learner_id"
 CARDS_OF = Statement(_CARD_SELECT, times=_CARD_TIMES)
 CARD_OF = Statement(_CARD_SELECT + " AND question_id = :question_id", times=_CARD_TIMES)

@@ -24,14 +24,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.logs import redact, safe_url
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
-from bot.tutor.service import Decide, LearnerRef, NewAttempt
+from bot.tutor.service import Decide, LearnerRef, LearnerSettings, NewAttempt
 from bot.tutor.session import OpenQuestion
 from db import statements as q
 from db.cache import MISSING, Lru
@@ -52,6 +52,11 @@ CARDS_CACHED = 50_000
 
 Cards = Mapping[str, CardState]
 LearnerKey = tuple[str, str, str]
+
+
+def _order(stored: str | None) -> tuple[int, ...]:
+    """A choice order as ``open_questions.choice_order`` keeps it ("2,0,1"; NULL: file order)."""
+    return tuple(int(i) for i in stored.split(",")) if stored else ()
 
 
 def _card_count(cards: Cards) -> int:
@@ -78,6 +83,10 @@ class SqlStore:
         # (platform, user id, guild id) -> (learner id, display name as stored)
         self._learners: Lru[LearnerKey, tuple[int, str]] = Lru(learners_cached)
         self._open: Lru[int, OpenQuestion | None] = Lru(learners_cached)
+        self._settings: Lru[int, LearnerSettings] = Lru(learners_cached)
+        # learner id -> (since, questions first answered since then): /quiz asks it whenever a
+        # new question would come next, so it is counted once a day and kept up to date here
+        self._new_since: Lru[int, tuple[datetime, int]] = Lru(learners_cached)
         # learner id -> their cards, updated in place as answers are recorded; callers get
         # read-only views of it
         self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
@@ -92,6 +101,7 @@ class SqlStore:
         """The learner's progress changed outside the answer path (a moderator's reset, undo)."""
         self._open.forget(learner_id)
         self._cards.forget(learner_id)
+        self._new_since.forget(learner_id)
 
     async def _write(self, op: Callable[[Connection], T]) -> T:
         result = await self._db.write(op)
@@ -101,6 +111,8 @@ class SqlStore:
             self._foreign_writes = self._db.foreign_writes
             self._learners.clear()
             self._open.clear()
+            self._settings.clear()
+            self._new_since.clear()
             self._cards.clear()
         return result
 
@@ -148,7 +160,7 @@ class SqlStore:
 
         def op(conn: Connection) -> OpenQuestion | None:
             row = Sql(conn).first(q.OPEN_QUESTION_OF, {"learner_id": learner_id})
-            return build(OpenQuestion, row) if row else None
+            return build(OpenQuestion, row, order=_order(row["choice_order"])) if row else None
 
         found: OpenQuestion | None = await self._db.read(op)
         self._open.fill(learner_id, mark, found)
@@ -165,11 +177,14 @@ class SqlStore:
                 sql.run(q.DROP_OPEN_QUESTION, {"learner_id": learner_id})
                 return None
             params = {"learner_id": learner_id, "question_id": open_.question_id}
-            sql.run(q.REPLACE_OPEN_QUESTION, {**params, "asked_at": open_.asked_at})
-            if open_.hinted:
-                sql.run(q.KEEP_HINT, params)
-                return open_
-            return replace(open_, hinted=sql.first(q.HINT_OF, params) is not None)
+            order = ",".join(map(str, open_.order)) or None
+            opening = {**params, "asked_at": open_.asked_at, "choice_order": order}
+            sql.run(q.REPLACE_OPEN_QUESTION, opening)
+            if open_.hinted or open_.revealed:
+                sql.run(q.KEEP_HINT, {**params, "revealed": open_.revealed})
+            hint = sql.first(q.HINT_OF, params)
+            revealed = hint is not None and bool(hint["revealed"])
+            return replace(open_, hinted=hint is not None, revealed=revealed)
 
         self._open.forget(learner_id)  # unknown until committed
         self._open.put(learner_id, await self._write(op))
@@ -178,18 +193,26 @@ class SqlStore:
         self, learner_id: int, answering: OpenQuestion, decide: Decide
     ) -> tuple[NewAttempt, CardState] | None:
         params = {"learner_id": learner_id, "question_id": answering.question_id}
+        first_answer = False
 
         def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
+            nonlocal first_answer
             sql = Sql(conn)
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two. A hint given since the
             # caller read ``answering`` would be graded as no hint: refused the same way.
-            closing = {**params, "asked_at": answering.asked_at, "hinted": answering.hinted}
+            closing = {
+                **params,
+                "asked_at": answering.asked_at,
+                "hinted": answering.hinted,
+                "revealed": answering.revealed,
+            }
             if sql.run(q.CLOSE_ANSWERED_QUESTION, closing) != 1:
                 return None
-            if answering.hinted:
+            if answering.hinted or answering.revealed:
                 sql.run(q.SPEND_HINT, params)  # graded: the hint has been paid for
             row = sql.first(q.CARD_OF, params)
+            first_answer = row is None
             attempt, card = decide(build(CardState, row) if row else None)
             sql.run(q.ADD_ATTEMPT, columns_of(attempt, learner_id=learner_id))
             sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
@@ -204,9 +227,15 @@ class SqlStore:
             return attempt, card
 
         self._open.forget(learner_id)
+        counted = self._new_since.get(learner_id)
         recorded: tuple[NewAttempt, CardState] | None = await self._write(op)
         if recorded:
             self._open.put(learner_id, None)
+            if first_answer:  # one more new question: counted, or counted again when asked
+                if counted is not MISSING and counted[0] <= recorded[0].answered_at:
+                    self._new_since.put(learner_id, (counted[0], counted[1] + 1))
+                else:
+                    self._new_since.forget(learner_id)  # also refuses a count being read
             cards = self._cards.get(learner_id)
             if cards is not MISSING:
                 cards[recorded[1].question_id] = recorded[1]
@@ -259,7 +288,55 @@ class SqlStore:
         def op(conn: Connection) -> None:
             conn.execute(update(Learner).where(Learner.id == learner_id).values(timezone=name))
 
+        self._settings.forget(learner_id)
         await self._write(op)
+
+    async def learner_settings(self, learner_id: int) -> LearnerSettings:
+        cached = self._settings.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._settings.reserve(learner_id)
+
+        def op(conn: Connection) -> LearnerSettings:
+            columns = (Learner.timezone, Learner.desired_retention, Learner.daily_new_limit)
+            row = conn.execute(select(*columns).where(Learner.id == learner_id)).first()
+            return LearnerSettings() if row is None else build(LearnerSettings, row._mapping)
+
+        found: LearnerSettings = await self._db.read(op)
+        self._settings.fill(learner_id, mark, found)
+        return found
+
+    async def save_learning_settings(
+        self, learner_id: int, desired_retention: float, daily_new_limit: int
+    ) -> None:
+        values = {"desired_retention": desired_retention, "daily_new_limit": daily_new_limit}
+
+        def op(conn: Connection) -> None:
+            conn.execute(update(Learner).where(Learner.id == learner_id).values(**values))
+
+        self._settings.forget(learner_id)
+        await self._write(op)
+
+    async def new_questions_since(self, learner_id: int, since: datetime) -> int:
+        cached = self._new_since.get(learner_id)
+        if cached is not MISSING and cached[0] == since:
+            return cached[1]
+        mark = self._new_since.reserve(learner_id)
+        first_answers = (
+            select(Attempt.question_id)
+            .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
+            .group_by(Attempt.question_id)
+            .having(func.min(Attempt.answered_at) >= since)
+            .subquery()
+        )
+        query = select(func.count()).select_from(first_answers)
+
+        def op(conn: Connection) -> int:
+            return int(conn.execute(query).scalar_one())
+
+        count: int = await self._db.read(op)
+        self._new_since.fill(learner_id, mark, (since, count))
+        return count
 
     async def leaderboard(
         self,

@@ -4,6 +4,7 @@ here, never from conftest.py or from each other."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from bot.tutor.service import LearnerRef
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = Path(__file__).parent / "data" / "bank"
+# Questions for the grading rules (issue 16): a pinned choice, a snippet, a count.
+GRADES_BANK = Path(__file__).parent / "data" / "grades"
 
 # One valid question file: tests derive broken ones from it.
 VALID = """\
@@ -96,7 +99,15 @@ def chat_argv(db: Path, *extra: str, user: str = "ada") -> list[str]:
     ]
 
 
-def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.CompletedProcess:
+def chat_env(**more: str) -> dict[str, str]:
+    """The environment of a test's chat: choices in file order, so that a script can answer by
+    number (tests/test_console_grades.py checks the shuffle itself)."""
+    return {**os.environ, "TUTOR_QUIZ__SHUFFLE_CHOICES": "false", **more}
+
+
+def chat(
+    script: str, db: Path, *extra: str, user: str = "ada", shuffle: bool = False
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         chat_argv(db, *extra, user=user),
         input=script,
@@ -104,6 +115,7 @@ def chat(script: str, db: Path, *extra: str, user: str = "ada") -> subprocess.Co
         text=True,
         cwd=ROOT,
         timeout=60,
+        env=chat_env(TUTOR_QUIZ__SHUFFLE_CHOICES=str(shuffle).lower()),
     )
 
 
@@ -117,6 +129,7 @@ def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=chat_env(),
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write("/quiz\n2\n")

@@ -161,14 +161,15 @@ def test_review_and_time_zone_commands(tmp_path: Path):
     db = tmp_path / "t.db"
     result = chat(
         "/review\n/settings timezone Europe/Paris\n/settings timezone Nowhere/Land\n"
-        "/settings\n/quiz\n1\n/review\n",
+        "/settings nonsense\n/settings\n/quiz\n1\n/review\n",
         db,
     )
     out = result.stdout
     assert "Nothing to review right now. Try /quiz" in out  # nothing answered yet
     assert "Time zone set to Europe/Paris" in out
     assert "Unknown time zone 'Nowhere/Land'" in out
-    assert "Usage: /settings timezone NAME" in out
+    assert "Usage: /settings, /settings timezone NAME" in out
+    assert "Time zone: Europe/Paris" in out and "Desired retention: 90%" in out
     assert "Nothing to review right now. The next one is due in 1 minute" in out
     with sqlite3.connect(db) as raw:
         assert raw.execute("select timezone from learners").fetchone() == ("Europe/Paris",)
@@ -225,7 +226,11 @@ def test_a_report_keeps_its_prose_around_the_table():
     report = Report("ada", False, (), (("basics", 2, 3), ("transfer", 10, 10)), 1, 2.5, ())
     shown = render(report_reply(report)).split("\n\n")
     assert shown[1] == "Accuracy per topic:\n  basics:     2/3  (67%)\n  transfer: 10/10 (100%)"
-    assert shown[2] == "Hints used: 1 · median answer time: 2.5 s\nFlags: none"
+    assert shown[2] == (
+        "Hints used: 1 · median answer time: 2.5 s\n"
+        "Ran the question's code before answering: 0 · retries (the answer seen less than a "
+        "day before, no XP): 0\nFlags: none"
+    )
 
 
 def test_help_aligns_the_commands_and_bars_align_their_labels():

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, SAMPLE_BANK, answered_once, attempts, chat, chat_argv
+from tests.helpers import (
+    ROOT,
+    SAMPLE_BANK,
+    answered_once,
+    attempts,
+    chat,
+    chat_argv,
+    chat_env,
+)
 
 FULL, CORRUPT, READ_ONLY, TOO_NEW = 3, 4, 5, 6
 # As root, permission bits do not stop writes; without these two capabilities they do.
@@ -28,7 +36,7 @@ NO_OVERRIDE = (
 
 
 def cli(*args: str, db: Path, stdin: str = "", prefix: list[str] | None = None):
-    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    env = {k: v for k, v in chat_env().items() if k != "DISCORD_TOKEN"}
     return subprocess.run(
         [
             *(prefix or []),
@@ -74,7 +82,7 @@ def test_bytes_that_are_not_utf8_are_refused_and_the_chat_goes_on(tmp_path: Path
         cwd=ROOT,
         timeout=60,
         # A strict decoder, as in a UTF-8 locale, would raise in readline itself.
-        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
+        env=chat_env(PYTHONIOENCODING="utf-8:strict"),
     )
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr
@@ -206,7 +214,7 @@ def test_a_database_from_a_newer_version_is_left_alone(tmp_path: Path):
     for command in (["chat", "--user", "ada"], ["db", "upgrade"], ["run"]):
         result = cli(*command, db=db, stdin="/quiz\n")
         one_line_error(result, TOO_NEW, "the database was migrated by a newer version")
-        assert "revision 9999; this version knows up to 0004" in result.stderr
+        assert "revision 9999; this version knows up to 0005_grades_rules" in result.stderr
     with sqlite3.connect(db) as raw:
         assert raw.execute("select version_num from alembic_version").fetchall() == [("9999",)]
     assert attempts(db) == [("easy-choice", "Right one", 1, 0, 10)]
@@ -221,6 +229,7 @@ def test_closing_the_output_ends_the_chat_quietly(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=chat_env(),
     )
     assert proc.stdin and proc.stdout and proc.stderr
     assert proc.stdout.readline().startswith("Hello ada!")

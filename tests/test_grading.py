@@ -1,6 +1,9 @@
 import pytest
 
 from bot.tutor.grading import (
+    Match,
+    Unreadable,
+    check,
     matches,
     normalize_answer,
     parse_choice,
@@ -100,3 +103,113 @@ def test_choices_that_are_not_numbers(text):
 def test_shapes_in_other_digits():
     assert normalize_answer("(None, ⁵)") == normalize_answer("（None，５）") == "(None, 5)"
     assert matches("[None, ٥]", ["(None, 5)"])
+
+
+# --- forgiving notation, precise feedback (issue 16): the rules' table of examples --------------
+
+BATCHED = ["(None, 14, 14, 512)"]  # a question that asks for the batch dimension
+UNBATCHED = ["(14, 14, 512)"]  # one example's shape, no batch dimension
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [
+        ("(None, 14, 14, 512)", BATCHED),
+        ("None, 14, 14, 512", BATCHED),
+        ("[None, 14, 14, 512]", BATCHED),
+        ("{None, 14, 14, 512}", BATCHED),
+        ("<None, 14, 14, 512>", BATCHED),
+        ("(None,14,14,512,)", BATCHED),
+        ("None x 14 x 14 x 512", BATCHED),
+        ("None×14×14×512", BATCHED),
+        ("none*14*14*512", BATCHED),
+        ("(? , 14, 14, 512)", BATCHED),
+        ("null, 14, 14, 512", BATCHED),
+        ("None 14 14 512", BATCHED),
+        ("（None，14，14，512）", BATCHED),  # full-width brackets and commas
+        ("14x14x512", UNBATCHED),
+        ("14 × 14 × 512", UNBATCHED),
+        ("[14 14 512]", UNBATCHED),
+        ("(14, 14, 512)", UNBATCHED),
+        ("None×5", ["(None, 5)"]),
+        ("(None, ٥)", ["(None, 5)"]),  # Arabic-Indic five
+    ],
+)
+def test_equivalent_shape_notations_are_accepted(answer, accepted):
+    assert check(answer, accepted) == Match(True)
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted", "note"),
+    [
+        ("14x14x512", BATCHED, "batch dimension, None"),  # missing batch
+        ("(14, 14, 512)", BATCHED, "batch dimension, None"),
+        ("(None, 14, 14, 512)", UNBATCHED, "one dimension too many"),  # extra batch
+        ("(32, 14, 14, 512)", BATCHED, "is None (any batch size)"),  # a batch size
+        ("(None, 512, 14, 14)", BATCHED, "channels-first"),
+        ("512x14x14", UNBATCHED, "channels-first"),
+        ("(None, 14, 512, 14)", BATCHED, "wrong order"),  # swapped axes
+        ("(None, 1280, 5)", ["(None, 5, 1280)"], "wrong order"),
+    ],
+)
+def test_almost_right_shapes_are_wrong_with_a_note_saying_why(answer, accepted, note):
+    result = check(answer, accepted)
+    assert result.correct is False
+    assert result.note is not None and note in result.note
+    assert result.note.startswith("Almost")
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [
+        ("(None, 7, 7, 512)", BATCHED),  # a different size: plainly wrong
+        ("(None, 14, 14)", BATCHED),
+        ("global average pooling", BATCHED),
+        ("(None, 5)", ["(None, 1280)"]),
+    ],
+)
+def test_shapes_that_are_not_close_get_no_note(answer, accepted):
+    assert check(answer, accepted) == Match(False)
+
+
+COUNT = ["3843"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "3843",
+        "3,843",
+        "3 843",
+        "3_843",
+        "3'843",
+        "3.843",
+        "3\u202f843",
+        "３８４３",
+        "٣٨٤٣",
+        " 3843 ",
+    ],
+)
+def test_counts_accept_thousands_separators_and_any_digits(answer):
+    assert check(answer, COUNT) == Match(True)
+
+
+def test_counts_group_by_thousands_whatever_the_size():
+    assert check("2,257,984", ["2257984"]).correct
+    assert check("2 257 984", ["2,257,984"]).correct
+    assert not check("2,257,985", ["2257984"]).correct
+    assert not check("3843", ["(None, 3843)"]).correct  # a shape question reads a shape
+
+
+@pytest.mark.parametrize("answer", ["½", "Ⅻ", "三", "38,43", "3,8,4,3", "3.8", "1" * 16])
+def test_numbers_that_are_not_whole_counts_are_refused_clearly(answer):
+    with pytest.raises(Unreadable, match="whole number with the digits 0-9"):
+        check(answer, COUNT)
+
+
+def test_a_count_question_still_takes_its_worded_answers():
+    accepted = ["0", "zero", "none"]
+    assert check("0", accepted).correct
+    assert check("Zero", accepted).correct
+    assert not check("1", accepted).correct
+    assert not check("one", accepted).correct  # words that are not accepted are just wrong

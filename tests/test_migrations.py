@@ -25,7 +25,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0004"
+    assert version == "0005_grades_rules"
 
 
 def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
@@ -45,7 +45,8 @@ def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
         )
     with engine.begin() as conn:
         upgrade_connection(conn)
-        assert conn.exec_driver_sql("select * from hints").fetchall() == [(1, "q1")]
+        hints = conn.exec_driver_sql("select learner_id, question_id from hints").fetchall()
+        assert hints == [(1, "q1")]
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0003")
         rows = conn.exec_driver_sql("select learner_id, hinted from open_questions")
@@ -90,6 +91,54 @@ def test_existing_attempts_are_folded_into_review_cards(tmp_path: Path):
     assert ratings == [("q1", 1), ("q1", 3), ("q2", 2), ("q1", 3)]
     assert cards == [("q1", 3), ("q2", 2)]
     assert tz == "UTC"
+
+
+def test_grades_migration_counts_past_wrong_answers_and_goes_back(tmp_path: Path):
+    """0005_grades_rules: a card's lapses are its wrong answers in the review log (not those a
+    reset hid); every open question was shown in file order; downgrade drops the columns."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        upgrade_connection(conn, "0004")
+        conn.exec_driver_sql(
+            "insert into learners (id, platform, user_id, guild_id, display_name, created_at) "
+            "values (1, 't', 'u1', 'g', 'L', '2026-03-01 08:00:00')"
+        )
+        conn.exec_driver_sql("insert into open_questions values (1, 'q1', '2026-03-01 09:00:00')")
+        conn.exec_driver_sql(
+            "insert into mod_actions (id, platform, guild_id, moderator_id, moderator_name, "
+            "action, reason, created_at) values (7, 't', 'g', 'm', 'M', 'reset', 'r', "
+            "'2026-03-02 08:00:00')"
+        )
+        for qid in ("q1", "q2"):
+            conn.exec_driver_sql(
+                "insert into review_cards values (1, ?, 1, 0, 1.0, 5.0, "
+                "'2026-03-03 09:00:00', '2026-03-03 08:59:00', 1)",
+                (qid,),
+            )
+        logs = [("q1", 1, None), ("q1", 3, None), ("q1", 1, None), ("q1", 1, 7), ("q2", 3, None)]
+        for qid, rating, reset in logs:
+            conn.exec_driver_sql(
+                "insert into review_logs (learner_id, question_id, rating, reviewed_at, "
+                "duration_ms, reset_by) values (1, ?, ?, '2026-03-01 09:00:00', 1000, ?)",
+                (qid, rating, reset),
+            )
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+        lapses = conn.exec_driver_sql(
+            "select question_id, lapses, parked_until from review_cards order by question_id"
+        ).fetchall()
+        order = conn.exec_driver_sql("select choice_order from open_questions").scalar()
+        settings = conn.exec_driver_sql(
+            "select desired_retention, daily_new_limit from learners"
+        ).fetchall()
+    assert lapses == [("q1", 2, None), ("q2", 0, None)]
+    assert order is None and settings == [(0.9, 20)]
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+        columns = {r[1] for r in conn.exec_driver_sql("pragma table_info(review_cards)")}
+        assert "lapses" not in columns and "parked_until" not in columns
+        assert conn.exec_driver_sql("select count(*) from review_logs").scalar() == 5
+    engine.dispose()
 
 
 def test_migrations_import_nothing_from_the_live_models(tmp_path: Path):

@@ -10,6 +10,7 @@ from bot.tutor.replies import Action, Kind
 from bot.tutor.review import CardState, review
 from bot.tutor.session import (
     InvalidAnswer,
+    Outcome,
     Pick,
     Reason,
     ask,
@@ -147,7 +148,9 @@ def test_xp_by_difficulty_halved_with_a_hint_and_none_for_early_repeats(bank: Ba
     assert xp_for(hard, correct=False, hinted=False, card=None, now=T0) == 0
     card = answered(("hard-choice", Rating.Good, T0))["hard-choice"]  # due in 10 minutes
     assert xp_for(hard, True, False, card, at(5)) == 0  # farming: nothing
-    assert xp_for(hard, True, False, card, at(10)) == 30  # due: a real review
+    # Due, but a learning step ten minutes after the answer was shown: a retry, no XP.
+    assert xp_for(hard, True, False, card, at(10)) == 0
+    assert xp_for(hard, True, False, card, at(24 * 60)) == 30  # after a real interval
 
 
 def test_question_reply_carries_what_a_frontend_needs(bank: Bank):
@@ -167,10 +170,14 @@ def test_a_question_asked_again_after_its_hint_says_the_hint_still_counts(bank: 
     assert again.choices == ask(pick).choices and again.actions == ask(pick).actions
 
 
+def outcome(result, hinted=False, xp=0, card=None, retry=False, revealed=False, leech=False):
+    return Outcome(result, hinted, revealed, retry, xp, card, leech)
+
+
 def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank):
     q = question_of(bank, "easy-choice")
     card = review(None, q.id, Rating.Again, T0)
-    bad = feedback(q, grade(q, "1"), hinted=False, xp=0, card=card)
+    bad = feedback(q, outcome(grade(q, "1"), card=card))
     assert bad.correct is False
     assert "The answer is: Right one" in bad.text
     assert "Not this one, because it is wrong." in bad.text
@@ -178,12 +185,11 @@ def test_feedback_names_the_answer_explains_and_says_when_it_returns(bank: Bank)
     assert "Next review of this question: in 1 minute." in bad.text
     assert bad.actions == (Action.NEXT,)
     code_q = question_of(bank, "shape-answer")
-    good = feedback(
-        code_q, grade(code_q, "(None,5)"), True, 10, review(None, code_q.id, Rating.Hard, T0)
-    )
+    hard = review(None, code_q.id, Rating.Hard, T0)
+    good = feedback(code_q, outcome(grade(code_q, "(None,5)"), True, 10, hard))
     assert "+10 XP (with a hint)" in good.text
     assert Action.RUN in good.actions
-    early = feedback(code_q, grade(code_q, "(None,5)"), False, 0, card)
+    early = feedback(code_q, outcome(grade(code_q, "(None,5)"), card=card))
     assert "no XP this time" in early.text
 
 

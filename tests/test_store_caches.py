@@ -50,7 +50,7 @@ async def serve(tutor: Tutor, who: LearnerRef) -> None:
 async def test_the_store_caches_stay_within_their_bounds(db_url, bank):
     store = SqlStore(db_url, learners_cached=5, cards_cached=8)
     await store.upgrade()
-    tutor = Tutor(bank, store)
+    tutor = Tutor(bank, store, shuffle=False)
     people = [learner(f"L{i}") for i in range(30)]
     for who in people:
         for _ in range(3):
@@ -119,7 +119,7 @@ async def test_another_writer_is_noticed_at_the_next_write(db_url, bank, clock):
     and open question are dropped at its next write, not kept until a restart."""
     first, second = await open_store(db_url), await open_store(db_url)
     try:
-        tutor = Tutor(bank, first, now=clock)
+        tutor = Tutor(bank, first, now=clock, shuffle=False)
         ada = learner("Ada")
         await serve(tutor, ada)
         await tutor.quiz(ada)

@@ -201,7 +201,7 @@ async def test_checkpoints_keep_the_wal_bounded(db_url, bank):
     from bot.tutor.service import Tutor
 
     store = await open_store(db_url)
-    tutor = Tutor(bank, store)
+    tutor = Tutor(bank, store, shuffle=False)
     for i in range(1500):
         who = learner(f"L{i % 20}")
         question = await tutor.quiz(who)

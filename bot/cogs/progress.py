@@ -1,4 +1,4 @@
-"""/progress, /leaderboard with page buttons, /settings timezone."""
+"""/progress, /leaderboard with page buttons, /settings (timezone, retention, new, show)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,15 @@ from bot.cogs.render import (
     send_reply,
 )
 from bot.tutor.replies import Page, Reply
-from bot.tutor.service import LearnerRef, Window, no_leaderboard_here, unknown_topic
+from bot.tutor.review import MAX_RETENTION, MIN_RETENTION
+from bot.tutor.service import (
+    DEFAULT_NEW_PER_DAY,
+    MAX_NEW_PER_DAY,
+    LearnerRef,
+    Window,
+    no_leaderboard_here,
+    unknown_topic,
+)
 from bot.tutor.streaks import zone_names
 
 if TYPE_CHECKING:
@@ -130,6 +138,38 @@ class Progress(commands.Cog):
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await self.tutor.set_timezone(learner(interaction), name))
+
+    @settings.command(name="show", description="What you chose, and how to change it")
+    async def show(self, interaction: discord.Interaction) -> None:
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            await send_reply(interaction, await self.tutor.settings(learner(interaction)))
+
+    @settings.command(
+        name="retention", description="How sure you want to be of an answer when it comes back"
+    )
+    @app_commands.describe(value="0.70 to 0.97 (default 0.90); higher means more reviews")
+    async def retention(
+        self,
+        interaction: discord.Interaction,
+        value: app_commands.Range[float, MIN_RETENTION, MAX_RETENTION],
+    ) -> None:
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            reply = await self.tutor.set_learning(learner(interaction), retention=str(value))
+            await send_reply(interaction, reply)
+
+    @settings.command(name="new", description="How many new questions a day, at most")
+    @app_commands.describe(per_day=f"0 to {MAX_NEW_PER_DAY} (default {DEFAULT_NEW_PER_DAY})")
+    async def new(
+        self,
+        interaction: discord.Interaction,
+        per_day: app_commands.Range[int, 0, MAX_NEW_PER_DAY],
+    ) -> None:
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            reply = await self.tutor.set_learning(learner(interaction), new_per_day=str(per_day))
+            await send_reply(interaction, reply)
 
     @timezone.autocomplete("name")
     async def _zone_names(

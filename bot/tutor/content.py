@@ -41,6 +41,11 @@ class Choice(_Strict):
     feedback: str | None = Field(
         default=None, description="Why this option is right or wrong, shown when it is chosen."
     )
+    pinned: bool = Field(
+        default=False,
+        description="Keep this choice at its place in the list when the others are shuffled "
+        '(e.g. "All of the above" last).',
+    )
 
 
 class ExpectedError(_Strict):

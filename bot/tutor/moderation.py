@@ -57,6 +57,8 @@ class ReportAttempt:
     time_to_answer_ms: int
     answered_at: datetime
     reset: bool  # hidden by a reset (still shown to moderators)
+    revealed: bool = False  # the learner ran the question's own code first (also hinted)
+    retry: bool = False  # less than a day after the answer was shown (no XP)
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,11 @@ class Report:
     excluded: bool
     weekly: tuple[tuple[datetime, int], ...]  # (week start, answers)
     topics: tuple[tuple[str, int, int], ...]  # (topic, right, answered)
-    hints: int
+    hints: int  # answers after a hint (not counting revealing runs)
     median_answer_s: float | None
     flags: tuple[str, ...]
+    revealed: int = 0  # answers after running the question's own code
+    retries: int = 0  # answers less than a day after the answer was shown
 
 
 def report(
@@ -92,9 +96,11 @@ def report(
         excluded=excluded,
         weekly=tuple((s, per_week.get(s, 0)) for s in starts),
         topics=tuple((t, r, n) for t, (r, n) in sorted(topics.items())),
-        hints=sum(a.hinted for a in live),
+        hints=sum(a.hinted and not a.revealed for a in live),
         median_answer_s=statistics.median(times) if times else None,
         flags=tuple(_flags(live, resets, bank)),
+        revealed=sum(a.revealed for a in live),
+        retries=sum(a.retry for a in live),
     )
 
 
@@ -109,6 +115,12 @@ def _flags(live: Sequence[ReportAttempt], resets: Sequence[datetime], bank: Bank
             and (a.time_to_answer_ms / 1000 < TOO_FAST_SHARE * fast_threshold_s(question))
         ):
             too_fast += 1
+    revealed_right = sum(a.revealed and a.correct for a in live)
+    if revealed_right:
+        flags.append(
+            f"{revealed_right} right answer{'s' * (revealed_right != 1)} followed running the "
+            "question's own code, which shows the answer (graded as hinted)"
+        )
     if too_fast >= TOO_FAST_MIN:
         flags.append(
             f"{too_fast} right answers came faster than a quarter of the time needed to read "
@@ -136,7 +148,11 @@ def report_reply(r: Report) -> Reply:
         + f" (oldest to this week, {REPORT_WEEKS} weeks)",
     ]
     median = f"{r.median_answer_s:.1f} s" if r.median_answer_s is not None else "n/a"
-    rest = [f"Hints used: {r.hints} · median answer time: {median}"]
+    rest = [
+        f"Hints used: {r.hints} · median answer time: {median}",
+        f"Ran the question's code before answering: {r.revealed} · retries (the answer seen "
+        f"less than a day before, no XP): {r.retries}",
+    ]
     rest.append("Flags: " + ("none" if not r.flags else ""))
     rest += [f"⚠ {f}" for f in r.flags]
     accuracy = Table(
@@ -216,6 +232,8 @@ def export_csv(
             "correct",
             "hinted",
             "time_to_answer_ms",
+            "revealed",
+            "retry",
         ]
     )
     for name, a in attempts:
@@ -229,6 +247,8 @@ def export_csv(
                 int(a.correct),
                 int(a.hinted),
                 a.time_to_answer_ms,
+                int(a.revealed),
+                int(a.retry),
             ]
         )
     return out.getvalue().encode("utf-8")

@@ -13,7 +13,18 @@ from zoneinfo import ZoneInfo
 
 from bot.tutor import review, streaks
 from bot.tutor.content import Bank
-from bot.tutor.replies import Align, Bar, Bars, Column, Kind, Page, Reply, Table, verbatim
+from bot.tutor.replies import (
+    Align,
+    Bar,
+    Bars,
+    Block,
+    Column,
+    Kind,
+    Page,
+    Reply,
+    Table,
+    verbatim,
+)
 from bot.tutor.review import CardState
 
 
@@ -35,6 +46,15 @@ class TopicProgress:
 
 
 @dataclass(frozen=True)
+class Leech:
+    """A question the learner keeps missing (see review.LEECH_LAPSES)."""
+
+    question_id: str
+    topic: str
+    parked_until: datetime  # not asked before then
+
+
+@dataclass(frozen=True)
 class Progress:
     xp: int
     attempts: int
@@ -43,6 +63,7 @@ class Progress:
     streak: streaks.Streak
     due: int  # reviews due now
     topics: tuple[TopicProgress, ...]
+    leeches: tuple[Leech, ...] = ()
 
     @property
     def accuracy(self) -> float | None:
@@ -75,6 +96,11 @@ def compute(
         streak=streaks.streak(active, now.astimezone(tz).date()),
         due=sum(1 for q in bank.questions if q.id in cards and cards[q.id].is_due(now)),
         topics=tuple(TopicProgress(t, *mastered[t]) for t in bank.topics),
+        leeches=tuple(
+            Leech(q.id, q.topic, card.parked_until)
+            for q in bank.questions
+            if (card := cards.get(q.id)) is not None and card.parked_until is not None
+        ),
     )
 
 
@@ -97,7 +123,24 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         tuple(Bar(t.topic, t.mastered, t.total) for t in progress.topics),
         caption="Mastery (questions you would recall now)",
     )
-    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=title, blocks=(mastery,))
+    blocks: tuple[Block, ...] = (mastery,)
+    if progress.leeches:
+        leeches = Table(
+            (Column(), Column()),
+            (
+                (
+                    f"{leech.question_id} ({leech.topic})",
+                    f"parked until {leech.parked_until:%Y-%m-%d}",
+                )
+                for leech in progress.leeches
+            ),
+            caption=(
+                f"Questions you keep missing ({review.LEECH_LAPSES} wrong answers): set aside for "
+                "a while, then asked again; a right answer takes them off this list"
+            ),
+        )
+        blocks += (leeches,)
+    return Reply(text="\n".join(lines), kind=Kind.PROGRESS, title=title, blocks=blocks)
 
 
 # Rank, name, XP, right answers: "1. ada · 10 XP · 1/1 correct".

@@ -225,6 +225,10 @@ class Reply:
     attachment: Attachment | None = None  # a file to send along, e.g. a CSV export
     question_id: str | None = None
     correct: bool | None = None  # for feedback: was the answer right
+    # For a question: the file's index of each choice shown, in order (empty: file order);
+    # buttons carry it, so a click is graded against the order it was shown in.
+    order: tuple[int, ...] = ()
+    run_id: str | None = None  # whose code Action.RUN runs (a question id)
     actions: tuple[Action, ...] = ()
     blocks: tuple[Block, ...] = ()  # tables, bars, command lists, paragraphs: after the text
     page: Page | None = None  # set when the reply is one page of a longer list

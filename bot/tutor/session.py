@@ -6,6 +6,9 @@ testable with plain values.
 
 from __future__ import annotations
 
+import io
+import random
+import tokenize
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +35,11 @@ class OpenQuestion:
     # A hint for this question was seen since the learner last answered it: a hint stays with
     # the question (through /skip, restarts, asking it again) until an answer is graded.
     hinted: bool = False
+    # The order the choices were shown in: position i showed choice ``order[i]`` of the file
+    # (empty: file order). Stored with the question, so a restart grades what was shown.
+    order: tuple[int, ...] = ()
+    # The "hint" was running the question's own code, which shows the answer (implies hinted).
+    revealed: bool = False
 
 
 class Reason(StrEnum):
@@ -51,7 +59,8 @@ class Pick:
 class Grade:
     correct: bool
     answer: str  # what is stored: the choice text, or the learner's words
-    choice_index: int | None
+    choice_index: int | None  # the choice's index in the file
+    note: str | None = None  # what is almost right about a wrong answer
 
 
 def is_text(value: str) -> bool:
@@ -91,6 +100,7 @@ def choose_next(
     avoid: Collection[str] = (),
     due_only: bool = False,
     difficulty: int | None = None,
+    new_allowed: bool = True,
 ) -> Pick | None:
     """The next question:
 
@@ -100,16 +110,22 @@ def choose_next(
     3. otherwise the question they are likeliest to have forgotten (an early repeat).
 
     ``avoid`` (e.g. the question just skipped) goes last within its group; ``due_only`` stops
-    after step 1 (/review). ``topic`` and ``difficulty`` (1 to 3), when given, restrict the
-    candidates.
+    after step 1 (/review); without ``new_allowed`` (the daily limit of new questions is
+    reached) step 2 is left out. ``topic`` and ``difficulty`` (1 to 3), when given, restrict the
+    candidates. A parked question (a leech, see ``review``) is never chosen until its park ends.
     """
     candidates: Sequence[Question] = bank.questions
-    if topic is not None or difficulty is not None:
+    # Inline, not review.is_parked: /quiz runs this over every card of the learner.
+    parked = {
+        qid for qid, c in cards.items() if c.parked_until is not None and c.parked_until > now
+    }
+    if topic is not None or difficulty is not None or parked:
         candidates = [
             q
             for q in bank.questions
             if (topic is None or q.topic == topic)
             and (difficulty is None or q.difficulty == difficulty)
+            and q.id not in parked
         ]
     # One pass over the learner's cards (/quiz runs this for every question it asks). The
     # candidates are in file order and min() keeps the first of equal keys: ties go to the
@@ -122,7 +138,7 @@ def choose_next(
         return Pick(best, Reason.RETRY if card.last_rating == Rating.Again else Reason.REVIEW)
     if due_only:
         return None
-    if None in stored:  # some candidate is new
+    if new_allowed and None in stored:  # some candidate is new
         new = [q for q, c in zip(candidates, stored, strict=True) if c is None]
         shares = {
             t: done / total
@@ -140,11 +156,13 @@ def choose_next(
             ),
         )
         return Pick(best, Reason.NEW)
-    if not candidates:
+    known = [c for c in stored if c is not None]
+    if not known:
         return None
+    if len(known) < len(candidates):  # new ones left out (the daily limit)
+        candidates = [q for q, c in zip(candidates, stored, strict=True) if c is not None]
     # The likeliest forgotten: lowest retrievability (tuples compare in C; the index breaks ties).
-    # Here every candidate has a card (none is new).
-    forgetting = review.retrievabilities([c for c in stored if c is not None], now)
+    forgetting = review.retrievabilities(known, now)
     order = range(len(candidates))
     if avoid:
         avoided = [q.id in avoid for q in candidates]
@@ -157,16 +175,42 @@ def choose_next(
 def xp_for(
     question: Question, correct: bool, hinted: bool, card: CardState | None, now: datetime
 ) -> int:
-    """XP for an answer: by difficulty, halved with a hint, and nothing for a wrong answer or
-    for repeating a question before its review is due (no farming)."""
-    if not correct or (card is not None and not card.is_due(now)):
+    """XP for an answer: by difficulty, halved with a hint (or a revealing run), and nothing for
+    a wrong answer, for repeating a question before its review is due (no farming), or for a
+    retry: an answer less than a day after the last one, whose feedback showed the answer
+    (learning and relearning steps schedule the question, but earn nothing)."""
+    if not correct or (card is not None and not card.is_due(now)) or review.is_retry(card, now):
         return 0
     base = XP_PER_DIFFICULTY * question.difficulty
     return round(base * HINTED_XP_FACTOR) if hinted else base
 
 
-def grade(question: Question, answer: str) -> Grade:
-    """Grade ``answer`` (a choice number for multiple choice, free text otherwise)."""
+def shuffle(question: Question, rng: random.Random) -> tuple[int, ...]:
+    """A new order of ``question``'s choices (see ``OpenQuestion.order``): pinned choices keep
+    their place in the file ("All of the above" last), the others are shuffled around them."""
+    if not question.choices:
+        return ()
+    free = [i for i, c in enumerate(question.choices) if not c.pinned]
+    moved = iter(rng.sample(free, len(free)))
+    return tuple(i if c.pinned else next(moved) for i, c in enumerate(question.choices))
+
+
+def valid_order(question: Question, order: Sequence[int]) -> bool:
+    """Whether ``order`` (empty: file order) is an order of this question's choices: content
+    edited since it was stored may have changed their number."""
+    n = len(question.choices or ())
+    return not order or sorted(order) == list(range(n))
+
+
+def shown_choices(question: Question, order: Sequence[int]) -> tuple[str, ...]:
+    """The choices' texts as shown, in ``order`` (empty: file order)."""
+    choices = question.choices or ()
+    return tuple(choices[i].text for i in order) if order else tuple(c.text for c in choices)
+
+
+def grade(question: Question, answer: str, order: Sequence[int] = ()) -> Grade:
+    """Grade ``answer``: for multiple choice the number of a choice as shown in ``order``
+    (empty: file order), otherwise free text (shapes, counts and words, see ``grading``)."""
     answer = answer.strip()
     if not answer:
         raise InvalidAnswer("Type an answer, or /hint for a hint, or /skip.")
@@ -181,8 +225,49 @@ def grade(question: Question, answer: str) -> Grade:
             raise InvalidAnswer(
                 f"Answer with the number of a choice, 1 to {len(question.choices)}."
             )
+        index = order[index] if order else index
         return Grade(question.choices[index].correct, question.choices[index].text, index)
-    return Grade(grading.matches(answer, list(question.accept or ())), answer, None)
+    try:
+        match = grading.check(answer, question.accept or ())
+    except grading.Unreadable as exc:
+        raise InvalidAnswer(str(exc)) from None
+    return Grade(match.correct, answer, None, match.note)
+
+
+# --- running a question's code ------------------------------------------------------------------
+
+
+def _code_lines(code: str) -> set[str]:
+    """The lines of ``code`` without comments, blank lines and differences of spacing."""
+    lines = code.splitlines()
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        tokens = []  # not Python as written: compared line by line as it is
+    for token in reversed(tokens):  # a comment ends its line: cut from the right
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column]
+    spaced = (" ".join(line.split()) for line in lines)
+    return {line for line in spaced if line and not line.startswith("#")}
+
+
+def runs_question_code(code: str, question_code: str) -> bool:
+    """Whether running ``code`` shows what ``question_code`` does: every line of the question's
+    code (spacing, blank lines and comments aside) is in it, in any order, with any others.
+    A changed line is other code: it may do something else, and is not counted."""
+    wanted = _code_lines(question_code)
+    return bool(wanted) and wanted <= _code_lines(code)
+
+
+def reveal_note(question: Question) -> Reply:
+    """Said before a run of the open question's own code: its output shows the answer."""
+    return Reply(
+        text=f"Running it shows the answer: a right answer to the open question will count as "
+        f"hinted ({HINTED_XP_FACTOR:.0%} of the XP).",
+        kind=Kind.HINT,
+        question_id=question.id,
+    )
 
 
 # --- replies ------------------------------------------------------------------------------------
@@ -209,9 +294,11 @@ def when(due: datetime, now: datetime) -> str:
     return f"in {count} {unit}{'s' * (count != 1)}"
 
 
-def ask(pick: Pick, hinted: bool = False) -> Reply:
-    """The question as asked. ``hinted``: the learner saw its hint before (then skipped it, or
-    it was asked again), which still halves the XP of a right answer; say so up front."""
+def ask(pick: Pick, hinted: bool = False, order: Sequence[int] = (), note: str = "") -> Reply:
+    """The question as asked, its choices in ``order`` (empty: file order). ``hinted``: the
+    learner saw its hint before (then skipped it, or it was asked again), which still halves the
+    XP of a right answer; say so up front. ``note``: a word on why this question (e.g. the
+    daily limit of new questions is reached)."""
     q = pick.question
     how = "Answer with the number of your choice." if q.choices else "Type your answer."
     if hinted:
@@ -219,43 +306,96 @@ def ask(pick: Pick, hinted: bool = False) -> Reply:
             f"\n💡 You saw the hint for this question: a correct answer earns "
             f"{HINTED_XP_FACTOR:.0%} of the XP."
         )
+    if note:
+        how += f"\n{note}"
     stars = "★" * q.difficulty + "☆" * (3 - q.difficulty)
     return Reply(
         text=f"{q.prompt}\n\n{how}",
         kind=Kind.QUESTION,
         title=f"{_REASON_TITLE[pick.reason]} · {q.topic} · {stars}",
         code=q.code,
-        choices=tuple(c.text for c in q.choices or ()),
+        choices=shown_choices(q, order),
         question_id=q.id,
         actions=(Action.HINT, Action.SKIP),
+        order=tuple(order),
     )
 
 
-def feedback(question: Question, result: Grade, hinted: bool, xp: int, card: CardState) -> Reply:
+@dataclass(frozen=True)
+class Outcome:
+    """What was stored for an answer, as its feedback tells it."""
+
+    grade: Grade
+    hinted: bool
+    revealed: bool  # the learner ran the question's code first
+    retry: bool  # answered less than a day after the last time (see xp_for)
+    xp: int
+    card: CardState  # after this answer
+    leech: bool  # this wrong answer made the question a leech (parked)
+
+
+def related_example(bank: Bank, question: Question) -> Question | None:
+    """A runnable example for a question the learner keeps missing: its own code, else the
+    first snippet of its topic."""
+    if question.code:
+        return question
+    return next((q for q in bank.questions if q.topic == question.topic and q.code), None)
+
+
+def feedback(question: Question, outcome: Outcome, example: Question | None = None) -> Reply:
+    """The feedback on an answer. Choices are named by their text, never by their number (the
+    learner saw them in an order of their own). ``example``: for a leech, code to run."""
+    result = outcome.grade
     lines = []
     if result.correct:
-        if xp:
-            earned = f"+{xp} XP" + (" (with a hint)" if hinted else "")
+        if outcome.xp:
+            how = " (ran its code first)" if outcome.revealed else " (with a hint)"
+            earned = f"+{outcome.xp} XP" + (how if outcome.hinted else "")
+        elif outcome.retry:
+            earned = (
+                "no XP this time: you saw the answer less than a day ago. It counts for your "
+                "schedule; XP comes when the question returns after a real interval"
+            )
         else:
             earned = "no XP this time: it was not due for review yet"
         lines.append(f"✅ Correct! {earned}")
     else:
         lines.append(f"❌ Not quite. The answer is: {question.correct_answer}")
+        if result.choice_index is not None:
+            lines.append(f"(You answered: {result.answer})")
+        if result.note:
+            lines.append(f"\n{result.note}")
     if result.choice_index is not None and question.choices:
         chosen = question.choices[result.choice_index]
         if chosen.feedback:
             lines.append(f"\n{chosen.feedback}")
     lines.append(f"\n{question.explanation}")
+    if outcome.leech:
+        parked = outcome.card.parked_until
+        back = f" It is parked until {parked:%Y-%m-%d} and" if parked else " It"
+        lines.append(
+            f"\n🩹 This question keeps tripping you up ({review.LEECH_LAPSES} wrong answers)."
+            f"{back} is listed in /progress. The hint again: {question.hint}"
+        )
     if question.references:
         lines.append("\nRead more: " + " · ".join(str(r) for r in question.references))
-    lines.append(f"\nNext review of this question: {when(card.due, card.last_review or card.due)}.")
-    actions = (Action.NEXT, Action.RUN) if question.code else (Action.NEXT,)
+    card = outcome.card
+    # A parked question is not asked before its park ends, whatever FSRS says.
+    due = max(card.due, card.parked_until) if card.parked_until else card.due
+    lines.append(f"\nNext review of this question: {when(due, card.last_review or card.due)}.")
+    if outcome.leech and example is not None:
+        lines.append("\nRun this example to see it at work:")
+    runnable = example if outcome.leech else question
+    code = example.code if outcome.leech and example is not None else None
+    actions = (Action.NEXT, Action.RUN) if runnable and runnable.code else (Action.NEXT,)
     return Reply(
         text="\n".join(lines),
         kind=Kind.FEEDBACK,
         question_id=question.id,
         correct=result.correct,
         actions=actions,
+        code=code,
+        run_id=runnable.id if runnable and runnable.code else None,
     )
 
 

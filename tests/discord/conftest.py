@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
 from bot.runner.api import SnippetRunner
-from bot.settings import DiscordSettings
+from bot.settings import DiscordSettings, QuizSettings
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -24,11 +24,23 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
+def content_dir() -> Path:
+    return CONTENT
+
+
+@pytest.fixture
+def shuffle_choices() -> bool:
+    """File order: tests click choices by their number in the file (test_grades.py shuffles)."""
+    return False
+
+
+@pytest.fixture
+def settings(db_path: Path, content_dir: Path, shuffle_choices: bool) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=CONTENT,
+        content_dir=content_dir,
         discord=DiscordSettings(shard_count=1),
+        quiz=QuizSettings(shuffle_choices=shuffle_choices),
     )
 
 

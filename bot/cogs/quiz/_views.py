@@ -39,7 +39,7 @@ def question_view(
     them all, colouring the chosen one, once the question is answered or skipped."""
     qid = reply.question_id or ""
     items: list[QuestionButton] = [
-        AnswerButton(owner, qid, number) for number in range(1, len(reply.choices) + 1)
+        AnswerButton(owner, qid, number, reply.order) for number in range(1, len(reply.choices) + 1)
     ]
     if not reply.choices:
         items.append(ShortAnswerButton(owner, qid))
@@ -60,8 +60,9 @@ def feedback_view(reply: Reply) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if Action.NEXT in reply.actions:
         view.add_item(NextButton())
-    if Action.RUN in reply.actions and reply.question_id:
-        view.add_item(RunIt(reply.question_id))
+    runs = reply.run_id or reply.question_id
+    if Action.RUN in reply.actions and runs:
+        view.add_item(RunIt(runs))
     return view
 
 
@@ -81,33 +82,45 @@ async def send_question(interaction: discord.Interaction, reply: Reply) -> None:
 
 
 async def _close_question(
-    interaction: discord.Interaction, owner: int, qid: str, **state: Any
+    interaction: discord.Interaction,
+    owner: int,
+    qid: str,
+    order: tuple[int, ...] = (),
+    **state: Any,
 ) -> None:
-    """Disable the buttons on the question message the click came from."""
+    """Disable the buttons on the question message the click came from (whose choices were in
+    ``order``)."""
     question = bot_of(interaction).services.bank.get(qid)
     shape = Reply(
         text="",
         question_id=qid,
         choices=tuple(c.text for c in (question.choices or ())) if question else (),
         actions=(Action.HINT, Action.SKIP),
+        order=order,
     )
     await interaction.edit_original_response(view=question_view(shape, owner, **state))
 
 
 async def grade(
-    interaction: discord.Interaction, owner: int, qid: str, text: str, choice: int | None = None
+    interaction: discord.Interaction,
+    owner: int,
+    qid: str,
+    text: str,
+    choice: int | None = None,
+    order: tuple[int, ...] | None = None,
 ) -> None:
-    """Shared by the choice buttons (``choice``: the button's number) and the short-answer modal
-    (the typed ``text``, never read here: the core grades it). The click is acknowledged first
-    (silently): the attempt is committed before the feedback is sent."""
+    """Shared by the choice buttons (``choice``: the button's number, ``order``: the order of
+    the choices on its message) and the short-answer modal (the typed ``text``, never read here:
+    the core grades it). The click is acknowledged first (silently): the attempt is committed
+    before the feedback is sent."""
     await defer_silently(interaction)
     tutor = bot_of(interaction).services.tutor
-    reply = await tutor.answer(learner(interaction), text, question_id=qid)
+    reply = await tutor.answer(learner(interaction), text, question_id=qid, order=order)
     if reply.kind is not Kind.FEEDBACK:
         await send_reply(interaction, reply)
         return
     await _close_question(
-        interaction, owner, qid, answered=choice, correct=reply.correct, closed=True
+        interaction, owner, qid, order or (), answered=choice, correct=reply.correct, closed=True
     )
     await send(interaction, embed=embed_for(reply), ephemeral=False, view=feedback_view(reply))
 
@@ -122,14 +135,30 @@ class QuestionButton(PersistentButton):
         self.asker, self.qid = owner, qid
 
 
-class AnswerButton(QuestionButton, key="a", parts=(OWNER, QID, Part("n", "[1-9]", int))):
-    def __init__(self, owner: int, qid: str, number: int) -> None:
+def _order(digits: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in digits)
+
+
+# The order of the choices on the button's message, as the file's index of each ("2013");
+# absent (buttons sent before choices were shuffled, or a file order): the file's order.
+ORDER = Part("o", "[0-9]{2,9}", _order, optional=True)
+
+
+class AnswerButton(QuestionButton, key="a", parts=(OWNER, QID, Part("n", "[1-9]", int), ORDER)):
+    """Choice ``number`` as its message showed it: the order travels with the button, so a click
+    on any message (after a restart, or once the question was asked again in another order) is
+    graded as the choice the learner saw."""
+
+    def __init__(
+        self, owner: int, qid: str, number: int, order: tuple[int, ...] | None = None
+    ) -> None:
         style = discord.ButtonStyle.primary
-        super().__init__(owner, qid, number, label=str(number), style=style, row=0)
-        self.number = number
+        digits = "".join(map(str, order or ())) or None
+        super().__init__(owner, qid, number, digits, label=str(number), style=style, row=0)
+        self.number, self.order = number, order or ()
 
     async def clicked(self, interaction: discord.Interaction) -> None:
-        await grade(interaction, self.asker, self.qid, str(self.number), self.number)
+        await grade(interaction, self.asker, self.qid, str(self.number), self.number, self.order)
 
 
 class ShortAnswerButton(QuestionButton, key="sa", parts=(OWNER, QID)):

@@ -10,7 +10,7 @@ import discord
 
 from bot.cogs._handling import bot_of
 from bot.cogs.components import UNAVAILABLE, stateless_modal
-from bot.cogs.render import defer_thinking, send
+from bot.cogs.render import defer_thinking, learner, send
 from bot.cogs.run._render import result_message
 from bot.errors import UserError
 from bot.runner.api import SandboxUnavailable, SnippetRunner
@@ -70,8 +70,14 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
     if len(code) > MAX_CODE_CHARS:
         raise UserError(f"That snippet is too long (at most {MAX_CODE_CHARS:,} characters).")
     user = str(interaction.user.id)
-    with bot_of(interaction).services.run_gate.hold(user):
+    services = bot_of(interaction).services
+    with services.run_gate.hold(user):
         await defer_thinking(interaction, ephemeral=False)
+        # The learner's open question's own code shows its answer: said before it runs (the
+        # "thinking" message says it until the result replaces it), recorded with the result.
+        revealing = await services.tutor.reveal(learner(interaction), code)
+        if revealing is not None:
+            await interaction.edit_original_response(content=f"💡 {revealing.text}")
 
         async def on_position(place: int) -> None:
             text = f"⏳ Waiting for a free sandbox: you are number {place} in the queue."
@@ -82,6 +88,8 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
         except SandboxUnavailable as exc:
             log.error("the sandbox failed: %s", exc)
             raise UserError(UNAVAILABLE) from exc
+        if revealing is not None:
+            await services.tutor.ran(learner(interaction), code)
         embed, files = result_message(result, title)
         await send(interaction, embed=embed, ephemeral=False, files=files)
 
