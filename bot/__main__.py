@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from bot import logs
 from bot.settings import Settings
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
+from bot.tutor.lint import lint
 
 log = logging.getLogger("bot")
 
@@ -212,6 +213,12 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(json_schema())
         return 0
     bank = _load(settings)
+    # Authoring rules (bot/tutor/lint.py): the bot starts despite them, but the check fails.
+    rules = lint(bank)
+    if rules:
+        print("\n".join(str(p) for p in rules), file=sys.stderr)
+        print(f"{len(rules)} authoring problem(s) in {settings.content_dir}.", file=sys.stderr)
+        return 1
     if args.execute:
         from bot.runner.cli import check_execute
 
