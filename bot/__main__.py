@@ -26,6 +26,8 @@ from pydantic import ValidationError
 from bot import logs
 from bot.settings import Settings
 from bot.tutor.content import Bank, ContentError, json_schema, load_bank
+from bot.tutor.lint import lint
+from bot.tutor.practice import TEMPLATES_DIR, Templates, load_templates
 
 log = logging.getLogger("bot")
 
@@ -64,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --execute: run every snippet again, even those verified before",
     )
+    practice = content.add_parser(
+        "practice",
+        parents=[common],
+        help="print generated practice questions with answers computed in the sandbox",
+    )
+    practice.add_argument("--count", type=int, default=5, help="how many (default 5)")
+    practice.add_argument("--seed", type=int, default=0, help="the same seed, the same questions")
+    practice.add_argument("--topic", default=None, help="only templates of this topic")
     schema = content.add_parser(
         "schema", parents=[common], help="print the JSON Schema (or --write it to the content dir)"
     )
@@ -216,12 +226,36 @@ def _content(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(json_schema())
         return 0
     bank = _load(settings)
+    templates = _load_templates(settings)
+    if args.content_command == "practice":
+        from bot.runner.cli import practice
+
+        return asyncio.run(practice(settings, templates, args.count, args.seed, args.topic))
+    # Authoring rules (bot/tutor/lint.py): the bot starts despite them, but the check fails.
+    rules = lint(bank)
+    if rules:
+        print("\n".join(str(p) for p in rules), file=sys.stderr)
+        print(f"{len(rules)} authoring problem(s) in {settings.content_dir}.", file=sys.stderr)
+        return 1
     if args.execute:
         from bot.runner.cli import check_execute
 
-        return asyncio.run(check_execute(settings, bank, use_cache=not args.no_cache))
-    print(f"{len(bank)} questions in {len(bank.topics)} topics: all valid.")
+        return asyncio.run(check_execute(settings, bank, templates, use_cache=not args.no_cache))
+    print(
+        f"{len(bank)} questions in {len(bank.topics)} topics, "
+        f"{len(templates)} practice templates: all valid."
+    )
     return 0
+
+
+def _load_templates(settings: Settings) -> Templates:
+    """The practice templates (content/templates/), or exit 1 with every problem listed."""
+    try:
+        return load_templates(settings.content_dir / TEMPLATES_DIR)
+    except ContentError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in the practice templates.", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 # Exit statuses besides 0 and StoreError.exit_status (1, 3-7): README, "Command line".

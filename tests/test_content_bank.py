@@ -43,13 +43,20 @@ def test_seed_questions_are_all_there(bank: Bank) -> None:
 
 
 def test_the_course_is_big_enough(bank: Bank) -> None:
-    # The curriculum issue: 60+ questions, 8+ topics, 25+ proven snippets, all kinds and levels.
-    assert len(bank) >= 60
-    assert len(bank.topics) >= 8
-    assert sum(1 for q in bank.questions if q.code and q.expect) >= 25
+    # Issue 18: 150+ questions over 12+ topics, 100+ snippets proven by execution.
+    assert len(bank) >= 150
+    assert len(bank.topics) >= 12
+    assert sum(1 for q in bank.questions if q.code and q.expect) >= 100
     assert {q.difficulty for q in bank.questions} == {1, 2, 3}
     assert {q.kind for q in bank.questions} == {"multiple_choice", "short_answer"}
     assert any(q.expect and q.expect.error for q in bank.questions)
+
+
+def test_every_topic_mixes_easy_medium_and_hard(bank: Bank) -> None:
+    levels: dict[str, set[int]] = {}
+    for q in bank.questions:
+        levels.setdefault(q.topic, set()).add(q.difficulty)
+    assert {t: sorted(d) for t, d in levels.items() if d != {1, 2, 3}} == {}
 
 
 def test_every_choice_has_feedback(bank: Bank) -> None:

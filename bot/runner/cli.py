@@ -10,11 +10,13 @@ from pathlib import Path
 
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner, RunRefused
+from bot.runner.practice import answer_variants, check_templates
 from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.verify import Checked, check_snippets
 from bot.runner.weights import DEFAULT_MODELS, fetch, models_in
 from bot.settings import Settings
 from bot.tutor.content import Bank, iter_snippets
+from bot.tutor.practice import Templates, render, variants
 
 
 def _refused(exc: Exception) -> str:
@@ -48,10 +50,16 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
     return 0 if result.ok else 1
 
 
-async def check_execute(settings: Settings, bank: Bank, use_cache: bool = True) -> int:
+async def check_execute(
+    settings: Settings, bank: Bank, templates: Templates | None = None, use_cache: bool = True
+) -> int:
+    templates = templates or Templates()
     snippets = list(iter_snippets(bank))
     cache = ResultCache(settings.runner.cache_dir)
-    to_run = [q for q, _ in snippets if not (use_cache and cache.get(q.code or ""))]
+    codes = [q.code or "" for q, _ in snippets] + [
+        render(t, values).code for t in templates.templates for values in t.combinations()
+    ]
+    to_run = [code for code in codes if not (use_cache and cache.get(code))]
     workers = max(1, min(settings.runner.workers, len(to_run)))
     # Every snippet needs its own single-use worker; no warm-up, no spare ones left over.
     s = settings.runner.model_copy(update={"workers": workers, "warmup_models": ()})
@@ -66,19 +74,61 @@ async def check_execute(settings: Settings, bank: Bank, use_cache: bool = True) 
     runner = Runner(s, spawn_limit=len(to_run))
     try:
         results = await check_snippets(bank, runner, cache, use_cache=use_cache, on_checked=report)
+        template_problems = await check_templates(templates, runner, cache, use_cache=use_cache)
     except (SandboxUnavailable, RunRefused) as exc:
         print(_refused(exc), file=sys.stderr)
         return 1
     finally:
         await runner.close()
-    problems = [p for checked in results for p in checked.problems]
+    problems = [p for checked in results for p in checked.problems] + template_problems
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} snippet problem(s).", file=sys.stderr)
         return 1
-    print(f"{len(bank)} questions valid; {len(results)} snippets ran as their questions expect.")
+    variants = sum(t.variant_count for t in templates.templates)
+    print(
+        f"{len(bank)} questions valid; {len(results)} snippets ran as their questions expect; "
+        f"{variants} variants of {len(templates)} practice templates produce what they claim."
+    )
     return 0
+
+
+async def practice(
+    settings: Settings, templates: Templates, count: int, seed: int, topic: str | None
+) -> int:
+    """Print ``count`` generated questions, each with the answer its run computed."""
+    chosen = variants(templates.templates, count, seed, topic)
+    if not chosen:
+        where = f" of topic {topic!r}" if topic else ""
+        print(f"error: no practice templates{where}", file=sys.stderr)
+        return 1
+    cache = ResultCache(settings.runner.cache_dir)
+    to_run = [v for v in chosen if not cache.get(v.code)]
+    s = settings.runner.model_copy(
+        update={"workers": max(1, min(settings.runner.workers, len(to_run))), "warmup_models": ()}
+    )
+    runner = Runner(s, spawn_limit=len(to_run))
+    try:
+        answered = await answer_variants(chosen, runner, cache)
+    except (SandboxUnavailable, RunRefused) as exc:
+        print(_refused(exc), file=sys.stderr)
+        return 1
+    finally:
+        await runner.close()
+    for number, item in enumerate(answered, 1):
+        question = item.question()
+        print(f"--- {number}. {item.variant.id} ({item.variant.template.topic})")
+        print(item.variant.prompt)
+        print()
+        print(item.variant.code.rstrip())
+        print()
+        if question is None:
+            print(f"(no answer: the run ended with {item.outcome})")
+        else:
+            print(f"Answer: {question.correct_answer}")
+        print()
+    return 0 if all(a.answer is not None for a in answered) else 1
 
 
 def weights_fetch(settings: Settings, models: list[str], bank: Bank | None) -> int:

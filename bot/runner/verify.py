@@ -72,6 +72,23 @@ def compare(expect: Expect, result: RunResult) -> list[str]:
     return problems
 
 
+async def run_or_cached(
+    runner: Runner,
+    room: asyncio.Semaphore,
+    code: str,
+    user: str,
+    cache: ResultCache | None,
+    use_cache: bool,
+) -> RunResult:
+    """The cached result of ``code``, or a fresh run once ``room`` lets it into the pool's
+    queue. Storing the result is the caller's decision (only results that check out)."""
+    result = cache.get(code) if cache is not None and use_cache else None
+    if result is None:
+        async with room:
+            result = await runner.run(code, user=user, use_cache=False)
+    return result
+
+
 async def check_snippets(
     bank: Bank,
     runner: Runner,
@@ -90,11 +107,8 @@ async def check_snippets(
 
     async def one(question: Question, location: Location) -> Checked:
         code = question.code or ""
-        result = cache.get(code) if cache is not None and use_cache else None
-        if result is None:
-            # One "user" per question: the pool runs them side by side, one per worker.
-            async with room:
-                result = await runner.run(code, user=f"content:{question.id}", use_cache=False)
+        # One "user" per question: the pool runs them side by side, one per worker.
+        result = await run_or_cached(runner, room, code, f"content:{question.id}", cache, use_cache)
         messages = compare(question.expect, result) if question.expect else []
         if question.expect and not messages and cache is not None and not result.cached:
             cache.put(code, result)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -24,6 +24,7 @@ from bot.tutor.safe_yaml import ContentError as ContentError
 from bot.tutor.safe_yaml import Location as Location
 from bot.tutor.safe_yaml import Problem as Problem
 
+M = TypeVar("M", bound=BaseModel)
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=60)]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -208,30 +209,48 @@ def _questions(
 
     questions: list[Question] = []
     locations: dict[str, Location] = {}
-    # Validate each question separately so one broken question does not hide the others' errors.
-    raw_questions = root.get("questions")
-    try:
-        QuestionFile.model_validate({**root, "questions": [{}] if raw_questions else []})
-    except ValidationError as exc:
-        # Errors inside the placeholder question are skipped: real ones are checked below.
-        errors = [e for e in exc.errors() if e["loc"][:1] != ("questions",) or len(e["loc"]) < 2]
-        problems.extend(doc.problems_of(errors))
-    if isinstance(raw_questions, list):
-        for index, raw in enumerate(raw_questions):
-            here = doc.location(("questions", index))
-            try:
-                question = Question.model_validate(raw)
-            except ValidationError as exc:
-                problems.extend(doc.problems_of(exc.errors(), ("questions", index)))
-                continue
-            if question.id in locations:
-                problems.append(_duplicate(question.id, here, locations[question.id]))
-                continue
-            questions.append(question)
-            locations[question.id] = here
-    elif raw_questions is not None:
-        problems.append(Problem(doc.location(("questions",)), "'questions' must be a list"))
+    valid, item_problems = validate_items(doc, root, "questions", QuestionFile, Question)
+    problems.extend(item_problems)
+    for question, here in valid:
+        if question.id in locations:
+            problems.append(_duplicate(question.id, here, locations[question.id]))
+            continue
+        questions.append(question)
+        locations[question.id] = here
     return questions, problems, locations
+
+
+def validate_items(
+    doc: safe_yaml.Document,
+    root: dict[str, Any],
+    key: str,
+    file_model: type[BaseModel],
+    item_model: type[M],
+) -> tuple[list[tuple[M, Location]], list[Problem]]:
+    """The valid items of the list under ``key``, each with its place, and every problem.
+
+    Each item is validated separately, so that one broken item does not hide the others'
+    errors; the rest of the file is validated against ``file_model`` with a placeholder item."""
+    problems: list[Problem] = []
+    raw_items = root.get(key)
+    try:
+        file_model.model_validate({**root, key: [{}] if raw_items else []})
+    except ValidationError as exc:
+        # Errors inside the placeholder item are skipped: real ones are checked below.
+        errors = [e for e in exc.errors() if e["loc"][:1] != (key,) or len(e["loc"]) < 2]
+        problems.extend(doc.problems_of(errors))
+    valid: list[tuple[M, Location]] = []
+    if isinstance(raw_items, list):
+        for index, raw in enumerate(raw_items):
+            try:
+                item = item_model.model_validate(raw)
+            except ValidationError as exc:
+                problems.extend(doc.problems_of(exc.errors(), (key, index)))
+                continue
+            valid.append((item, doc.location((key, index))))
+    elif raw_items is not None:
+        problems.append(Problem(doc.location((key,)), f"'{key}' must be a list"))
+    return valid, problems
 
 
 def _duplicate(question_id: str, here: Location, first: Location) -> Problem:
