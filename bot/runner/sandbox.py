@@ -6,9 +6,9 @@ Isolation, in the order a process meets it:
   loopback of its own); a root of read-only binds of /usr, the Python installation, the
   virtualenv's site-packages and the weights cache; private tmpfs for /tmp and the home
   directory; a fresh /proc that shows only the sandbox; a /dev of null, zero, full, random and
-  urandom only (no terminals, no /dev/shm). The project tree, the database, the config and the
-  content are simply not there. bwrap reads its own arguments from a file descriptor, so that
-  /proc/1/cmdline inside does not list the host's paths.
+  urandom, and a /dev/shm of 1 MiB (no terminals). The project tree, the database, the config
+  and the content are simply not there. bwrap reads its own arguments from a file descriptor,
+  so that /proc/1/cmdline inside does not list the host's paths.
 - a set-up step inside (worker.py ``setup``, our code, before any of the learner's): it lays the
   host's Python trees out under neutral paths (/opt/python, /opt/venv, /opt/keras) with
   read-only overlays and detaches the binds they came from, so that no path of the host (the
@@ -65,6 +65,11 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 # A tmpfs's size counts file contents, not inodes: 2.4 million empty files took 15 s and 2.2 GB
 # of kernel memory. One inode per 8 KiB of the size keeps their memory to about 15% of it.
 TMPFS_INODES_PER_MB = 128
+# POSIX semaphores live in /dev/shm: multiprocessing's locks need one (so do ThreadPool and with
+# it keras.utils.image_dataset_from_directory). Each takes a page and is unlinked at once; 1 MiB
+# and 64 files hold what learner code needs, and it is all that POSIX shared memory can hold.
+DEV_SHM_BYTES = 1024 * 1024
+DEV_SHM_INODES = 64
 
 
 class SandboxUnavailable(RuntimeError):
@@ -346,6 +351,7 @@ class Sandbox:
         size = s.tmpfs_mb * 1024 * 1024
         inodes = s.tmpfs_mb * TMPFS_INODES_PER_MB
         ops += [["tmpfs", path, size, inodes] for path in ("/tmp", HOME)]
+        ops.append(["tmpfs", "/dev/shm", DEV_SHM_BYTES, DEV_SHM_INODES])
         ops += [["detach", inside] for _, inside in reversed(binds)]
         return binds, ops
 
@@ -374,8 +380,10 @@ class Sandbox:
             "--ro-bind", "/usr", "/usr",
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
             "--proc", "/proc",
-            # /dev: five device nodes, no terminals, no /dev/shm; root's, so not writable.
+            # /dev: five device nodes and a small /dev/shm, no terminals; root's, so not
+            # writable.
             "--perms", "0755", "--tmpfs", "/dev",
+            "--perms", "01777", "--size", str(DEV_SHM_BYTES), "--tmpfs", "/dev/shm",
         ]  # fmt: skip
         for name in DEVICES:
             args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]

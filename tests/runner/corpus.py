@@ -56,6 +56,19 @@ def content_snippets(bank: Bank) -> list[Snippet]:
 
 # Mistakes with no rule of their own (yet), whose outcome must still be the plain one.
 MISTAKES = {
+    # Not a mistake: the learner's own folder of images. Keras lists it with a ThreadPool,
+    # whose locks are POSIX semaphores (/dev/shm): the sandbox must have them.
+    "a-folder-of-images-becomes-a-dataset": """
+import os
+import numpy as np
+import tensorflow as tf
+for name in ("cats", "dogs"):
+    os.makedirs(f"images/{name}", exist_ok=True)
+    for i in range(3):
+        tf.keras.utils.save_img(f"images/{name}/{i}.png", np.zeros((8, 8, 3)))
+ds = tf.keras.utils.image_dataset_from_directory("images", image_size=(8, 8), batch_size=2)
+print(ds.class_names, ds.element_spec[0].shape)
+""",
     "predict-before-fit-on-unbuilt-sequential": """
 import numpy as np
 import tensorflow as tf

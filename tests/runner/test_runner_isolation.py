@@ -27,7 +27,7 @@ import pytest_asyncio
 
 from bot.runner.pool import Runner
 from bot.runner.result import RunResult, Status
-from bot.runner.sandbox import TMPFS_INODES_PER_MB
+from bot.runner.sandbox import DEV_SHM_BYTES, DEV_SHM_INODES, TMPFS_INODES_PER_MB
 from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -49,12 +49,13 @@ TARGET = 2 * LIMITS.memory_mb * MIB  # what each route tries to hold
 TMPFS_MB = 2 * LIMITS.tmpfs_mb  # /tmp and the home directory
 INODES = 2 * LIMITS.tmpfs_mb * TMPFS_INODES_PER_MB
 PIPES_MB = LIMITS.open_files * 64 / 1024  # 16 pages per pipe, one descriptor each
+SHM_MB = DEV_SHM_BYTES / MIB  # /dev/shm, for POSIX semaphores (multiprocessing's locks)
 ROUTES = {
     "sysv_shm": 0,
     "sysv_msg": 0,
     "sysv_sem": 0,
     "posix_mq": 0,
-    "posix_shm": 0,
+    "posix_shm": SHM_MB,
     "memfd": 0,
     "processes": 0,
     "sockets": 0,
@@ -64,8 +65,9 @@ ROUTES = {
     "ptys": 0,
     "file_locks": 0,
     "pipes": PIPES_MB,
-    "tmpfs_files": TMPFS_MB,
-    "tmpfs_inodes": INODES * 1.5 / 1024,  # an inode, its dentry and name: ~1.5 KiB at most
+    "tmpfs_files": TMPFS_MB + SHM_MB,
+    # an inode, its dentry and name: ~1.5 KiB at most
+    "tmpfs_inodes": (INODES + DEV_SHM_INODES) * 1.5 / 1024,
     "timers": 256 * 0.5 / 1024,  # RLIMIT_SIGPENDING timers, ~0.5 KiB each
 }
 
@@ -151,17 +153,21 @@ def posix_mq():
 
 
 def posix_shm():
-    from multiprocessing import shared_memory
-    blocks = []
+    # libc's shm_open itself: Python's SharedMemory also starts a resource tracker (a fork).
+    names = []
     try:
         while more():
-            blocks.append(shared_memory.SharedMemory(create=True, size=CHUNK))
-            blocks[-1].buf[:] = b"\x01" * CHUNK
-            got(CHUNK)
+            names.append(f"/probe{len(names)}".encode())
+            flags = os.O_CREAT | os.O_RDWR
+            fd = check(libc.shm_open(names[-1], flags, 0o600), "shm_open")
+            try:
+                while more():
+                    got(os.write(fd, b"\x01" * CHUNK))
+            finally:
+                os.close(fd)
     finally:
-        for block in blocks:
-            block.close()
-            block.unlink()
+        for name in names:
+            libc.shm_unlink(name)
 
 
 def memfd():

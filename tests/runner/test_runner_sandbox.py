@@ -9,7 +9,7 @@ import pytest
 
 from bot.runner import seccomp
 from bot.runner.pool import Runner
-from bot.runner.sandbox import Sandbox, SandboxUnavailable
+from bot.runner.sandbox import DEV_SHM_BYTES, Sandbox, SandboxUnavailable
 from bot.settings import RunnerSettings
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -65,8 +65,13 @@ def test_environment_is_only_what_the_worker_needs(monkeypatch: pytest.MonkeyPat
 
 def test_tmpfs_sizes_follow_the_settings():
     args = argv(tmpfs_mb=5)
-    sizes = [args[i + 1] for i, a in enumerate(args) if a == "--size"]
-    assert sizes == [str(5 * 1024 * 1024)] * 2
+    sizes = {args[i + 3]: args[i + 1] for i, a in enumerate(args) if a == "--size"}
+    # /dev/shm holds POSIX semaphores only (multiprocessing's locks): its own small size.
+    assert sizes == {
+        "/tmp": str(5 * 1024 * 1024),
+        "/home/learner": str(5 * 1024 * 1024),
+        "/dev/shm": str(DEV_SHM_BYTES),
+    }
 
 
 def test_seccomp_programs_compile():
