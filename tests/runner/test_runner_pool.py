@@ -267,8 +267,10 @@ async def test_warm_up_leaves_no_trace_in_layer_names(runner: Runner):
 
 async def test_one_shot_resnet50_fit_finishes_inside_the_default_limits():
     # Graph mode, as plain Keras: tracing this training step takes most of the ~10-25 s it
-    # needs on 2 cores (bench runner). The run gets a longer wall clock than the default, so
-    # that a busy machine cannot fail it; it must still finish within the default.
+    # needs on 2 cores (bench runner). The run keeps the default CPU limit (60 CPU-seconds, all
+    # threads) and memory, and gets a longer wall clock so that a busy machine cannot fail it:
+    # CPU time does not grow with the load, and on an idle machine it is about the wall clock
+    # (tracing runs on one thread, the step on both cores). Its time is a figure of bench runner.
     defaults = RunnerSettings(workers=1, warmup_models=())
     limits = defaults.model_copy(update={"wall_timeout_s": 4 * defaults.wall_timeout_s})
     code = textwrap.dedent(
@@ -289,7 +291,6 @@ async def test_one_shot_resnet50_fit_finishes_inside_the_default_limits():
         result = await pool.run(code, "fit")
     assert result.status is Status.OK, result.render()
     assert "1/1" in result.stdout and "loss:" in result.stdout
-    assert result.duration_s < defaults.wall_timeout_s
     model = result.model("model")
     assert model is not None and model.params is not None
     assert model.trainable_params == model.params - 53120
