@@ -94,10 +94,10 @@ def _log_action(
             platform=actor.platform,
             guild_id=actor.guild_id,
             moderator_id=actor.user_id,
-            moderator_name=actor.name[:100],
+            moderator_name=q.db_text(actor.name[:100]),
             action=str(kind),
             learner_id=learner_id,
-            reason=reason,
+            reason=q.db_text(reason),
             created_at=now,
             data=data,
         )

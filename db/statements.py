@@ -188,6 +188,21 @@ def from_sqlite_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+# PostgreSQL text cannot hold NUL (SQLite can): every database stores U+FFFD in its place, so a
+# name or answer with one is kept alike everywhere instead of failing on one of them.
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def db_text(value: str) -> str:
+    return value.replace(NUL, REPLACEMENT) if NUL in value else value
+
+
+def _storable(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not any(isinstance(v, str) and NUL in v for v in params.values()):
+        return params  # the common case: no copy
+    return {k: db_text(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
 class Sql:
     """Runs named statements on ``conn``, in whatever transaction it is in."""
 
@@ -199,11 +214,13 @@ class Sql:
 
     def run(self, statement: Statement, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it changed."""
+        params = _storable(params)
         if self._raw is None:
             return int(self._conn.execute(statement.clause, dict(params)).rowcount)
         return int(self._raw.execute(statement.sql, _to_sqlite(statement, params)).rowcount)
 
     def rows(self, statement: Statement, params: Mapping[str, Any]) -> list[Row]:
+        params = _storable(params)
         if self._raw is None:
             return [row._mapping for row in self._conn.execute(statement.clause, dict(params))]
         cursor = self._raw.execute(statement.sql, _to_sqlite(statement, params))

@@ -127,6 +127,21 @@ def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
     return proc, seen
 
 
+async def select(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` read through a connection of its own (not the store's), on SQLite or
+    PostgreSQL: what another process would see. Booleans come back as 0/1 on SQLite."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
 def attempts(db: Path) -> list[tuple[Any, ...]]:
     """(question_id, answer, correct, hinted, points) of every attempt in the SQLite file."""
     with sqlite3.connect(db) as raw:
