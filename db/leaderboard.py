@@ -1,15 +1,40 @@
 """What counts on a guild's leaderboard, and the leaderboard query: shared by the store (the
-learners' ``/leaderboard``) and its moderation part (the CSV export)."""
+learners' ``/leaderboard``) and its moderation part (the CSV export).
+
+The leaderboard reads the rollup ``leaderboard_days`` (db/models.py: per learner, UTC day and
+topic), which the store keeps in the transaction of every change to what counts: an answer adds
+to it (``ADD_TO_ROLLUP``), a reset and its undo rebuild the learner's rows (``rebuild_rollup``).
+A window that starts within a day (``since``, e.g. now minus 7 days) takes that first part day
+from the attempts themselves, so the result is exactly that of summing the attempts
+(``leaderboard_from_attempts``, kept as the definition; tests/test_rollup.py compares them on
+random histories).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Select,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Executable
 
 from bot.tutor.progress import LeaderRow
-from db.models import Attempt, Learner
+from db.models import Attempt, LeaderboardDay, Learner
 from db.statements import build
 
 
@@ -24,6 +49,99 @@ def counted_on_leaderboard(platform: str, guild_id: str) -> tuple[ColumnElement[
     )
 
 
+def day_number(when: datetime) -> int:
+    """The UTC date of ``when`` as the rollup's ``day``: yyyymmdd."""
+    day = when.astimezone(UTC)
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def _stored_day(conn: Connection) -> ColumnElement[int]:
+    """``day_number`` of ``attempts.answered_at`` in SQL (times are stored in UTC)."""
+    if conn.dialect.name == "sqlite":
+        text = func.strftime("%Y%m%d", Attempt.answered_at)
+    else:
+        text = func.to_char(Attempt.answered_at, "YYYYMMDD")
+    return cast(text, Integer)
+
+
+def _right(column: ColumnElement[bool] | InstrumentedAttribute[bool]) -> ColumnElement[int]:
+    return case((column, 1), else_=0)
+
+
+def rebuild_rollup(conn: Connection, learner_id: int) -> None:
+    """The learner's rollup rows again from their attempts that count (after a reset, or the
+    undo of one: rare, and at most one learner's history)."""
+    conn.execute(delete(LeaderboardDay).where(LeaderboardDay.learner_id == learner_id))
+    day = _stored_day(conn).label("day")
+    totals = (
+        select(
+            Attempt.learner_id,
+            day,
+            Attempt.topic,
+            Learner.platform,
+            Learner.guild_id,
+            func.sum(Attempt.points),
+            func.count(),
+            func.sum(_right(Attempt.correct)),
+        )
+        .join(Learner, Learner.id == Attempt.learner_id)
+        .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
+        .group_by(Attempt.learner_id, day, Attempt.topic, Learner.platform, Learner.guild_id)
+    )
+    columns = ["learner_id", "day", "topic", "platform", "guild_id", "xp", "answers", "correct"]
+    conn.execute(insert(LeaderboardDay).from_select(columns, totals))
+
+
+def _rolled_up(
+    platform: str, guild_id: str, since: datetime | None, topic: str | None
+) -> Select[int, int, int, int] | CompoundSelect[int, int, int, int]:
+    """Per learner: XP, answers and right answers in the window (excluded learners too)."""
+    days = LeaderboardDay
+    rolled = select(
+        days.learner_id,
+        days.xp.label("xp"),
+        days.answers.label("answers"),
+        days.correct.label("correct"),
+    ).where(days.platform == platform, days.guild_id == guild_id)
+    if topic is not None:
+        rolled = rolled.where(days.topic == topic)
+    if since is None:
+        return rolled
+    # Whole days after the one ``since`` falls in, from the rollup; the rest of that day (from
+    # ``since`` to midnight UTC) from the attempts.
+    midnight = datetime.combine(since.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
+    first_day = (
+        select(
+            Attempt.learner_id,
+            Attempt.points.label("xp"),
+            literal(1, Integer).label("answers"),
+            _right(Attempt.correct).label("correct"),
+        )
+        .join(Learner, Learner.id == Attempt.learner_id)
+        .where(
+            Learner.platform == platform,
+            Learner.guild_id == guild_id,
+            Attempt.reset_by.is_(None),
+            Attempt.answered_at >= since,
+            Attempt.answered_at < midnight,
+        )
+    )
+    if topic is not None:
+        first_day = first_day.where(Attempt.topic == topic)
+    rolled = rolled.where(days.day > day_number(since))
+    return union_all(rolled, first_day)
+
+
+def _page(offset: int, query: Executable) -> Callable[[Connection], list[LeaderRow]]:
+    def op(conn: Connection) -> list[LeaderRow]:
+        return [
+            build(LeaderRow, row._mapping, rank=offset + i + 1)
+            for i, row in enumerate(conn.execute(query))
+        ]
+
+    return op
+
+
 def leaderboard(
     platform: str,
     guild_id: str,
@@ -32,16 +150,41 @@ def leaderboard(
     offset: int,
     topic: str | None,
 ) -> Callable[[Connection], list[LeaderRow]]:
-    """A read operation: one page of the guild's leaderboard, ranked by XP."""
+    """A read operation: one page of the guild's leaderboard, ranked by XP (then right answers,
+    then name; learners of the same name in the order they joined)."""
+    totals = _rolled_up(platform, guild_id, since, topic).subquery()
+    score = func.sum(totals.c.xp).label("score")
+    right = func.sum(totals.c.correct).label("correct")
+    query = (
+        select(Learner.display_name, score, func.sum(totals.c.answers).label("attempts"), right)
+        .join(totals, totals.c.learner_id == Learner.id)
+        .where(Learner.excluded.is_(False))
+        .group_by(Learner.id, Learner.display_name)
+        .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return _page(offset, query)
+
+
+def leaderboard_from_attempts(
+    platform: str,
+    guild_id: str,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+    topic: str | None,
+) -> Callable[[Connection], list[LeaderRow]]:
+    """The leaderboard summed from every attempt that counts: what the rollup must equal."""
     # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
     score = func.sum(Attempt.points).label("score")
-    right = func.sum(func.cast(Attempt.correct, type_=Attempt.points.type)).label("correct")
+    right = func.sum(_right(Attempt.correct)).label("correct")
     query = (
         select(Learner.display_name, score, func.count().label("attempts"), right)
         .join(Attempt, Attempt.learner_id == Learner.id)
         .where(*counted_on_leaderboard(platform, guild_id))
         .group_by(Learner.id, Learner.display_name)
-        .order_by(score.desc(), right.desc(), Learner.display_name)
+        .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
         .limit(limit)
         .offset(offset)
     )
@@ -49,11 +192,4 @@ def leaderboard(
         query = query.where(Attempt.answered_at >= since)
     if topic is not None:
         query = query.where(Attempt.topic == topic)
-
-    def op(conn: Connection) -> list[LeaderRow]:
-        return [
-            build(LeaderRow, row._mapping, rank=offset + i + 1)
-            for i, row in enumerate(conn.execute(query))
-        ]
-
-    return op
+    return _page(offset, query)

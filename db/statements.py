@@ -128,6 +128,17 @@ ADD_ATTEMPT = Statement(
     """,
     times=("answered_at",),
 )
+# Add an answer to the leaderboard's rollup (db/leaderboard.py), in its transaction.
+ADD_TO_ROLLUP = Statement(
+    """
+    INSERT INTO leaderboard_days (learner_id, day, topic, platform, guild_id, xp, answers, correct)
+    SELECT id, :day, :topic, platform, guild_id, :xp, 1, :correct FROM learners
+    WHERE id = :learner_id
+    ON CONFLICT (learner_id, day, topic) DO UPDATE
+    SET xp = leaderboard_days.xp + excluded.xp, answers = leaderboard_days.answers + 1,
+        correct = leaderboard_days.correct + excluded.correct
+    """
+)
 ADD_REVIEW_LOG = Statement(
     """
     INSERT INTO review_logs (learner_id, question_id, rating, reviewed_at, duration_ms)

@@ -37,7 +37,7 @@ from db import statements as q
 from db.cache import MISSING, Lru
 from db.database import Database, connect
 from db.errors import StoreError
-from db.leaderboard import leaderboard
+from db.leaderboard import day_number, leaderboard
 from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
@@ -208,6 +208,14 @@ class SqlStore:
             duration_ms = min(attempt.time_to_answer_ms, MAX_MS)
             stored = columns_of(attempt, learner_id=learner_id, time_to_answer_ms=duration_ms)
             sql.run(q.ADD_ATTEMPT, stored)
+            rollup = {
+                "learner_id": learner_id,
+                "day": day_number(attempt.answered_at),
+                "topic": attempt.topic,
+                "xp": attempt.points,
+                "correct": int(attempt.correct),
+            }
+            sql.run(q.ADD_TO_ROLLUP, rollup)
             sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
             log_row = {
                 "learner_id": learner_id,
