@@ -76,10 +76,7 @@ class SafeErrors:
         # How errors name the database: a SQLite file by its path, a server by its safe URL.
         sqlite = url.get_backend_name() == "sqlite"
         self._where = (url.database or ":memory:") if sqlite else safe_url(url)
-        # The URL is a secret only for what it holds: one without a password or hidden query
-        # value reads the same in a message (safe_url) and must not become "[redacted]".
-        whole = url.render_as_string(hide_password=False)
-        self._secrets = [s for s in url_secrets(whole) if s != self._where]
+        self._secrets = url_secrets(url.render_as_string(hide_password=False))
 
     def _classify(self, exc: BaseException) -> Exception:
         return classify(exc, self._where, self._secrets)
