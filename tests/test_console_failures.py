@@ -86,6 +86,13 @@ def test_bytes_that_are_not_utf8_are_refused_and_the_chat_goes_on(tmp_path: Path
     one_line_error(bad_name, 2, "the user name is not valid UTF-8")
 
 
+def test_a_user_name_too_long_to_store_is_a_usage_error(tmp_path: Path):
+    """The learners' user id column holds 64 characters: refused before the database sees it
+    (PostgreSQL would refuse it with a database error; cutting it could merge two users)."""
+    too_long = cli("chat", "--user", "a" * 65, db=tmp_path / "t.db", stdin="/quiz\n")
+    one_line_error(too_long, 2, "the user name is longer than 64 characters")
+
+
 def test_page_numbers_of_any_size_or_spelling_get_a_clear_message(tmp_path: Path):
     db = tmp_path / "t.db"
     pages = ["10" * 15, "9" * 5000, "-5", "0", "⁹" * 12, "+3", "1000001"]
