@@ -99,6 +99,13 @@ def _driver_error(exc: BaseException) -> BaseException:
     return seen
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database server's error (None for SQLite's and for others)."""
+    orig: Any = _driver_error(exc)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 def classify(exc: BaseException, where: str, secrets: Iterable[str] = ()) -> StoreError:
     """A StoreError for a driver or OS error met while using the database at ``where`` (a
     path or safe URL). Only the driver's first message line is kept (SQLAlchemy's adds the SQL

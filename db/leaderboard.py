@@ -31,7 +31,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql import Executable
 
 from bot.tutor.progress import LeaderRow
 from db.models import Attempt, LeaderboardDay, Learner
@@ -132,7 +131,20 @@ def _rolled_up(
     return union_all(rolled, first_day)
 
 
-def _page(offset: int, query: Executable) -> Callable[[Connection], list[LeaderRow]]:
+def _ranked(
+    scores: Select[str, int, int, int], limit: int, offset: int
+) -> Callable[[Connection], list[LeaderRow]]:
+    """A read operation: one page of ``scores`` (name, score, attempts, correct per learner),
+    ranked by XP, then right answers, then name (learners of one name in the order they
+    joined, so that every page is cut from the same order)."""
+    score, right = scores.selected_columns.score, scores.selected_columns.correct
+    query = (
+        scores.group_by(Learner.id, Learner.display_name)
+        .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
+        .limit(limit)
+        .offset(offset)
+    )
+
     def op(conn: Connection) -> list[LeaderRow]:
         return [
             build(LeaderRow, row._mapping, rank=offset + i + 1)
@@ -150,21 +162,19 @@ def leaderboard(
     offset: int,
     topic: str | None,
 ) -> Callable[[Connection], list[LeaderRow]]:
-    """A read operation: one page of the guild's leaderboard, ranked by XP (then right answers,
-    then name; learners of the same name in the order they joined)."""
+    """A read operation: one page of the guild's leaderboard, from the rollup."""
     totals = _rolled_up(platform, guild_id, since, topic).subquery()
-    score = func.sum(totals.c.xp).label("score")
-    right = func.sum(totals.c.correct).label("correct")
-    query = (
-        select(Learner.display_name, score, func.sum(totals.c.answers).label("attempts"), right)
+    scores = (
+        select(
+            Learner.display_name,
+            func.sum(totals.c.xp).label("score"),
+            func.sum(totals.c.answers).label("attempts"),
+            func.sum(totals.c.correct).label("correct"),
+        )
         .join(totals, totals.c.learner_id == Learner.id)
         .where(Learner.excluded.is_(False))
-        .group_by(Learner.id, Learner.display_name)
-        .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
-        .limit(limit)
-        .offset(offset)
     )
-    return _page(offset, query)
+    return _ranked(scores, limit, offset)
 
 
 def leaderboard_from_attempts(
@@ -177,19 +187,18 @@ def leaderboard_from_attempts(
 ) -> Callable[[Connection], list[LeaderRow]]:
     """The leaderboard summed from every attempt that counts: what the rollup must equal."""
     # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
-    score = func.sum(Attempt.points).label("score")
-    right = func.sum(_right(Attempt.correct)).label("correct")
-    query = (
-        select(Learner.display_name, score, func.count().label("attempts"), right)
+    scores = (
+        select(
+            Learner.display_name,
+            func.sum(Attempt.points).label("score"),
+            func.count().label("attempts"),
+            func.sum(_right(Attempt.correct)).label("correct"),
+        )
         .join(Attempt, Attempt.learner_id == Learner.id)
         .where(*counted_on_leaderboard(platform, guild_id))
-        .group_by(Learner.id, Learner.display_name)
-        .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
-        .limit(limit)
-        .offset(offset)
     )
     if since is not None:
-        query = query.where(Attempt.answered_at >= since)
+        scores = scores.where(Attempt.answered_at >= since)
     if topic is not None:
-        query = query.where(Attempt.topic == topic)
-    return _page(offset, query)
+        scores = scores.where(Attempt.topic == topic)
+    return _ranked(scores, limit, offset)
