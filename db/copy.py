@@ -12,7 +12,7 @@ A target that already holds data is refused unless ``replace`` is given, which e
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select, text
+from sqlalchemy import Connection, Table, delete, func, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -47,16 +47,11 @@ def _fix_sequences(conn: Connection) -> None:
         key = list(table.primary_key.columns)
         if len(key) != 1:
             continue
-        params = {"table": table.name, "column": key[0].name}
-        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:table, :column)"), params)
-        if sequence.scalar() is None:
+        sequence = func.pg_get_serial_sequence(table.name, key[0].name)
+        if conn.execute(select(sequence)).scalar() is None:
             continue  # not a serial column (e.g. open_questions.learner_id)
         largest = select(func.coalesce(func.max(key[0]), 0) + 1).scalar_subquery()
-        conn.execute(select(func.setval(sequence_of(table.name, key[0].name), largest, False)))
-
-
-def sequence_of(table: str, column: str) -> ColumnElement[str]:
-    return func.pg_get_serial_sequence(table, column)
+        conn.execute(select(func.setval(sequence, largest, False)))
 
 
 async def copy_database(
@@ -64,12 +59,12 @@ async def copy_database(
 ) -> dict[str, int]:
     """Copy every row from ``source_url`` to ``target_url``; the number of rows per table.
     Raises StoreError (one safe line) if either cannot be used or the target is not empty."""
-    source, target = make_url(source_url), make_url(target_url)
-    if _same(source, target):
-        raise StoreError("the source and the target are the same database")
     for url in (source_url, target_url):
         store = await open_store(url)  # migrated to the newest revision; errors as StoreError
         await store.close()
+    source, target = make_url(source_url), make_url(target_url)  # valid: opened above
+    if _same(source, target):
+        raise StoreError("the source and the target are the same database")
     reader = create_async_engine(source, poolclass=NullPool)
     writer = create_async_engine(target, poolclass=NullPool)
     where = safe_url(target)

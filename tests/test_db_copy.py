@@ -100,6 +100,16 @@ async def test_a_target_holding_data_is_refused_unless_replaced(sqlite_url, pg_u
     assert await _everything(pg_url) == await _everything(sqlite_url)
 
 
+def test_a_bad_target_is_one_safe_line(sqlite_url):
+    for target, message in [
+        ("::not a url S3cretPass", "the database URL is not a valid SQLAlchemy URL"),
+        (sqlite_url, "the source and the target are the same database"),
+    ]:
+        done = _copy(sqlite_url, target)
+        assert done.returncode == 1
+        assert done.stderr == f"error: {message}\n"
+
+
 def test_an_unreachable_target_is_one_safe_line(sqlite_url):
     done = _copy(sqlite_url, "postgresql+asyncpg://u:S3cretPass@127.0.0.1:1/nowhere")
     assert done.returncode == 1
