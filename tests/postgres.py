@@ -36,10 +36,11 @@ def require_postgres() -> bool:
 
 
 def find_bin_dir() -> Path | None:
-    """The directory holding initdb and pg_ctl: TUTOR_TEST_PG_BIN, PATH, or Debian's place."""
+    """The directory holding initdb and pg_ctl: TUTOR_TEST_PG_BIN (then only there), PATH, or
+    Debian's place."""
     given = os.environ.get("TUTOR_TEST_PG_BIN")
     if given:
-        return Path(given)
+        return Path(given) if (Path(given) / "initdb").exists() else None
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent  # Debian links them from /usr/lib/postgresql
