@@ -28,10 +28,10 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.logs import safe_url, url_secrets
-from db.errors import classify, sqlstate_of
+from bot.logs import redact, safe_url, url_secrets
+from db.errors import StoreError, classify, sqlstate_of
 from db.group_commit import GroupCommit
 
 T = TypeVar("T")
@@ -114,8 +114,12 @@ class AsyncServer(SafeErrors):
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
         for attempt in range(1, RETRIES + 1):
             try:
-                async with self._engine.begin() as conn:
-                    return await conn.run_sync(run_all, ops)
+                conn = await self._connect()
+                try:
+                    async with conn.begin():
+                        return await conn.run_sync(run_all, ops)
+                finally:
+                    await conn.close()
             except DBAPIError as exc:
                 if sqlstate_of(exc) in RETRY_SQLSTATES and attempt < RETRIES:
                     log.info(
@@ -130,10 +134,25 @@ class AsyncServer(SafeErrors):
 
     async def read(self, op: Callable[[Connection], T]) -> T:
         try:
-            async with self._engine.connect() as conn:
+            conn = await self._connect()
+            try:
                 return await conn.run_sync(op)
+            finally:
+                await conn.close()
         except (DBAPIError, OSError) as exc:
             raise self._classify(exc) from exc
+
+    async def _connect(self) -> AsyncConnection:
+        try:
+            return await self._engine.connect()
+        except TypeError as exc:
+            # The URL's query holds an option the driver's connect() does not take (asyncpg:
+            # "unexpected keyword argument 'sslpassword'"): the URL's fault, not a bug.
+            detail = redact(str(exc).splitlines()[0], self._secrets)
+            raise StoreError(
+                f"invalid database URL {self._where}: the driver refused an option ({detail}); "
+                "remove it from the URL"
+            ) from None
 
     async def close(self) -> None:
         await self._commits.close()

@@ -59,6 +59,17 @@ NOT_ZONES = {
 }
 
 
+def migrations_head() -> str:
+    """The newest migration revision (the lead re-chains revisions when merging branches)."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 class Clock:
     """A clock the test moves by hand."""
 

@@ -8,16 +8,13 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from db import open_store
 from db.migrate import alembic_config, upgrade_connection
 from db.models import Base
-from tests.helpers import ROOT, learner
-
-HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+from tests.helpers import ROOT, learner, migrations_head
 
 
 async def test_migration_from_empty_creates_schema_matching_models(db_url):
@@ -34,7 +31,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         diff, version = await conn.run_sync(compare)
     await engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == HEAD
+    assert version == migrations_head()
 
 
 async def test_every_migration_goes_down_and_up_again(db_url):
