@@ -52,8 +52,8 @@ class GroupCommit(Generic[Op]):
     async def close(self) -> None:
         """Commit what is queued, then stop."""
         self._closing = True
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while running := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _loop(self) -> None:
         # Runs while there is work and then ends (the next write starts another): no task is
