@@ -19,13 +19,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
-# bubblewrap isolates learner snippets; the runner refuses to work without it.
+# bubblewrap isolates learner snippets; the runner refuses to work without it. PostgreSQL's
+# server binaries: `make test` starts a throwaway server to run the store's tests on it too.
 system-deps:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
 	  else \
 	    echo "bubblewrap is missing: run 'sudo apt-get install bubblewrap' (snippet execution is disabled until then)"; \
+	  fi; }
+	@compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' (make test needs it; make test-fast skips those tests)"; \
 	  fi; }
 
 # Discord when DISCORD_TOKEN is set, otherwise the terminal chat.
@@ -36,14 +43,17 @@ run: install
 chat: install
 	$(PY) -m bot chat
 
-# The whole suite, as CI runs it (.ci/run). Content snippets run once, in `content check
+# The whole suite, as CI runs it (.ci/run); the store's tests also run on a PostgreSQL server
+# they start themselves, and fail (not skip) if PostgreSQL is not installed. Content snippets run once, in `content check
 # --execute`: it runs those not verified before (a fresh clone has none) and caches the results
 # in data/runner-cache, which also answers "Run it" on them at once.
 test: lint
-	$(PY) -m pytest -q
+	TUTOR_TEST_POSTGRES=require $(PY) -m pytest -q
 	$(PY) -m bot content check --execute
 
-# The edit loop: every test that needs neither TensorFlow nor the sandbox (marker `slow`).
+# The edit loop: every test that needs neither TensorFlow nor the sandbox (marker `slow`). The
+# PostgreSQL runs are skipped, with the reason, where PostgreSQL is not installed;
+# `-m 'not slow and not postgres'` leaves them out.
 test-fast: install
 	$(PY) -m pytest -q -m 'not slow'
 

@@ -1,4 +1,5 @@
-"""``python -m bench answers|runner|discord [--content-dir DIR]``: run one benchmark.
+"""``python -m bench answers|runner|discord [--content-dir DIR] [--database-url URL]``: run one
+benchmark.
 
 The benchmarks live in the checkout, not in the installed package (``bot`` never imports them),
 and take the same Settings as the bot: from the environment, and ``--content-dir``.
@@ -24,8 +25,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
     parser.add_argument("--content-dir", type=Path, help="question files (default: content/)")
+    parser.add_argument(
+        "--database-url",
+        help="answers: a database server to measure (e.g. postgresql+asyncpg://...) besides "
+        "the temporary SQLite file",
+    )
     args = parser.parse_args(argv)
-    settings = Settings(content_dir=args.content_dir) if args.content_dir else Settings()
+    overrides = {
+        key: value
+        for key, value in (("content_dir", args.content_dir), ("database_url", args.database_url))
+        if value is not None
+    }
+    settings = Settings(**overrides)
     logs.setup(secrets=logs.url_secrets(settings.database_url.get_secret_value()))
     module = importlib.import_module(f"bench.{BENCHMARKS[args.name]}")
     result: int = asyncio.run(module.main(settings))

@@ -1,5 +1,5 @@
 """Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
-weights fetch | sync-commands | bench``.
+db copy | weights fetch | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 
@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", parents=[common], help="create or migrate the database")
+    copy = db.add_parser(
+        "copy",
+        parents=[common],
+        help="copy every table of the database (--database-url) into another one (--to), "
+        "e.g. SQLite into PostgreSQL; both are migrated first",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the target database's URL")
+    copy.add_argument(
+        "--replace", action="store_true", help="empty the target first if it holds data"
+    )
 
     bench = sub.add_parser("bench", help="run a benchmark from a checkout (python -m bench)")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="e.g. answers, runner")
@@ -207,6 +217,15 @@ async def _sync_commands(settings: Settings, guild: int | None) -> int:
     return 0
 
 
+async def _db_copy(settings: Settings, target: str, replace: bool) -> int:
+    from db.copy import copy_database
+
+    copied = await copy_database(settings.database_url.get_secret_value(), target, replace=replace)
+    rows = ", ".join(f"{n} {table}" for table, n in copied.items())
+    print(f"Copied {sum(copied.values())} rows to {logs.safe_url(target)}: {rows}.")
+    return 0
+
+
 async def _db_upgrade(settings: Settings) -> int:
     from db import open_store
 
@@ -263,6 +282,7 @@ EXIT_USAGE = 2  # argparse's own, also for arguments it cannot check (e.g. not U
 EXIT_INTERNAL = 70  # a bug: the traceback is logged (through the secret filter)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_OUTPUT_CLOSED = 141  # stdout closed (`... | head`), as a shell reports SIGPIPE
+MAX_USER_CHARS = 64  # learners.user_id (db/models.py)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -275,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: invalid setting {where}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 1
     secrets = logs.url_secrets(settings.database_url.get_secret_value())
+    if getattr(args, "to", None):
+        secrets += logs.url_secrets(args.to)  # db copy's target
     if settings.discord_token:
         secrets.append(settings.discord_token.get_secret_value())
     logs.setup(secrets=secrets)
@@ -341,6 +363,8 @@ def _database_command(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_sync_commands(settings, args.guild))
         case "chat":
             return _start_chat(settings, args.user or getpass.getuser(), args.admin)
+        case "db" if args.db_command == "copy":
+            return asyncio.run(_db_copy(settings, args.to, args.replace))
         case "db":
             return asyncio.run(_db_upgrade(settings))
     return EXIT_USAGE
@@ -352,6 +376,13 @@ def _start_chat(settings: Settings, user: str, admin: bool = False) -> int:
     if not is_text(user):
         # The name comes from argv or the login name, decoded with surrogateescape.
         print("error: the user name is not valid UTF-8; choose one with --user", file=sys.stderr)
+        return EXIT_USAGE
+    if len(user) > MAX_USER_CHARS:  # the store's column; cutting it could make two users one
+        print(
+            f"error: the user name is longer than {MAX_USER_CHARS} characters; "
+            "choose a shorter one with --user",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return asyncio.run(_chat(settings, user, admin))
 

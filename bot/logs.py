@@ -87,22 +87,23 @@ def safe_url(url: object) -> str:
 
 def url_secrets(url: str) -> list[str]:
     """The secret parts of ``url`` as they may appear in free text: the URL itself, its
-    password and hidden query values, decoded and percent-encoded."""
-    pieces = [url]
+    password and hidden query values, decoded and percent-encoded. A URL with none of those
+    (a SQLite path, a server reached without a password) is no secret: messages name it."""
     if "@" not in url and "?" not in url:
-        # No user info and no query: nothing else to hide, and no need to import SQLAlchemy
+        # No user info and no query: nothing to hide, and no need to import SQLAlchemy
         # (commands such as `content check` never load it).
-        return pieces
+        return []
     from sqlalchemy.engine import make_url
 
     try:
         parsed = make_url(url)
     except Exception:
-        return pieces
+        return [url]
     values = [parsed.password] if parsed.password else []
     for key, value in parsed.query.items():
         if key.lower() not in SAFE_QUERY_KEYS:
             values.extend([value] if isinstance(value, str) else value)
+    pieces = [url] if values else []
     for value in values:
         pieces += [str(value), quote(str(value), safe=""), quote_plus(str(value))]
     return pieces

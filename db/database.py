@@ -8,7 +8,9 @@ Store operations are plain synchronous functions of a SQLAlchemy ``Connection``.
   commit) was a hand-off between the event loop and a thread, ~160 µs each on these machines,
   and an answer took ~20 of them; see README's benchmark.
 - for database servers (e.g. ``postgresql+asyncpg``), on SQLAlchemy's async engine through
-  ``run_sync``, where each statement is a network round trip anyway; GroupCommit batches writes.
+  ``run_sync``, where each statement is a network round trip anyway; GroupCommit batches writes,
+  several batches at once on their own connections (``WRITE_LANES``), and a transaction the
+  server rolled back for a deadlock or a serialization failure is run again.
 
 Either way, writes that arrive together share one transaction (group commit), and each returns
 once that transaction is committed. Driver errors leave this module as StoreError subclasses
@@ -18,6 +20,7 @@ locked), never the URL or the SQL.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -25,14 +28,25 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.logs import safe_url, url_secrets
-from db.errors import classify
+from bot.logs import redact, safe_url, url_secrets
+from db.errors import StoreError, classify, sqlstate_of
 from db.group_commit import GroupCommit
 
 T = TypeVar("T")
 Operation = Callable[[Connection], Any]
+log = logging.getLogger(__name__)
+
+# Write transactions in flight at once on a server (each on a connection of the pool, which also
+# serves reads): a batch's statements are round trips, run one after another, so one lane would
+# leave the server idle between them.
+WRITE_LANES = 4
+POOL_SIZE = 8
+# The server rolled the transaction back and nothing of it happened: run it again (a few
+# times). Deadlocks can happen between batches, and between processes sharing the database.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+RETRIES = 3
 
 # What a driver raises: through SQLAlchemy (wrapped), or straight from sqlite3 (the named
 # statements and the BEGIN run on the driver's connection; db/statements.py).
@@ -86,8 +100,8 @@ class AsyncServer(SafeErrors):
     """A database server through SQLAlchemy's async engine (e.g. postgresql+asyncpg)."""
 
     def __init__(self, url: URL, engine: AsyncEngine | None = None) -> None:
-        self._engine = engine or create_async_engine(url, pool_pre_ping=True)
-        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch)
+        self._engine = engine or create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE)
+        self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch, lanes=WRITE_LANES)
         super().__init__(url)
 
     async def write(self, op: Callable[[Connection], T]) -> T:
@@ -98,18 +112,47 @@ class AsyncServer(SafeErrors):
         await self._run_batch([op])
 
     async def _run_batch(self, ops: Sequence[Operation]) -> list[Any]:
-        try:
-            async with self._engine.begin() as conn:
-                return await conn.run_sync(run_all, ops)
-        except (DBAPIError, OSError) as exc:  # OSError: the server cannot be reached
-            raise self._classify(exc) from exc
+        for attempt in range(1, RETRIES + 1):
+            try:
+                conn = await self._connect()
+                try:
+                    async with conn.begin():
+                        return await conn.run_sync(run_all, ops)
+                finally:
+                    await conn.close()
+            except DBAPIError as exc:
+                if sqlstate_of(exc) in RETRY_SQLSTATES and attempt < RETRIES:
+                    log.info(
+                        "a write transaction was rolled back (%s); running it again",
+                        sqlstate_of(exc),
+                    )
+                    continue
+                raise self._classify(exc) from exc
+            except OSError as exc:  # the server cannot be reached
+                raise self._classify(exc) from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def read(self, op: Callable[[Connection], T]) -> T:
         try:
-            async with self._engine.connect() as conn:
+            conn = await self._connect()
+            try:
                 return await conn.run_sync(op)
+            finally:
+                await conn.close()
         except (DBAPIError, OSError) as exc:
             raise self._classify(exc) from exc
+
+    async def _connect(self) -> AsyncConnection:
+        try:
+            return await self._engine.connect()
+        except TypeError as exc:
+            # The URL's query holds an option the driver's connect() does not take (asyncpg:
+            # "unexpected keyword argument 'sslpassword'"): the URL's fault, not a bug.
+            detail = redact(str(exc).splitlines()[0], self._secrets)
+            raise StoreError(
+                f"invalid database URL {self._where}: the driver refused an option ({detail}); "
+                "remove it from the URL"
+            ) from None
 
     async def close(self) -> None:
         await self._commits.close()

@@ -81,6 +81,11 @@ _SQLITE = {
 # PostgreSQL SQLSTATEs with the same meaning.
 _SQLSTATE = {"53100": _FULL, "XX001": _DAMAGED, "XX002": _DAMAGED, "25006": _READ_ONLY}
 _OTHER = (StoreError, "cannot use the database", "")
+_UNREACHABLE = (
+    StoreError,
+    "cannot reach the database server",
+    "check that it is running and that the URL's host and port are right",
+)
 
 
 def _driver_error(exc: BaseException) -> BaseException:
@@ -92,6 +97,13 @@ def _driver_error(exc: BaseException) -> BaseException:
             break
         seen = inner
     return seen
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database server's error (None for SQLite's and for others)."""
+    orig: Any = _driver_error(exc)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 def classify(exc: BaseException, where: str, secrets: Iterable[str] = ()) -> StoreError:
@@ -106,6 +118,8 @@ def classify(exc: BaseException, where: str, secrets: Iterable[str] = ()) -> Sto
         kind, what, advice = _SQLITE[code & 0xFF]
     elif isinstance(sqlstate, str) and sqlstate in _SQLSTATE:
         kind, what, advice = _SQLSTATE[sqlstate]
+    elif isinstance(orig, ConnectionError | TimeoutError | OSError) and code is None:
+        kind, what, advice = _UNREACHABLE  # refused, no route, name not found, timed out
     detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     message = f"{what} ({where}: {detail})" + (f"; {advice}" if advice else "")
     return kind(redact(message, secrets))

@@ -4,6 +4,11 @@ A commit costs far more than the statements in it, and SQLite commits one transa
 Writes from concurrent learners are therefore queued and run together in one transaction; each
 caller's await returns only after that transaction is committed, so "committed before the reply"
 still holds for every answer. With one writer there is no waiting: the batch is just that write.
+
+A database server takes several transactions at once, each on its own connection, and there a
+batch's statements are round trips run one after another: ``lanes`` batches may then be in
+flight together (a write finding a lane free starts at once; batches form only when every lane
+is busy). SQLite commits one transaction at a time: one lane.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ MAX_BATCH = 200
 
 
 class GroupCommit(Generic[Op]):
-    def __init__(self, run_batch: RunBatch[Op]) -> None:
+    def __init__(self, run_batch: RunBatch[Op], lanes: int = 1) -> None:
         self._run_batch = run_batch
+        self._lanes = lanes
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
     async def run(self, op: Op) -> Any:
@@ -36,15 +42,18 @@ class GroupCommit(Generic[Op]):
             raise RuntimeError("the store is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="store-group-commit")
+        # A task that has returned is done at once (its discard comes a little later).
+        if sum(not task.done() for task in self._tasks) < self._lanes:
+            task = asyncio.create_task(self._loop(), name="store-group-commit")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
         self._closing = True
-        if self._task is not None:
-            await self._task
+        while running := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def _loop(self) -> None:
         # Runs while there is work and then ends (the next write starts another): no task is

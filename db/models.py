@@ -101,6 +101,29 @@ class Attempt(Base):
     )
 
 
+class LeaderboardDay(Base):
+    """The leaderboard's rollup: per learner (so per guild), UTC day and topic, what their
+    attempts that count add up to. Kept in the transaction that changes those attempts (an
+    answer adds to it; a reset and its undo rebuild the learner's rows), so that a leaderboard
+    reads a few rows per learner instead of every attempt. Exclusion is not in it: the
+    leaderboard joins ``learners`` and leaves excluded learners out."""
+
+    __tablename__ = "leaderboard_days"
+    __table_args__ = (Index("ix_leaderboard_days_guild", "platform", "guild_id", "day"),)
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # UTC date as yyyymmdd
+    topic: Mapped[str] = mapped_column(String(60), primary_key=True)
+    # The learner's, copied so that one index finds a guild's rows by day.
+    platform: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    xp: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[int] = mapped_column(Integer)
+
+
 class OpenQuestionRow(Base):
     """The question each learner is answering now; kept in the database so a restart (or a
     button clicked on an old message) finds it. Whether it was hinted is in ``hints``."""

@@ -22,7 +22,7 @@ from bot.tutor.moderator import Actor, ModerationError, Target
 from bot.tutor.progress import LeaderRow
 from db import statements as q
 from db.database import Database
-from db.leaderboard import counted_on_leaderboard, leaderboard
+from db.leaderboard import counted_on_leaderboard, leaderboard, rebuild_rollup
 from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewLog
 from db.statements import Sql, build
 
@@ -48,6 +48,8 @@ def _undo_reset(conn: Connection, action: Action) -> None:
     unless the learner has reviewed those questions since (the newer card wins)."""
     for table in (Attempt, ReviewLog):
         conn.execute(update(table).where(table.reset_by == action.id).values(reset_by=None))
+    assert action.learner_id is not None  # a reset is of one learner
+    rebuild_rollup(conn, action.learner_id)
     sql = Sql(conn)
     for saved in json.loads(action.data or "{}").get("cards", []):
         sql.run(q.RESTORE_CARD, {**_card_from_json(saved), "learner_id": action.learner_id})
@@ -94,10 +96,10 @@ def _log_action(
             platform=actor.platform,
             guild_id=actor.guild_id,
             moderator_id=actor.user_id,
-            moderator_name=actor.name[:100],
+            moderator_name=q.db_text(actor.name[:100]),
             action=str(kind),
             learner_id=learner_id,
-            reason=reason,
+            reason=q.db_text(reason),
             created_at=now,
             data=data,
         )
@@ -208,6 +210,7 @@ class ModerationQueries:
                     .where(table.learner_id == target.learner_id, table.reset_by.is_(None))
                     .values(reset_by=action)
                 )
+            rebuild_rollup(conn, target.learner_id)  # none of their attempts counts now
             sql.run(q.DROP_CARDS, learner)
             sql.run(q.DROP_OPEN_QUESTION, learner)
             return action

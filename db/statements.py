@@ -141,6 +141,17 @@ ADD_ATTEMPT = Statement(
     """,
     times=("answered_at",),
 )
+# Add an answer to the leaderboard's rollup (db/leaderboard.py), in its transaction.
+ADD_TO_ROLLUP = Statement(
+    """
+    INSERT INTO leaderboard_days (learner_id, day, topic, platform, guild_id, xp, answers, correct)
+    SELECT id, :day, :topic, platform, guild_id, :xp, 1, :correct FROM learners
+    WHERE id = :learner_id
+    ON CONFLICT (learner_id, day, topic) DO UPDATE
+    SET xp = leaderboard_days.xp + excluded.xp, answers = leaderboard_days.answers + 1,
+        correct = leaderboard_days.correct + excluded.correct
+    """
+)
 ADD_REVIEW_LOG = Statement(
     """
     INSERT INTO review_logs (learner_id, question_id, rating, reviewed_at, duration_ms)
@@ -202,6 +213,21 @@ def from_sqlite_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+# PostgreSQL text cannot hold NUL (SQLite can): every database stores U+FFFD in its place, so a
+# name or answer with one is kept alike everywhere instead of failing on one of them.
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def db_text(value: str) -> str:
+    return value.replace(NUL, REPLACEMENT) if NUL in value else value
+
+
+def _storable(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not any(isinstance(v, str) and NUL in v for v in params.values()):
+        return params  # the common case: no copy
+    return {k: db_text(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
 class Sql:
     """Runs named statements on ``conn``, in whatever transaction it is in."""
 
@@ -213,11 +239,13 @@ class Sql:
 
     def run(self, statement: Statement, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it changed."""
+        params = _storable(params)
         if self._raw is None:
             return int(self._conn.execute(statement.clause, dict(params)).rowcount)
         return int(self._raw.execute(statement.sql, _to_sqlite(statement, params)).rowcount)
 
     def rows(self, statement: Statement, params: Mapping[str, Any]) -> list[Row]:
+        params = _storable(params)
         if self._raw is None:
             return [row._mapping for row in self._conn.execute(statement.clause, dict(params))]
         cursor = self._raw.execute(statement.sql, _to_sqlite(statement, params))

@@ -37,7 +37,7 @@ from db import statements as q
 from db.cache import MISSING, Lru
 from db.database import Database, connect
 from db.errors import StoreError
-from db.leaderboard import leaderboard
+from db.leaderboard import day_number, leaderboard
 from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
@@ -49,6 +49,16 @@ T = TypeVar("T")
 # are counted one by one (~550 bytes each): 50,000 is ~600 learners with 80 cards each.
 LEARNERS_CACHED = 10_000
 CARDS_CACHED = 50_000
+
+# Integer columns are 32-bit on PostgreSQL: a question answered weeks after it was asked is
+# recorded with this time instead of failing there (SQLite would store any size).
+MAX_MS = 2**31 - 1
+# Ids are kept whole or refused: cutting one short could make two users one.
+ID_COLUMNS = {
+    "platform": Learner.platform,
+    "user id": Learner.user_id,
+    "guild id": Learner.guild_id,
+}
 
 Cards = Mapping[str, CardState]
 LearnerKey = tuple[str, str, str]
@@ -131,6 +141,10 @@ class SqlStore:
         """The learner's id, created on first use. A new display name is stored at the next
         call that brings it; an unchanged one costs nothing."""
         key = (ref.platform, ref.user_id, ref.guild_id)
+        for what, value in zip(ID_COLUMNS, key, strict=True):
+            length = ID_COLUMNS[what].type.length
+            if length is not None and len(value) > length:
+                raise ValueError(f"the {what} is longer than {length} characters")
         name = ref.display_name[:100]
         known = self._learners.get(key)
         if known is not MISSING and known[1] == name:
@@ -214,14 +228,24 @@ class SqlStore:
             row = sql.first(q.CARD_OF, params)
             first_answer = row is None
             attempt, card = decide(build(CardState, row) if row else None)
-            sql.run(q.ADD_ATTEMPT, columns_of(attempt, learner_id=learner_id))
+            duration_ms = min(attempt.time_to_answer_ms, MAX_MS)
+            stored = columns_of(attempt, learner_id=learner_id, time_to_answer_ms=duration_ms)
+            sql.run(q.ADD_ATTEMPT, stored)
+            rollup = {
+                "learner_id": learner_id,
+                "day": day_number(attempt.answered_at),
+                "topic": attempt.topic,
+                "xp": attempt.points,
+                "correct": int(attempt.correct),
+            }
+            sql.run(q.ADD_TO_ROLLUP, rollup)
             sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
             log_row = {
                 "learner_id": learner_id,
                 "question_id": card.question_id,
                 "rating": card.last_rating,
                 "reviewed_at": attempt.answered_at,
-                "duration_ms": attempt.time_to_answer_ms,
+                "duration_ms": duration_ms,
             }
             sql.run(q.ADD_REVIEW_LOG, log_row)
             return attempt, card

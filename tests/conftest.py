@@ -18,6 +18,7 @@ from bot.tutor.service import Tutor
 from db import SqlStore, open_store
 from db.database import AsyncServer
 from tests.helpers import SAMPLE_BANK, Clock
+from tests.postgres import INSTALL, PostgresServer, find_bin_dir, require_postgres
 
 
 @pytest.fixture
@@ -25,20 +26,85 @@ def bank() -> Bank:
     return load_bank(SAMPLE_BANK)
 
 
+# --- The databases the store's tests run on ------------------------------------------------------
+#
+# A test that takes ``db_url`` (or ``store``, or anything built on it) runs on SQLite and on a
+# real PostgreSQL server; a test that takes ``store`` also runs through SQLAlchemy's async engine
+# on aiosqlite. Tests of SQLite's own behaviour take ``sqlite_url``.
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        if "store" in metafunc.fixturenames:
+            params = ["threaded-sqlite", "async-engine", "postgresql"]
+        else:
+            params = ["sqlite", "postgresql"]
+        metafunc.parametrize("backend", params, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session, started here and stopped at the end."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = (
+            "PostgreSQL server binaries not found (initdb, pg_ctl): run "
+            f"'{INSTALL}' (or set TUTOR_TEST_PG_BIN to their directory)"
+        )
+        if require_postgres():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(f"{message}; skipped outside CI and `make test`")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL server, dropped after the test."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'tutor.db'}"
 
 
-@pytest.fixture(params=["threaded-sqlite", "async-engine"])
-async def store(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[SqlStore]:
-    """The store as it runs on SQLite, and through SQLAlchemy's async engine (aiosqlite here),
-    the path a database server such as PostgreSQL takes."""
-    if request.param == "threaded-sqlite":
-        store = await open_store(db_url)
-    else:
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return sqlite_url
+
+
+@pytest.fixture
+async def store(backend: str, db_url: str) -> AsyncIterator[SqlStore]:
+    """The store as it runs on SQLite; through SQLAlchemy's async engine on aiosqlite (the path
+    a database server takes, on a file); and on PostgreSQL."""
+    if backend == "async-engine":
         store = SqlStore(db_url, AsyncServer(make_url(db_url)))
         await store.upgrade()
+    else:
+        store = await open_store(db_url)
     yield store
     await store.close()
 

@@ -62,6 +62,17 @@ NOT_ZONES = {
 }
 
 
+def migrations_head() -> str:
+    """The newest migration revision (the lead re-chains revisions when merging branches)."""
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 class Clock:
     """A clock the test moves by hand."""
 
@@ -138,6 +149,21 @@ def answered_once(db: Path) -> tuple[subprocess.Popen, str]:
     while "Correct!" not in seen and time.monotonic() < deadline:
         seen += proc.stdout.readline()
     return proc, seen
+
+
+async def select(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` read through a connection of its own (not the store's), on SQLite or
+    PostgreSQL: what another process would see. Booleans come back as 0/1 on SQLite."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
 
 
 def attempts(db: Path) -> list[tuple[Any, ...]]:

@@ -45,6 +45,14 @@ def test_url_secrets_cover_decoded_and_encoded_forms():
     assert "require" not in pieces and "ada" not in pieces
 
 
+def test_a_url_without_secrets_is_not_one():
+    """Messages name such a database instead of saying "[redacted]" (a server reached without
+    a password, a SQLite file)."""
+    assert url_secrets("postgresql+asyncpg://tutor@127.0.0.1:5432/t?sslmode=require") == []
+    assert url_secrets("sqlite+aiosqlite:///data/tutor.db") == []
+    assert url_secrets("postgresql://ada:pw@db/t")[0] == "postgresql://ada:pw@db/t"
+
+
 def test_the_log_filter_redacts_messages_arguments_and_tracebacks():
     url = "postgresql://ada:S3cret%2Fpw@db/t?token=S3cretTk"
     # A driver's own rendering of the URL differs from the setting: found as a URL.

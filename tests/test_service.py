@@ -7,7 +7,7 @@ from bot.console import render
 from bot.tutor.replies import Kind
 from bot.tutor.service import MAX_ANSWER_CHARS, Tutor, Window
 from db import open_store
-from tests.helpers import learner
+from tests.helpers import learner, select
 
 
 async def test_quiz_answer_records_one_attempt(tutor, store, clock):
@@ -27,17 +27,12 @@ async def test_quiz_answer_records_one_attempt(tutor, store, clock):
 
 
 async def test_time_to_answer_is_measured_from_the_question(tutor, store, clock, db_url):
-    import sqlite3
-
     ada = learner()
     await tutor.quiz(ada)
     clock.advance(seconds=7.5)
     await tutor.answer(ada, "1")
-    with sqlite3.connect(db_url.split(":///", 1)[1]) as raw:
-        assert raw.execute("select time_to_answer_ms, answer from attempts").fetchone() == (
-            7500,
-            "Wrong one",
-        )
+    rows = await select(db_url, "select time_to_answer_ms, answer from attempts")
+    assert rows == [(7500, "Wrong one")]
 
 
 async def test_invalid_answers_record_nothing(tutor, store):

@@ -1,4 +1,4 @@
-"""The SQLite store: migrations, durability settings, attempts and the leaderboard."""
+"""The store on SQLite and PostgreSQL: migrations, durability, attempts and the leaderboard."""
 
 import asyncio
 import sqlite3
@@ -13,13 +13,9 @@ from bot.tutor.review import review
 from bot.tutor.service import NewAttempt
 from bot.tutor.session import OpenQuestion
 from db import DatabaseCorrupt, StoreError, open_store
-from tests.helpers import learner
+from tests.helpers import learner, select
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def sqlite_path(url: str) -> str:
-    return url.split(":///", 1)[1]
 
 
 async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
@@ -29,8 +25,8 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url, store):
     await second.close()
 
 
-async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url):
-    store = await open_store(db_url)
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url):
+    store = await open_store(sqlite_url)
 
     def pragmas(conn):
         return tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in PRAGMAS)
@@ -83,11 +79,11 @@ async def record(store, lid: int, open_: OpenQuestion, new: NewAttempt) -> bool:
 async def test_attempt_is_committed_when_record_returns(db_url, store):
     lid = await store.learner_id(learner())
     assert await answer(store, lid, "q1", True, 10, T0)
-    # A separate, plain sqlite3 connection sees it at once: it is on disk, not in a session.
-    with sqlite3.connect(sqlite_path(db_url)) as raw:
-        rows = raw.execute("select question_id, correct, points, time_to_answer_ms from attempts")
-        assert rows.fetchall() == [("q1", 1, 10, 1500)]
-        assert raw.execute("select count(*) from open_questions").fetchone() == (0,)
+    # A separate connection sees it at once: it is committed, not waiting in a session.
+    columns = "question_id, correct, points, time_to_answer_ms"
+    rows = await select(db_url, f"select {columns} from attempts")
+    assert rows == [("q1", True, 10, 1500)]
+    assert await select(db_url, "select count(*) from open_questions") == [(0,)]
 
 
 async def test_an_open_question_is_answered_once(store):
@@ -200,8 +196,7 @@ async def test_review_cards_and_log_are_stored_with_the_attempt(store, db_url):
     assert sorted(cards) == ["q1", "q2"]
     assert cards["q1"].last_rating == Rating.Again
     assert cards["q1"].due.tzinfo is not None
-    with sqlite3.connect(sqlite_path(db_url)) as raw:
-        logs = raw.execute("select question_id, rating from review_logs order by id").fetchall()
+    logs = await select(db_url, "select question_id, rating from review_logs order by id")
     assert logs == [("q1", 3), ("q2", 3), ("q1", 1)]
 
 

@@ -27,7 +27,7 @@ from db.statements import (
     from_sqlite_time,
     to_sqlite_time,
 )
-from tests.helpers import learner
+from tests.helpers import learner, select
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, 250, tzinfo=UTC)
 
@@ -38,16 +38,16 @@ def card(question_id: str, last_review: datetime, state: int = 2) -> CardState:
     )
 
 
-@pytest.fixture(params=["sqlite3", "sqlalchemy"])
-async def run(request, db_url):
-    """Run ``op(Sql)`` in one transaction: straight on sqlite3 (the store's threads), or through
-    SQLAlchemy's text() (aiosqlite here: the path database servers take)."""
-    store = await open_store(db_url)  # migrated
+@pytest.fixture(params=["sqlite3", "sqlalchemy", "postgresql"])
+async def run(request, sqlite_url):
+    """Run ``op(Sql)`` in one transaction: straight on sqlite3 (the store's threads), through
+    SQLAlchemy's text() on aiosqlite (the path database servers take), or on PostgreSQL."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else sqlite_url
+    store = await open_store(url)  # migrated
     learner_id = await store.learner_id(learner())
     await store.close()
-    path = db_url.split(":///", 1)[1]
     if request.param == "sqlite3":
-        engine = create_engine(f"sqlite:///{path}")
+        engine = create_engine(url.replace("+aiosqlite", ""))
 
         async def call(op):
             with engine.begin() as conn:
@@ -56,7 +56,7 @@ async def run(request, db_url):
         yield call
         engine.dispose()
     else:
-        async_engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        async_engine = create_async_engine(url)
 
         async def call(op):
             async with async_engine.begin() as conn:
@@ -163,17 +163,15 @@ async def test_closing_the_store_commits_every_write_queued_before(db_url):
     await asyncio.sleep(0)  # all queued
     await store.close()
     assert all(w.done() and w.exception() is None for w in writes)
-    with sqlite3.connect(db_url.split(":///", 1)[1]) as raw:
-        zones = raw.execute("SELECT DISTINCT timezone FROM learners").fetchall()
-    assert zones == [("Asia/Tokyo",)]
+    assert await select(db_url, "SELECT DISTINCT timezone FROM learners") == [("Asia/Tokyo",)]
 
 
-async def test_writes_wait_for_another_process_on_a_thread_in_order(db_url):
+async def test_writes_wait_for_another_process_on_a_thread_in_order(sqlite_url):
     """Another process holds the write lock: writes wait for it on the writer thread while the
     event loop goes on, keep their order, and one given up meanwhile is never run."""
-    store = await open_store(db_url)
+    store = await open_store(sqlite_url)
     lid = await store.learner_id(learner())
-    other = sqlite3.connect(db_url.split(":///", 1)[1], isolation_level=None)
+    other = sqlite3.connect(sqlite_url.split(":///", 1)[1], isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # the write lock
     first = asyncio.create_task(store.set_timezone(lid, "Asia/Tokyo"))
     await asyncio.sleep(0.05)
@@ -193,20 +191,20 @@ async def test_writes_wait_for_another_process_on_a_thread_in_order(db_url):
     await store.close()
 
 
-async def test_checkpoints_keep_the_wal_bounded(db_url, bank):
+async def test_checkpoints_keep_the_wal_bounded(sqlite_url, bank):
     """The writer's connection never checkpoints (it writes on the event loop); the reader
     threads do, often enough that the WAL does not grow with every answer."""
     from pathlib import Path
 
     from bot.tutor.service import Tutor
 
-    store = await open_store(db_url)
+    store = await open_store(sqlite_url)
     tutor = Tutor(bank, store, shuffle=False)
     for i in range(1500):
         who = learner(f"L{i % 20}")
         question = await tutor.quiz(who)
         await tutor.answer(who, "1" if question.choices else "(None, 5)")
-    wal = Path(db_url.split(":///", 1)[1] + "-wal")
+    wal = Path(sqlite_url.split(":///", 1)[1] + "-wal")
     wal_mb = wal.stat().st_size / 1e6  # noqa: ASYNC240 (a test, after the writes)
     await store.close()
     assert wal_mb < 32  # without checkpoints: ~1500 answers x ~12 pages x 4 KiB, ~70 MB

@@ -39,3 +39,37 @@ def test_the_setuptools_floor_reads_the_license_field():
     ]
     assert not setuptools.specifier.contains("76.1.0")
     assert setuptools.specifier.contains("77.0.0")
+
+
+def _without_postgres(tmp_path, **env):
+    """The PostgreSQL run of one store test, where PostgreSQL is not installed."""
+    import os
+    import sys
+
+    empty = tmp_path / "no-postgres"
+    empty.mkdir(exist_ok=True)
+    variables = {k: v for k, v in os.environ.items() if k not in ("CI", "TUTOR_TEST_POSTGRES")}
+    variables.update(TUTOR_TEST_PG_BIN=str(empty), **env)
+    test = (
+        "tests/test_store_values.py::test_a_database_error_names_the_database_without_its_password"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=variables,
+        timeout=300,
+    )
+
+
+def test_without_postgresql_ci_and_make_test_fail_and_a_developer_is_told(tmp_path):
+    """CI (CI=true) and `make test` fail the PostgreSQL tests, with the command to install it;
+    elsewhere (plain pytest, make test-fast) they are skipped, with the same reason shown."""
+    skipped = _without_postgres(tmp_path)
+    assert skipped.returncode == 0, skipped.stdout
+    assert "1 skipped" in skipped.stdout and "apt-get install postgresql" in skipped.stdout
+    for env in ({"CI": "true"}, {"TUTOR_TEST_POSTGRES": "require"}):
+        failed = _without_postgres(tmp_path, **env)
+        assert failed.returncode == 1, failed.stdout
+        assert "1 error" in failed.stdout and "apt-get install postgresql" in failed.stdout
