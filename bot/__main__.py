@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
-weights fetch | sync-commands``.
+"""Command line: ``python -m bot run | chat | content check | run-snippet | runner serve |
+db upgrade | weights fetch | sync-commands``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 
@@ -85,6 +85,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     snippet.add_argument("file", help="a Python file, or - for standard input")
     snippet.add_argument("--json", action="store_true", help="the result as one JSON object")
+    snippet.add_argument(
+        "--runner-url",
+        default=None,
+        help="send it through a runner fleet (redis://HOST:PORT/DB) instead of a local sandbox",
+    )
+
+    runner = sub.add_parser("runner", help="the snippet runner as its own service").add_subparsers(
+        dest="runner_command", required=True
+    )
+    serve = runner.add_parser(
+        "serve", help="run the sandboxed pool: on a Unix socket, or as a fleet host with --url"
+    )
+    serve.add_argument("--url", default=None, help="redis://HOST:PORT/DB: serve a runner fleet")
+    serve.add_argument("--workers", type=int, default=None, help="warm workers (default: cores)")
+    serve.add_argument("--socket", type=Path, default=None, help="default: data/runner.sock")
+    serve.add_argument("--socket-group", default=None, help="group allowed to use the socket")
+    serve.add_argument("--name", default=None, help="this fleet host's name (default: hostname)")
+    serve.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
 
     weights = sub.add_parser("weights", help="pretrained weights for the sandbox").add_subparsers(
         dest="weights_command", required=True
@@ -108,6 +126,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "database_url", None) is not None:
         overrides["database_url"] = args.database_url
     return Settings(**overrides)
+
+
+def _with_runner(settings: Settings, **changes: Any) -> Settings:
+    """Settings with the runner fields given on the command line (None: unchanged), checked."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    runner = settings.runner.model_validate({**settings.runner.model_dump(), **given})
+    return settings.model_copy(update={"runner": runner})
 
 
 def _load(settings: Settings) -> Bank:
@@ -260,7 +285,16 @@ def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -
         case "run-snippet":
             from bot.runner.cli import run_snippet
 
+            if args.runner_url is not None:
+                settings = _with_runner(settings, url=args.runner_url)
             return run_snippet(settings, args.file, args.json)
+        case "runner":
+            from bot.runner.cli import serve
+
+            settings = _with_runner(
+                settings, url=args.url, workers=args.workers, socket_path=args.socket
+            )
+            return serve(settings, args.socket_group, args.name, args.exit_with_stdin)
         case "weights":
             from bot.runner.cli import weights_fetch
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from bot.runner.api import SandboxUnavailable, SnippetRunner
-from bot.runner.cache import ResultCache
+from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
+from bot.runner.fleet import FleetRunner
 from bot.runner.gate import RunGate
-from bot.runner.pool import Runner
+from bot.runner.local import LocalService
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Moderator
@@ -60,20 +60,26 @@ class Services:
         await self.store.close()
 
 
-def build_runner(settings: Settings) -> Runner:
-    """The sandboxed runner, not started. Verified content snippets ("Run it" under a
-    question) are answered from the results cache."""
-    return Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
+def build_runner(settings: Settings) -> LocalService | FleetRunner:
+    """The bot's runner client, not started. The bot process never spawns a sandbox: by default
+    it talks to the runner service on ``runner.socket_path`` (bot.runner.local starts one as a
+    child when none answers there, and restarts it if it dies); with ``runner.url`` it sends
+    jobs to a runner fleet through Redis (bot.runner.fleet). Verified content snippets ("Run it"
+    under a question) are answered from the runner's results cache."""
+    if settings.runner.url is not None:
+        return FleetRunner(settings.runner, cooldown_s=settings.discord.run_cooldown_s)
+    return LocalService(settings.runner)
 
 
-async def start_runner(settings: Settings) -> Runner | None:
+async def start_runner(settings: Settings) -> LocalService | FleetRunner | None:
     """The runner, warming up in the background; None (and /run says so) when snippets cannot
-    run on this machine (no bubblewrap)."""
+    run on this machine (no bubblewrap), or the runner cannot be reached."""
     runner = build_runner(settings)
     try:
         await runner.start()
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, RunRefused, OSError) as exc:
         log.warning("snippets cannot run here, /run is disabled: %s", exc)
+        await runner.close()
         return None
     return runner
 

@@ -65,6 +65,17 @@ class RunnerSettings(BaseModel):
     cache_dir: Path = Field(
         default=Path("data/runner-cache"), description="results of verified content snippets"
     )
+    # Where the bot finds its runner (docs/deploy.md). None: the runner service on
+    # ``socket_path``, started by the bot as a child when none answers there. ``redis://HOST:
+    # PORT/DB``: a fleet of runner hosts behind Redis Streams (bot.runner.fleet).
+    url: str | None = Field(default=None, pattern=r"^rediss?://")
+    socket_path: Path = Field(
+        default=Path("data/runner.sock"), description="the local runner service's Unix socket"
+    )
+    # Fleet: a runner host renews its running jobs every heartbeat_s; a job not renewed for
+    # lost_after_s is answered "lost" (its host died) and never run again.
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    lost_after_s: float = Field(default=15.0, gt=0)
 
 
 class DiscordSettings(BaseModel):

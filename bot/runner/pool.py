@@ -264,6 +264,20 @@ class Runner:
             self._refuse_while_recovering()
             raise
 
+    # --- for a fleet host (bot.runner.host) ----------------------------------------------------
+
+    def free(self) -> bool:
+        """Whether a snippet given now would start at once: a warm worker is waiting, a slot is
+        free and nothing is queued."""
+        return bool(self._idle) and self._running < self.settings.workers and not self._queue
+
+    async def wait_free(self) -> None:
+        """Wait until ``free()``: a fleet host takes a job from the shared queue only then, so
+        no host sits on work another could start."""
+        while not self.free():
+            self._changed.clear()
+            await self._changed.wait()
+
     # --- internals -----------------------------------------------------------------------------
 
     def _pump(self) -> None:

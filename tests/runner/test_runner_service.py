@@ -1,0 +1,140 @@
+"""The runner as its own service (bot.runner.service) and the bot's client of it
+(bot.runner.local): the bot process never spawns a sandbox, the runner gets none of the bot's
+secrets, a runner that dies mid-job answers ``lost`` and comes back by itself, and a runner
+already on the socket is used instead of a second one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.runner.local import LocalService, RunnerRestarting
+from bot.runner.result import Status
+from bot.settings import RunnerSettings
+from tests.runner.helpers import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
+
+pytestmark = pytest.mark.slow
+
+SLEEPER = "import time\nprint('started', flush=True)\ntime.sleep(25)\nprint('finished')\n"
+
+
+def limits(tmp_path: Path) -> RunnerSettings:
+    return TEST_LIMITS.model_copy(
+        update={"workers": 1, "socket_path": tmp_path / "runner.sock", "cache_dir": tmp_path}
+    )
+
+
+@pytest.fixture
+async def service(tmp_path: Path, planted_secrets: None) -> AsyncIterator[LocalService]:
+    runner = LocalService(limits(tmp_path))
+    await runner.start()
+    yield runner
+    await runner.close()
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the direct children of ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            found.append((int(entry), name))
+    return found
+
+
+def environment_of(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/environ").read_bytes()
+
+
+async def run_until_admitted(service: LocalService, code: str) -> object:
+    """Run ``code``; while the runner is coming back after a crash, try again (a person would)."""
+    for _ in range(60):
+        try:
+            return await service.run(code, "ada")
+        except RunnerRestarting:
+            await asyncio.sleep(1)
+    raise AssertionError("the runner did not come back within a minute")
+
+
+async def test_the_bot_runs_snippets_through_a_child_service_without_its_secrets(service):
+    result = await service.run("import tensorflow as tf\nprint(tf.constant(2) * 21)", "ada")
+
+    assert result.status is Status.OK, result
+    assert "42" in result.stdout
+    assert service.child is not None
+    # The bot process itself started only the runner: no bubblewrap among its children.
+    mine = children(os.getpid())
+    assert (service.child.pid, "python") in [(p, n[:6]) for p, n in mine]
+    assert not [n for _, n in mine if "bwrap" in n], mine
+    assert any("bwrap" in n for _, n in children(service.child.pid))
+    # The runner never sees the Discord token or the database URL (the sandbox sees less).
+    environ = environment_of(service.child.pid)
+    assert PLANTED_TOKEN.encode() not in environ
+    assert PLANTED_DB_URL.encode() not in environ
+
+
+async def test_a_runner_killed_mid_job_answers_lost_once_and_comes_back(service):
+    assert service.child is not None
+    first = service.child.pid
+    running = asyncio.ensure_future(service.run(SLEEPER, "ada"))
+    await asyncio.sleep(0.5)
+    while (await service.ping() or {}).get("running", 0) == 0:  # noqa: ASYNC110 (another process)
+        await asyncio.sleep(0.2)
+    os.kill(first, signal.SIGKILL)
+
+    result = await asyncio.wait_for(running, 30)
+
+    assert result.status is Status.LOST
+    assert result.explanation and "not run again" in result.explanation
+    again = await run_until_admitted(service, "print('back')")
+    assert getattr(again, "stdout", "") == "back\n"
+    assert service.child is not None and service.child.pid != first
+
+
+async def test_a_crashing_snippet_leaves_the_runner_service_up(service):
+    assert service.child is not None
+    pid = service.child.pid
+
+    result = await service.run("import os\nos.abort()", "ada")
+
+    assert result.status is Status.CRASHED
+    assert service.child.returncode is None and service.child.pid == pid
+    assert (await service.run("print('still here')", "ada")).stdout == "still here\n"
+
+
+async def test_a_runner_already_on_the_socket_is_used_not_started_again(service, tmp_path):
+    attached = LocalService(limits(tmp_path))
+    only_attach = LocalService(limits(tmp_path), spawn=False)
+    try:
+        await attached.start()
+        result = await only_attach.run("print('shared')", "bea")
+        assert attached.child is None and only_attach.child is None
+        assert result.stdout == "shared\n"
+    finally:
+        await attached.close()
+        await only_attach.close()
+    # Closing a client that only attached leaves the runner serving.
+    assert await service.ping() is not None
+
+
+async def test_closing_the_bot_stops_its_runner_and_removes_the_socket(tmp_path):
+    runner = LocalService(limits(tmp_path))
+    await runner.start()
+    assert runner.child is not None
+    child = runner.child
+
+    await runner.close()
+
+    assert child.returncode is not None
+    assert not (tmp_path / "runner.sock").exists()
