@@ -203,3 +203,26 @@ async def test_run_snippet_sends_one_snippet_through_the_fleet(fleet: Fleet, tmp
     assert result["status"] == "ok"
     assert result["models"][0]["output_shape"] == "(None, 5)"
     assert set(result) >= {"stdout", "stderr", "exception", "limit", "explanation", "notes"}
+
+
+async def test_a_host_presumed_dead_that_wakes_up_never_answers_twice(fleet: Fleet):
+    host = await fleet.add_host("a")
+    client = await fleet.client()
+    try:
+        stalled = asyncio.ensure_future(client.run(SLEEP.format(s=2), "ada"))
+        (job,) = await until_running(client)
+        host.send_signal(signal.SIGSTOP)  # a long stall: no heartbeat, the job goes quiet
+        try:
+            result = await asyncio.wait_for(stalled, LOST_AFTER_S + 30)
+        finally:
+            host.send_signal(signal.SIGCONT)
+        assert result.status is Status.LOST
+
+        # Awake, the host finishes the snippet, but its result is not delivered: the job was
+        # answered already, and only once.
+        await asyncio.sleep(5)
+        assert await client.redis.llen(result_key(str(job["message_id"]))) == 0  # type: ignore[misc]
+        assert await jobs_done(client) == {}
+        assert host.returncode is None
+    finally:
+        await client.close()

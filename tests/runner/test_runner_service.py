@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from bot.runner.local import LocalService, RunnerRestarting
 from bot.runner.result import Status
 from bot.settings import RunnerSettings
+from tests.helpers import ROOT, chat_argv
 from tests.runner.helpers import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
 
 pytestmark = pytest.mark.slow
@@ -138,3 +140,26 @@ async def test_closing_the_bot_stops_its_runner_and_removes_the_socket(tmp_path)
 
     assert child.returncode is not None
     assert not (tmp_path / "runner.sock").exists()
+
+
+def test_the_terminal_chat_runs_snippets_through_its_own_runner_service(tmp_path: Path):
+    """`python -m bot chat` (and so `make run` without a token) starts the runner service on
+    the first /run and stops it on the way out."""
+    socket = tmp_path / "runner.sock"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUTOR_")}
+    env |= {
+        "TUTOR_RUNNER__SOCKET_PATH": str(socket),
+        "TUTOR_RUNNER__WORKERS": "1",
+        "TUTOR_RUNNER__WARMUP_MODELS": "[]",
+        "TUTOR_RUNNER__CACHE_DIR": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        chat_argv(tmp_path / "tutor.db"),
+        input="/run import tensorflow as tf; print(int(tf.constant(6) * 7))\n/quit\n",
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "Ran successfully" in done.stdout and "42" in done.stdout, done.stdout
+    assert "runner service on" in done.stderr  # a child process served it
+    assert not socket.exists()  # and stopped with the chat
