@@ -1,4 +1,5 @@
 """``python -m bench answers|runner|discord [--content-dir DIR]``: run one benchmark.
+``python -m bench runner --fleet``: the runner through Redis versus the local runner service.
 
 The benchmarks live in the checkout, not in the installed package (``bot`` never imports them),
 and take the same Settings as the bot: from the environment, and ``--content-dir``.
@@ -24,10 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
     parser.add_argument("--content-dir", type=Path, help="question files (default: content/)")
+    parser.add_argument(
+        "--fleet", action="store_true", help="runner: through Redis vs the local runner service"
+    )
     args = parser.parse_args(argv)
+    if args.fleet and args.name != "runner":
+        parser.error("--fleet goes with the runner benchmark")
     settings = Settings(content_dir=args.content_dir) if args.content_dir else Settings()
     logs.setup(secrets=logs.url_secrets(settings.database_url.get_secret_value()))
-    module = importlib.import_module(f"bench.{BENCHMARKS[args.name]}")
+    module = importlib.import_module(f"bench.{'fleet' if args.fleet else BENCHMARKS[args.name]}")
     result: int = asyncio.run(module.main(settings))
     return result
 

@@ -97,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = runner.add_parser(
         "serve", help="run the sandboxed pool: on a Unix socket, or as a fleet host with --url"
     )
-    serve.add_argument("--url", default=None, help="redis://HOST:PORT/DB: serve a runner fleet")
+    serve.add_argument(
+        "--url", dest="runner_url", default=None, help="redis://HOST:PORT/DB: serve a runner fleet"
+    )
     serve.add_argument("--workers", type=int, default=None, help="warm workers (default: cores)")
     serve.add_argument("--socket", type=Path, default=None, help="default: data/runner.sock")
     serve.add_argument("--socket-group", default=None, help="group allowed to use the socket")
@@ -125,12 +127,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["content_dir"] = args.content_dir
     if getattr(args, "database_url", None) is not None:
         overrides["database_url"] = args.database_url
-    return Settings(**overrides)
-
-
-def _with_runner(settings: Settings, **changes: Any) -> Settings:
-    """Settings with the runner fields given on the command line (None: unchanged), checked."""
-    given = {k: v for k, v in changes.items() if v is not None}
+    settings = Settings(**overrides)
+    # The runner's fields given on the command line (run-snippet, runner serve), checked alike.
+    names = {"url": "runner_url", "workers": "workers", "socket_path": "socket"}
+    given = {f: getattr(args, n) for f, n in names.items() if getattr(args, n, None) is not None}
+    if not given:
+        return settings
     runner = settings.runner.model_validate({**settings.runner.model_dump(), **given})
     return settings.model_copy(update={"runner": runner})
 
@@ -264,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = logs.url_secrets(settings.database_url.get_secret_value())
     if settings.discord_token:
         secrets.append(settings.discord_token.get_secret_value())
+    if settings.runner.url is not None:
+        secrets += logs.url_secrets(settings.runner.url.get_secret_value())
     logs.setup(secrets=secrets)
     try:
         return _command(args, settings, secrets)
@@ -285,15 +289,10 @@ def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -
         case "run-snippet":
             from bot.runner.cli import run_snippet
 
-            if args.runner_url is not None:
-                settings = _with_runner(settings, url=args.runner_url)
             return run_snippet(settings, args.file, args.json)
         case "runner":
             from bot.runner.cli import serve
 
-            settings = _with_runner(
-                settings, url=args.url, workers=args.workers, socket_path=args.socket
-            )
             return serve(settings, args.socket_group, args.name, args.exit_with_stdin)
         case "weights":
             from bot.runner.cli import weights_fetch

@@ -9,8 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner, RunRefused
 from bot.runner.result import RunResult
@@ -56,6 +54,8 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
 
 
 async def _through_fleet(settings: Settings, code: str) -> RunResult:
+    from redis.exceptions import RedisError
+
     from bot.runner.fleet import FleetRunner
 
     runner = FleetRunner(settings.runner)

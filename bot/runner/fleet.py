@@ -51,6 +51,7 @@ PREFIX = "tutor:runner:"
 STREAM = PREFIX + "jobs"
 GROUP = "hosts"
 HOSTS = PREFIX + "hosts"  # sorted set: host name -> until when (ms) it counts as up
+IDLE = PREFIX + "idle"  # hash: host name -> warm workers free at its last heartbeat
 DONE = PREFIX + "done"  # hash: host name -> jobs it answered (for operators and tests)
 MOVED = PREFIX + "moved"  # channel: the queue moved (a job was taken or withdrawn)
 RESULT_TTL_S = 600  # a result nobody collected (its bot died) is dropped after this
@@ -185,7 +186,7 @@ class FleetRunner:
         assert settings.url is not None
         self.settings = settings
         self.cooldown_s = cooldown_s
-        self.redis = connect(settings.url)
+        self.redis = connect(settings.url.get_secret_value())
         self.name = f"bot-{id(self)}"
         self._moved = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None

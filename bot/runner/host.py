@@ -19,8 +19,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -29,6 +29,7 @@ from bot.runner.fleet import (
     DONE,
     GROUP,
     HOSTS,
+    IDLE,
     MOVED,
     RESULT_TTL_S,
     STREAM,
@@ -73,7 +74,7 @@ class FleetHost:
         self.settings = settings
         self.pool = pool
         self.name = name or default_name()
-        self.redis = connect(settings.url)
+        self.redis = connect(settings.url.get_secret_value())
         self.running: dict[str, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
 
@@ -101,6 +102,7 @@ class FleetHost:
                 await heart
             with contextlib.suppress(RedisError):
                 await self.redis.zrem(HOSTS, self.name)
+                await cast(Awaitable[int], self.redis.hdel(IDLE, self.name))
             await self.redis.aclose()
 
     async def _take_jobs(self) -> None:
@@ -152,6 +154,7 @@ class FleetHost:
         s = self.settings
         now_ms = int((await self.redis.time())[0]) * 1000
         await self.redis.zadd(HOSTS, {self.name: now_ms + int(3 * s.heartbeat_s * 1000)})
+        await cast(Awaitable[int], self.redis.hset(IDLE, self.name, str(self.pool.stats()["idle"])))
         if self.running:
             # Renew our running jobs: claimed by ourselves, their idle time starts again.
             await self.redis.xclaim(STREAM, GROUP, self.name, 0, list(self.running), justid=True)

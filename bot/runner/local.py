@@ -40,14 +40,15 @@ class RunnerRestarting(RunRefused):
 class LocalService:
     """A SnippetRunner over the runner service's socket. See the module docstring.
 
-    ``spawn``: start (and restart) a child runner when none answers; False only attaches."""
+    ``spawn`` (default: ``settings.spawn``): start (and restart) a child runner when none
+    answers; False only attaches."""
 
     def __init__(
-        self, settings: RunnerSettings, *, spawn: bool = True, start_within_s: float = 60.0
+        self, settings: RunnerSettings, *, spawn: bool | None = None, start_within_s: float = 60.0
     ) -> None:
         self.settings = settings
         self.path = settings.socket_path
-        self.spawn = spawn
+        self.spawn = settings.spawn if spawn is None else spawn
         self.start_within_s = start_within_s
         self.child: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()

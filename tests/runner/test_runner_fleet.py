@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from bot.runner.fleet import DONE, GROUP, STREAM, FleetRunner, result_key
+from bot.runner.fleet import DONE, GROUP, STREAM, FleetRunner, NoRunners, result_key
 from bot.runner.gate import CoolingDown
 from bot.runner.pool import AlreadyRunning, QueueFull
 from bot.runner.result import Status
@@ -44,7 +45,7 @@ def redis_url() -> Iterator[str]:
 def fleet_limits(url: str, tmp_path: Path, **changes: object) -> RunnerSettings:
     return TEST_LIMITS.model_copy(
         update={
-            "url": url, "workers": 1, "cache_dir": tmp_path, "heartbeat_s": 0.5,
+            "url": SecretStr(url), "workers": 1, "cache_dir": tmp_path, "heartbeat_s": 0.5,
             "lost_after_s": LOST_AFTER_S, **changes,
         }
     )  # fmt: skip
@@ -58,9 +59,11 @@ class Fleet:
         self.hosts: dict[str, asyncio.subprocess.Process] = {}
 
     async def add_host(self, name: str) -> asyncio.subprocess.Process:
-        env = dict(os.environ, TUTOR_RUNNER=self.settings.model_dump_json())
+        assert self.settings.url is not None
+        url = self.settings.url.get_secret_value()  # a secret: not in the JSON of the settings
+        env = dict(os.environ, TUTOR_RUNNER=self.settings.model_dump_json(exclude={"url"}))
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "runner", "serve", "--name", name,
+            sys.executable, "-m", "bot", "runner", "serve", "--name", name, "--url", url,
             stdout=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
         )  # fmt: skip
         assert process.stdout is not None
@@ -189,14 +192,17 @@ async def test_run_snippet_sends_one_snippet_through_the_fleet(fleet: Fleet, tmp
         "model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(5)])\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUTOR_")}
+    assert fleet.settings.url is not None
+    url = fleet.settings.url.get_secret_value()
     argv = [sys.executable, "-m", "bot", "run-snippet", str(snippet), "--json"]
-    url = fleet.settings.url
-    assert url is not None
 
-    done = await asyncio.to_thread(
-        subprocess.run, [*argv, "--runner-url", url], capture_output=True, text=True,
-        cwd=ROOT, env=env, timeout=180,
-    )  # fmt: skip
+    def run_snippet() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, "--runner-url", url], capture_output=True, text=True, cwd=ROOT, env=env,
+            timeout=180,
+        )  # fmt: skip
+
+    done = await asyncio.to_thread(run_snippet)
 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
@@ -224,5 +230,24 @@ async def test_a_host_presumed_dead_that_wakes_up_never_answers_twice(fleet: Fle
         assert await client.redis.llen(result_key(str(job["message_id"]))) == 0  # type: ignore[misc]
         assert await jobs_done(client) == {}
         assert host.returncode is None
+    finally:
+        await client.close()
+
+
+async def test_when_the_last_host_leaves_waiting_snippets_are_told_not_left_waiting(fleet: Fleet):
+    host = await fleet.add_host("a")
+    client = await fleet.client()
+    try:
+        running = asyncio.ensure_future(client.run(SLEEP.format(s=4), "ada"))
+        await until_running(client)
+        waiting = asyncio.ensure_future(client.run("print('never')", "bea"))
+        await asyncio.sleep(0.5)
+        host.terminate()  # SIGTERM: finishes its job, takes no other, and leaves
+
+        assert (await asyncio.wait_for(running, 60)).stdout == "started\nfinished\n"
+        with pytest.raises(NoRunners):
+            await asyncio.wait_for(waiting, 30)
+        assert await client.redis.xlen(STREAM) == 0
+        assert await host.wait() == 0
     finally:
         await client.close()
