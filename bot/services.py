@@ -73,14 +73,17 @@ def build_runner(settings: Settings) -> LocalService | FleetRunner:
 
 async def start_runner(settings: Settings) -> LocalService | FleetRunner | None:
     """The runner, warming up in the background; None (and /run says so) when snippets cannot
-    run on this machine (no bubblewrap), or the runner cannot be reached."""
+    run on this machine (no bubblewrap)."""
     runner = build_runner(settings)
     try:
         await runner.start()
-    except (SandboxUnavailable, RunRefused, OSError) as exc:
+    except SandboxUnavailable as exc:
         log.warning("snippets cannot run here, /run is disabled: %s", exc)
         await runner.close()
         return None
+    except RunRefused as exc:
+        # Not started yet (the runner or Redis is slow or down): each /run tries again.
+        log.warning("the runner is not ready yet: %s", exc)
     return runner
 
 

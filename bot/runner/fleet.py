@@ -57,6 +57,7 @@ MOVED = PREFIX + "moved"  # channel: the queue moved (a job was taken or withdra
 RESULT_TTL_S = 600  # a result nobody collected (its bot died) is dropped after this
 LOCK_TTL_S = 30.0  # a learner's lock outlives a dead bot process this long, at most
 WAIT_ROUND_S = 1.0  # how long one BLPOP blocks before the lock is renewed and the lost reaped
+REAPER = "reaper"  # the consumer that lost jobs are claimed to, and acknowledged at once
 FIRST_POSITION_S = 0.2  # a job a free host takes at once is never shown a place in the queue
 
 
@@ -150,6 +151,11 @@ class NoRunners(RunRefused):
         super().__init__("No runner is up right now; try again in a minute.")
 
 
+class FleetUnreachable(RunRefused):
+    def __init__(self) -> None:
+        super().__init__("The runners cannot be reached right now; try again in a minute.")
+
+
 async def call(redis: aioredis.Redis, script: str, keys: list[str], *args: object) -> Any:
     """Run a Lua script: each runs alone on the server, so its checks and writes are one step."""
     return await cast(Awaitable[Any], redis.eval(script, len(keys), *keys, *args))  # type: ignore[arg-type]
@@ -161,11 +167,11 @@ async def ensure_group(redis: aioredis.Redis) -> None:
         await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
 
 
-async def reap(redis: aioredis.Redis, reaper: str, lost_after_s: float) -> list[str]:
+async def reap(redis: aioredis.Redis, lost_after_s: float) -> list[str]:
     """Answer ``lost`` for every job whose host went silent; returns their ids."""
     lost = json.dumps({"result": lost_result().to_dict()})
     ids: list[str] = await call(
-        redis, _REAP, [STREAM], GROUP, reaper, int(lost_after_s * 1000), lost,
+        redis, _REAP, [STREAM], GROUP, REAPER, int(lost_after_s * 1000), lost,
         result_key(""), RESULT_TTL_S,
     )  # fmt: skip
     for job_id in ids:
@@ -187,16 +193,22 @@ class FleetRunner:
         self.settings = settings
         self.cooldown_s = cooldown_s
         self.redis = connect(settings.url.get_secret_value())
-        self.name = f"bot-{id(self)}"
         self._moved = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
 
     async def start(self) -> None:
-        if not self._ready:
+        """Create the stream if need be. Redis being down is not fatal: runs are refused
+        (FleetUnreachable) until it is back."""
+        if self._ready:
+            return
+        try:
             await ensure_group(self.redis)
-            self._ready = True
+        except RedisError as exc:
+            log.error("the runner fleet's Redis cannot be reached: %s", exc)
+            raise FleetUnreachable() from exc
+        self._ready = True
 
     async def close(self) -> None:
         self._closed = True
@@ -220,11 +232,19 @@ class FleetRunner:
         if len(code.encode()) > limit:
             raise SnippetTooLarge(limit)
         await self.start()
-        job_id = await self._admit(code, user, use_cache)
+        try:
+            job_id = await self._admit(code, user, use_cache)
+        except RedisError as exc:
+            log.error("the runner fleet's Redis cannot be reached: %s", exc)
+            raise FleetUnreachable() from exc
         started = time.monotonic()
         watcher = asyncio.ensure_future(self._watch_position(job_id, on_position))
         try:
             return await self._result(job_id, user, watcher)
+        except RedisError as exc:
+            # The job may still run and its result expire unread; the learner is told now.
+            log.error("lost touch with the runner fleet's Redis: %s", exc)
+            raise FleetUnreachable() from exc
         except asyncio.CancelledError:
             # The caller gave up: a job still waiting leaves the queue (a running one finishes
             # on its host, and its result expires unread).
@@ -233,6 +253,8 @@ class FleetRunner:
             raise
         finally:
             watcher.cancel()
+            if watcher.done() and not watcher.cancelled() and watcher.exception():
+                log.debug("position watcher ended: %r", watcher.exception())
             cooldown_ms = int(self.cooldown_s * 1000)
             with contextlib.suppress(RedisError):
                 await call(
@@ -271,7 +293,7 @@ class FleetRunner:
             if isinstance(gone, NoRunners):
                 raise NoRunners()  # withdrawn from the queue: no host left to take it
             await cast(Awaitable[int], self.redis.pexpire(user_key(user), int(LOCK_TTL_S * 1000)))
-            await reap(self.redis, self.name, self.settings.lost_after_s)
+            await reap(self.redis, self.settings.lost_after_s)
 
     async def _position(self, job_id: str, *, withdraw: bool = False) -> int:
         place: int = await call(

@@ -103,6 +103,8 @@ class FleetHost:
             with contextlib.suppress(RedisError):
                 await self.redis.zrem(HOSTS, self.name)
                 await cast(Awaitable[int], self.redis.hdel(IDLE, self.name))
+                if not self.running:  # nothing of ours pending: the group forgets us
+                    await self.redis.xgroup_delconsumer(STREAM, GROUP, self.name)
             await self.redis.aclose()
 
     async def _take_jobs(self) -> None:
@@ -158,7 +160,7 @@ class FleetHost:
         if self.running:
             # Renew our running jobs: claimed by ourselves, their idle time starts again.
             await self.redis.xclaim(STREAM, GROUP, self.name, 0, list(self.running), justid=True)
-        await reap(self.redis, self.name, s.lost_after_s)
+        await reap(self.redis, s.lost_after_s)
 
     async def _heartbeat(self) -> None:
         while True:

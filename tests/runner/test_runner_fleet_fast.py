@@ -59,6 +59,6 @@ def test_run_snippet_says_when_the_fleet_cannot_be_reached_without_its_password(
     )  # fmt: skip
 
     assert done.returncode == 2
-    assert "cannot reach the runner fleet" in done.stderr
+    assert "The runners cannot be reached" in done.stderr, done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     assert done.stdout == ""
