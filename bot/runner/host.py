@@ -155,7 +155,8 @@ class FleetHost:
     async def _beat(self) -> None:
         s = self.settings
         now_ms = int((await self.redis.time())[0]) * 1000
-        await self.redis.zadd(HOSTS, {self.name: now_ms + int(3 * s.heartbeat_s * 1000)})
+        # Up until as long a silence as makes its jobs lost: a busy host is not gone.
+        await self.redis.zadd(HOSTS, {self.name: now_ms + int(s.lost_after_s * 1000)})
         await cast(Awaitable[int], self.redis.hset(IDLE, self.name, str(self.pool.stats()["idle"])))
         if self.running:
             # Renew our running jobs: claimed by ourselves, their idle time starts again.

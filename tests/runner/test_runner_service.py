@@ -9,6 +9,8 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -163,3 +165,46 @@ def test_the_terminal_chat_runs_snippets_through_its_own_runner_service(tmp_path
     assert "Ran successfully" in done.stdout and "42" in done.stdout, done.stdout
     assert "runner service on" in done.stderr  # a child process served it
     assert not socket.exists()  # and stopped with the chat
+
+
+BOT = """
+import asyncio, sys
+from pathlib import Path
+from bot.runner.local import LocalService
+from tests.runner.helpers import TEST_LIMITS
+
+async def main():
+    service = LocalService(TEST_LIMITS.model_copy(update={"socket_path": Path(sys.argv[1])}))
+    await service.start()
+    print(service.child.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_a_bot_killed_with_sigkill_takes_its_runner_along(tmp_path: Path):
+    bot = subprocess.Popen(
+        [sys.executable, "-c", BOT, str(tmp_path / "runner.sock")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert bot.stdout is not None
+    runner = int(bot.stdout.readline())
+    assert Path(f"/proc/{runner}").exists()
+
+    bot.kill()
+    bot.wait()
+
+    deadline = time.monotonic() + 30
+    while alive(runner) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(runner)
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (the runner's parent is gone, so init reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
