@@ -9,8 +9,8 @@ local runner service as the bot starts it (bot.runner.local), and fleet hosts as
     the figure is what the way to the runner costs: Unix socket vs Redis Streams + BLPOP.
 (2) a small snippet end to end with a warm worker free (each sample waits until the worker
     used by the last one has been replaced).
-(3) throughput: SNIPPETS small snippets from as many learners at once, through one fleet host
-    and through two (on this one machine the two hosts share its cores).
+(3) throughput: SNIPPETS small snippets from as many learners at once, through the local
+    service, one fleet host and two (on this one machine the two hosts share its cores).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tests.runner.redis_server import redis_server
 RESULTS = Path(__file__).with_name("RESULTS-fleet.md")
 TRANSPORT_SAMPLES = 50
 SNIPPET_SAMPLES = 8
-SNIPPETS = 12
+SNIPPETS = 8
 CACHED = "print('a verified content snippet')\n"
 SMALL = (
     "import tensorflow as tf\n"
@@ -121,16 +121,30 @@ async def _fleet(settings: RunnerSettings) -> tuple[list[float], list[float]]:
         await client.close()
 
 
-async def _throughput(settings: RunnerSettings, hosts: int) -> float:
+async def _burst(runner: LocalService | FleetRunner) -> float:
     """Snippets per second, SNIPPETS of them from as many learners, all sent at once."""
+    started = time.perf_counter()
+    runs = (runner.run(SMALL, f"learner{n}", use_cache=False) for n in range(SNIPPETS))
+    await asyncio.gather(*map(_timed, runs))
+    return SNIPPETS / (time.perf_counter() - started)
+
+
+async def _throughput_local(settings: RunnerSettings) -> float:
+    service = LocalService(settings)
+    try:
+        await service.start()
+        await service.wait_idle()
+        return await _burst(service)
+    finally:
+        await service.close()
+
+
+async def _throughput(settings: RunnerSettings, hosts: int) -> float:
     client = FleetRunner(settings)
     try:
         async with _hosts(settings, hosts):
             await _fleet_idle(client, hosts)
-            started = time.perf_counter()
-            runs = (client.run(SMALL, f"learner{n}", use_cache=False) for n in range(SNIPPETS))
-            await asyncio.gather(*map(_timed, runs))
-            return SNIPPETS / (time.perf_counter() - started)
+            return await _burst(client)
     finally:
         await client.close()
 
@@ -148,6 +162,7 @@ async def main(settings: Settings) -> int:
         print(f"Benchmarking the runner fleet on {_machine()}", file=sys.stderr)
         local_t, local_s = await _local(base)
         fleet_t, fleet_s = await _fleet(fleet)
+        local = await _throughput_local(base)
         one, two = await _throughput(fleet, 1), await _throughput(fleet, 2)
     added = {
         "t": (statistics.median(fleet_t) - statistics.median(local_t)) * 1000,
@@ -171,9 +186,12 @@ async def main(settings: Settings) -> int:
         f"**{added['s']:.1f} ms** on a small snippet (goal: within 20 ms of local)",
         f"- (2) p90 through Redis {_pct(fleet_s, 0.9):.2f} s vs local {_pct(local_s, 0.9):.2f} s",
         f"- throughput, {SNIPPETS} small snippets from {SNIPPETS} learners at once: "
-        f"**{one:.2f}/s** with one host, **{two:.2f}/s** with two (both on this one machine; "
-        "single-use workers, so a host's rate is bound by how fast it imports TensorFlow "
-        "for the next worker)",
+        f"**{local:.2f}/s** through the local runner service, **{one:.2f}/s** through Redis "
+        f"with one host, **{two:.2f}/s** with two (both hosts on this one machine, sharing its "
+        "cores; single-use workers, so a runner's rate is bound by how fast it imports "
+        "TensorFlow for the next worker)",
+        f"- load average when it ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine slows the imports, and so the throughput)",
     ]
     table = "\n".join(lines) + "\n"
     print(table)

@@ -117,6 +117,7 @@ class FleetHost:
                     free.cancel()
                     return
                 try:
+                    await self._report_idle()
                     batch = await self.redis.xreadgroup(
                         GROUP, self.name, {STREAM: ">"}, count=1, block=1000
                     )
@@ -129,6 +130,7 @@ class FleetHost:
                         self.running[job_id] = asyncio.ensure_future(self._execute(job_id, fields))
                         # Let the pool hand the job its worker before we look for another.
                         await asyncio.sleep(0)
+                        await self._report_idle()
                         await self.redis.publish(MOVED, job_id)
         finally:
             stopping.cancel()
@@ -157,11 +159,17 @@ class FleetHost:
         now_ms = int((await self.redis.time())[0]) * 1000
         # Up until as long a silence as makes its jobs lost: a busy host is not gone.
         await self.redis.zadd(HOSTS, {self.name: now_ms + int(s.lost_after_s * 1000)})
-        await cast(Awaitable[int], self.redis.hset(IDLE, self.name, str(self.pool.stats()["idle"])))
+        await self._report_idle()
         if self.running:
             # Renew our running jobs: claimed by ourselves, their idle time starts again.
             await self.redis.xclaim(STREAM, GROUP, self.name, 0, list(self.running), justid=True)
         await reap(self.redis, s.lost_after_s)
+
+    async def _report_idle(self) -> None:
+        """Warm workers free, for operators (and the benchmark): at each heartbeat, when a
+        worker frees up, and when a job takes one."""
+        idle = str(self.pool.stats()["idle"])
+        await cast(Awaitable[int], self.redis.hset(IDLE, self.name, idle))
 
     async def _heartbeat(self) -> None:
         while True:
