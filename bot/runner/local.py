@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable
 
 from bot.runner.pool import PositionCallback, RunnerClosed, RunRefused
 from bot.runner.result import RunResult, lost_result
@@ -55,6 +56,7 @@ class LocalService:
         self._watcher: asyncio.Task[None] | None = None
         self._closed = False
         self._started = False
+        self._callbacks: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         """Attach to the runner on the socket, or start one. Raises SandboxUnavailable when
@@ -123,11 +125,22 @@ class LocalService:
                 if message.get("accepted"):
                     accepted = True
                 elif on_position is not None:
-                    outcome = on_position(int(message["position"]))
-                    if outcome is not None:
-                        await outcome
+                    self._notify(on_position, int(message["position"]))
         finally:
             writer.close()  # if we gave up (cancelled), the runner stops the job
+
+    def _notify(self, on_position: PositionCallback, place: int) -> None:
+        """Tell the caller its place without holding up the result (a Discord edit can be
+        slow); a failing callback is logged, as the pool does."""
+        try:
+            outcome = on_position(place)
+        except Exception:
+            log.exception("on_position callback failed")
+            return
+        if outcome is not None:
+            task = asyncio.ensure_future(_logged(outcome))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
 
     async def wait_idle(self, count: int | None = None, within_s: float = 300) -> None:
         """Wait until ``count`` (default: all) of the runner's workers are warm (benchmarks)."""
@@ -240,6 +253,13 @@ class LocalService:
             with contextlib.suppress(ProcessLookupError):
                 child.kill()
             await child.wait()
+
+
+async def _logged(outcome: Awaitable[object]) -> None:
+    try:
+        await outcome
+    except Exception:
+        log.exception("on_position callback failed")
 
 
 def _runner_variable_or_secret(name: str) -> bool:
