@@ -62,6 +62,13 @@ return 1
 """
 
 
+# KEYS: stream. ARGV: group. Entries not delivered to any host (the stream holds only those and
+# the running ones: answered jobs are deleted).
+_WAITING = """
+return redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+"""
+
+
 def default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -125,6 +132,8 @@ class FleetHost:
                     log.error("fleet host %s: Redis unreachable (%s); retrying", self.name, exc)
                     await asyncio.sleep(1)
                     continue
+                if not batch:
+                    self.pool.expect_work(False)
                 for _, entries in batch or ():
                     for job_id, fields in entries:
                         self.running[job_id] = asyncio.ensure_future(self._execute(job_id, fields))
@@ -132,6 +141,7 @@ class FleetHost:
                         await asyncio.sleep(0)
                         await self._report_idle()
                         await self.redis.publish(MOVED, job_id)
+                        self.pool.expect_work(await self._waiting() > 0)
         finally:
             stopping.cancel()
 
@@ -164,6 +174,10 @@ class FleetHost:
             # Renew our running jobs: claimed by ourselves, their idle time starts again.
             await self.redis.xclaim(STREAM, GROUP, self.name, 0, list(self.running), justid=True)
         await reap(self.redis, s.lost_after_s)
+
+    async def _waiting(self) -> int:
+        """Jobs in the stream that no host has taken yet."""
+        return int(await call(self.redis, _WAITING, [STREAM], GROUP))
 
     async def _report_idle(self) -> None:
         """Warm workers free, for operators (and the benchmark): at each heartbeat, when a
