@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,23 +23,12 @@ from bot.runner.result import Status
 from bot.runner.service import READY
 from bot.settings import RunnerSettings
 from tests.helpers import ROOT
-from tests.runner import redis_server
 from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = pytest.mark.slow
 
 SLEEP = "import time\nprint('started', flush=True)\ntime.sleep({s})\nprint('finished')\n"
 LOST_AFTER_S = 4.0
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    if not redis_server.available():
-        if os.environ.get("CI"):
-            pytest.fail(redis_server.MISSING)  # CI installs it (.ci/run): never skip there
-        pytest.skip(redis_server.MISSING)
-    with redis_server.redis_server() as url:
-        yield url
 
 
 def fleet_limits(url: str, tmp_path: Path, **changes: object) -> RunnerSettings:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,6 @@ from pydantic import SecretStr, ValidationError
 from bot.runner.fleet import HOSTS, FleetRunner, NoRunners, user_key
 from bot.settings import RunnerSettings, Settings
 from tests.helpers import ROOT
-from tests.runner import redis_server
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    if not redis_server.available():
-        if os.environ.get("CI"):
-            pytest.fail(redis_server.MISSING)
-        pytest.skip(redis_server.MISSING)
-    with redis_server.redis_server() as url:
-        yield url
 
 
 async def test_with_no_runner_host_up_a_snippet_is_refused_and_nothing_is_held(redis_url):
