@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
-from bot.runner.fleet import FleetRunner
 from bot.runner.gate import RunGate
 from bot.runner.local import LocalService
 from bot.settings import Settings
@@ -22,6 +22,9 @@ from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from bot.runner.fleet import FleetRunner
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ def build_runner(settings: Settings) -> LocalService | FleetRunner:
     jobs to a runner fleet through Redis (bot.runner.fleet). Verified content snippets ("Run it"
     under a question) are answered from the runner's results cache."""
     if settings.runner.url is not None:
+        from bot.runner.fleet import FleetRunner  # redis-py: only for a fleet (0.2 s to import)
+
         return FleetRunner(settings.runner, cooldown_s=settings.discord.run_cooldown_s)
     return LocalService(settings.runner)
 
