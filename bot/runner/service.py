@@ -124,7 +124,12 @@ async def serve_socket(
     # Owner and group only: whoever can connect can run code in the sandbox.
     os.chmod(path, 0o660)
     if group is not None:
-        os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        try:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            server.close()
+            await pool.close()
+            raise SystemExit(f"error: there is no group {group!r} (--socket-group)") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
