@@ -6,6 +6,7 @@ already on the socket is used instead of a second one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -71,21 +72,49 @@ async def run_until_admitted(service: LocalService, code: str) -> object:
     raise AssertionError("the runner did not come back within a minute")
 
 
-async def test_the_bot_runs_snippets_through_a_child_service_without_its_secrets(service):
-    result = await service.run("import tensorflow as tf\nprint(tf.constant(2) * 21)", "ada")
+AS_BOT = """
+import asyncio, json, sys
+from pathlib import Path
+from bot.runner.local import LocalService
+from tests.runner.helpers import TEST_LIMITS
 
-    assert result.status is Status.OK, result
-    assert "42" in result.stdout
-    assert service.child is not None
-    # The bot process itself started only the runner: no bubblewrap among its children.
-    mine = children(os.getpid())
-    assert (service.child.pid, "python") in [(p, n[:6]) for p, n in mine]
-    assert not [n for _, n in mine if "bwrap" in n], mine
-    assert any("bwrap" in n for _, n in children(service.child.pid))
-    # The runner never sees the Discord token or the database URL (the sandbox sees less).
-    environ = environment_of(service.child.pid)
-    assert PLANTED_TOKEN.encode() not in environ
-    assert PLANTED_DB_URL.encode() not in environ
+async def main():
+    where = {"socket_path": Path(sys.argv[1]), "cache_dir": Path(sys.argv[2]), "workers": 1}
+    service = LocalService(TEST_LIMITS.model_copy(update=where))
+    result = await service.run("import tensorflow as tf\\nprint(tf.constant(2) * 21)", "ada")
+    print(json.dumps({"runner": service.child.pid, "result": result.to_dict()}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until told
+    await service.close()
+
+asyncio.run(main())
+"""
+
+
+def test_the_bot_runs_snippets_through_a_child_service_without_its_secrets(tmp_path: Path):
+    """A process that is only the bot (the suite's own pools are children of pytest)."""
+    secrets = {"DISCORD_TOKEN": PLANTED_TOKEN, "TUTOR_DATABASE_URL": PLANTED_DB_URL}
+    bot = subprocess.Popen(
+        [sys.executable, "-c", AS_BOT, str(tmp_path / "runner.sock"), str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, **secrets},
+    )  # fmt: skip
+    assert bot.stdin is not None and bot.stdout is not None
+    try:
+        report = json.loads(bot.stdout.readline())
+        assert report["result"]["status"] == "ok", report
+        assert "42" in report["result"]["stdout"]
+        runner = report["runner"]
+        # The bot started the runner and nothing else: the sandboxes are the runner's.
+        assert [name[:6] for pid, name in children(bot.pid) if pid == runner] == ["python"]
+        assert not [name for _, name in children(bot.pid) if "bwrap" in name]
+        assert any("bwrap" in name for _, name in children(runner))
+        # The runner never sees the Discord token or the database URL (the sandbox sees less).
+        environ = environment_of(runner)
+        assert PLANTED_TOKEN.encode() not in environ
+        assert PLANTED_DB_URL.encode() not in environ
+    finally:
+        bot.stdin.close()
+        assert bot.wait(60) == 0
 
 
 async def test_a_runner_killed_mid_job_answers_lost_once_and_comes_back(service):
