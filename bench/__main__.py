@@ -1,5 +1,6 @@
 """``python -m bench answers|runner|discord [--content-dir DIR] [--database-url URL]``: run one
-benchmark.
+benchmark. ``python -m bench runner --fleet``: the runner through Redis versus the local runner
+service.
 
 The benchmarks live in the checkout, not in the installed package (``bot`` never imports them),
 and take the same Settings as the bot: from the environment, and ``--content-dir``.
@@ -30,7 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="answers: a database server to measure (e.g. postgresql+asyncpg://...) besides "
         "the temporary SQLite file",
     )
+    parser.add_argument(
+        "--fleet", action="store_true", help="runner: through Redis vs the local runner service"
+    )
     args = parser.parse_args(argv)
+    if args.fleet and args.name != "runner":
+        parser.error("--fleet goes with the runner benchmark")
     overrides = {
         key: value
         for key, value in (("content_dir", args.content_dir), ("database_url", args.database_url))
@@ -38,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     settings = Settings(**overrides)
     logs.setup(secrets=logs.url_secrets(settings.database_url.get_secret_value()))
-    module = importlib.import_module(f"bench.{BENCHMARKS[args.name]}")
+    module = importlib.import_module(f"bench.{'fleet' if args.fleet else BENCHMARKS[args.name]}")
     result: int = asyncio.run(module.main(settings))
     return result
 

@@ -33,6 +33,7 @@ from simcord.backend.models import Interaction
 
 from bot.client import TutorBot, create_bot, sync_commands
 from bot.runner.api import PositionCallback, RunResult, Status
+from bot.runner.local import LocalService
 from bot.services import start_runner
 from bot.settings import Settings
 
@@ -229,7 +230,7 @@ async def main(settings: Settings) -> int:
             answers = await _answers(env, channel, members)
             # The pool warms up (TensorFlow imports) after the answer burst, not during it.
             started = await start_runner(bench_settings) if real else None
-            if started is not None:
+            if isinstance(started, LocalService):
                 await started.wait_idle()
             else:
                 real = False

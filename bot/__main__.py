@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot run | chat | content check | run-snippet | db upgrade |
-db copy | weights fetch | sync-commands | bench``.
+"""Command line: ``python -m bot run | chat | content check | run-snippet | runner serve |
+db upgrade | db copy | weights fetch | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
 
@@ -96,6 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     snippet.add_argument("file", help="a Python file, or - for standard input")
     snippet.add_argument("--json", action="store_true", help="the result as one JSON object")
+    snippet.add_argument(
+        "--runner-url",
+        default=None,
+        help="send it through a runner fleet (redis://HOST:PORT/DB) instead of a local sandbox",
+    )
+
+    runner = sub.add_parser("runner", help="the snippet runner as its own service").add_subparsers(
+        dest="runner_command", required=True
+    )
+    serve = runner.add_parser(
+        "serve", help="run the sandboxed pool: on a Unix socket, or as a fleet host with --url"
+    )
+    serve.add_argument(
+        "--url", dest="runner_url", default=None, help="redis://HOST:PORT/DB: serve a runner fleet"
+    )
+    serve.add_argument("--workers", type=int, default=None, help="warm workers (default: cores)")
+    serve.add_argument("--socket", type=Path, default=None, help="default: data/runner.sock")
+    serve.add_argument("--socket-group", default=None, help="group allowed to use the socket")
+    serve.add_argument("--name", default=None, help="this fleet host's name (default: hostname)")
+    serve.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
 
     weights = sub.add_parser("weights", help="pretrained weights for the sandbox").add_subparsers(
         dest="weights_command", required=True
@@ -131,7 +151,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["content_dir"] = args.content_dir
     if getattr(args, "database_url", None) is not None:
         overrides["database_url"] = args.database_url
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    # The runner's fields given on the command line (run-snippet, runner serve), checked alike.
+    names = {"url": "runner_url", "workers": "workers", "socket_path": "socket"}
+    given = {f: getattr(args, n) for f, n in names.items() if getattr(args, n, None) is not None}
+    if not given:
+        return settings
+    runner = settings.runner.model_validate({**settings.runner.model_dump(), **given})
+    return settings.model_copy(update={"runner": runner})
 
 
 def _load(settings: Settings) -> Bank:
@@ -299,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets += logs.url_secrets(args.to)  # db copy's target
     if settings.discord_token:
         secrets.append(settings.discord_token.get_secret_value())
+    if settings.runner.url is not None:
+        secrets += logs.url_secrets(settings.runner.url.get_secret_value())
     logs.setup(secrets=secrets)
     try:
         return _command(args, settings, secrets)
@@ -337,6 +366,10 @@ def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -
             from bot.runner.cli import run_snippet
 
             return run_snippet(settings, args.file, args.json)
+        case "runner":
+            from bot.runner.cli import serve
+
+            return serve(settings, args.socket_group, args.name, args.exit_with_stdin)
         case "weights":
             from bot.runner.cli import weights_fetch
 

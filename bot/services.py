@@ -12,16 +12,19 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.runner.api import SandboxUnavailable, SnippetRunner
-from bot.runner.cache import ResultCache
+from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
 from bot.runner.gate import RunGate
-from bot.runner.pool import Runner
+from bot.runner.local import LocalService
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from bot.runner.fleet import FleetRunner
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,20 @@ class Services:
         await self.store.close()
 
 
-def build_runner(settings: Settings) -> Runner:
-    """The sandboxed runner, not started. Verified content snippets ("Run it" under a
-    question) are answered from the results cache."""
-    return Runner(settings.runner, cache=ResultCache(settings.runner.cache_dir))
+def build_runner(settings: Settings) -> LocalService | FleetRunner:
+    """The bot's runner client, not started. The bot process never spawns a sandbox: by default
+    it talks to the runner service on ``runner.socket_path`` (bot.runner.local starts one as a
+    child when none answers there, and restarts it if it dies); with ``runner.url`` it sends
+    jobs to a runner fleet through Redis (bot.runner.fleet). Verified content snippets ("Run it"
+    under a question) are answered from the runner's results cache."""
+    if settings.runner.url is not None:
+        from bot.runner.fleet import FleetRunner  # redis-py: only for a fleet (0.2 s to import)
+
+        return FleetRunner(settings.runner, cooldown_s=settings.discord.run_cooldown_s)
+    return LocalService(settings.runner)
 
 
-async def start_runner(settings: Settings) -> Runner | None:
+async def start_runner(settings: Settings) -> LocalService | FleetRunner | None:
     """The runner, warming up in the background; None (and /run says so) when snippets cannot
     run on this machine (no bubblewrap)."""
     runner = build_runner(settings)
@@ -74,7 +84,11 @@ async def start_runner(settings: Settings) -> Runner | None:
         await runner.start()
     except SandboxUnavailable as exc:
         log.warning("snippets cannot run here, /run is disabled: %s", exc)
+        await runner.close()
         return None
+    except RunRefused as exc:
+        # Not started yet (the runner or Redis is slow or down): each /run tries again.
+        log.warning("the runner is not ready yet: %s", exc)
     return runner
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tutor.db"
@@ -65,6 +65,29 @@ class RunnerSettings(BaseModel):
     cache_dir: Path = Field(
         default=Path("data/runner-cache"), description="results of verified content snippets"
     )
+    # Where the bot finds its runner (docs/deploy.md). None: the runner service on
+    # ``socket_path``, started by the bot as a child when none answers there. ``redis://HOST:
+    # PORT/DB``: a fleet of runner hosts behind Redis Streams (bot.runner.fleet).
+    # A secret (it may hold Redis's password): never printed, and redacted from logs.
+    url: SecretStr | None = None
+    # False: only attach to a runner already serving socket_path (one an operator runs as
+    # root, say); never start one as the bot's child.
+    spawn: bool = True
+    socket_path: Path = Field(
+        default=Path("data/runner.sock"), description="the local runner service's Unix socket"
+    )
+    # Fleet: a runner host renews its running jobs every heartbeat_s; a job not renewed for
+    # lost_after_s is answered "lost" (its host died) and never run again.
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    lost_after_s: float = Field(default=15.0, gt=0)
+
+
+    @field_validator("url")
+    @classmethod
+    def _redis_only(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ValueError("the runner URL must be redis://HOST:PORT/DB (or rediss://)")
+        return url
 
 
 class DiscordSettings(BaseModel):

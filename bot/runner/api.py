@@ -1,6 +1,8 @@
 """The runner as its callers see it: one protocol, one result type (the JSON contract), and the
-refusals. Both frontends, the composition root and the test fakes use exactly this seam; the
-pool (``pool.Runner``) implements it, and mypy checks that it does (``bot/services.py``)."""
+refusals. Both frontends, the composition root and the test fakes use exactly this seam. The
+pool (``pool.Runner``) implements it, and so do the bot's clients of a runner in another
+process: ``local.LocalService`` (the runner service on a Unix socket, the default) and
+``fleet.FleetRunner`` (a fleet behind Redis); mypy checks that they do (``bot/services.py``)."""
 
 from __future__ import annotations
 

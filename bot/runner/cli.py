@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from pathlib import Path
 
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner, RunRefused
 from bot.runner.practice import answer_variants, check_templates
+from bot.runner.result import RunResult
 from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.verify import Checked, check_snippets
 from bot.runner.weights import DEFAULT_MODELS, fetch, models_in
@@ -36,10 +38,13 @@ def run_snippet(settings: Settings, source: str, as_json: bool) -> int:
 
 
 async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
-    s = settings.runner.model_copy(update={"workers": 1, "warmup_models": ()})
     try:
-        async with Runner(s, spawn_limit=1) as runner:
-            result = await runner.run(code, user="cli", use_cache=False)
+        if settings.runner.url is not None:
+            result = await _through_fleet(settings, code)
+        else:
+            s = settings.runner.model_copy(update={"workers": 1, "warmup_models": ()})
+            async with Runner(s, spawn_limit=1) as runner:
+                result = await runner.run(code, user="cli", use_cache=False)
     except (SandboxUnavailable, RunRefused) as exc:
         print(_refused(exc), file=sys.stderr)
         return 2
@@ -48,6 +53,34 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
     else:
         print(result.render())
     return 0 if result.ok else 1
+
+
+async def _through_fleet(settings: Settings, code: str) -> RunResult:
+    from redis.exceptions import RedisError
+
+    from bot.runner.fleet import FleetRunner
+
+    runner = FleetRunner(settings.runner)
+    try:
+        # Its own "user": a command-line run never waits for a learner's lock or cooldown.
+        return await runner.run(code, user=f"cli:{uuid.uuid4().hex}", use_cache=False)
+    except RedisError as exc:
+        raise SandboxUnavailable(f"cannot reach the runner fleet: {exc}") from None
+    finally:
+        await runner.close()
+
+
+def serve(settings: Settings, group: str | None, name: str | None, exit_with_stdin: bool) -> int:
+    """``runner serve``: the local service on its socket, or a fleet host with a URL."""
+    if settings.runner.url is not None:
+        from bot.runner.host import serve_fleet
+
+        return asyncio.run(serve_fleet(settings.runner, name))
+    from bot.runner.service import serve_socket
+
+    s = settings.runner
+    service = serve_socket(s, s.socket_path, group=group, exit_with_stdin=exit_with_stdin)
+    return asyncio.run(service)
 
 
 async def check_execute(

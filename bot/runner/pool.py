@@ -139,6 +139,7 @@ class Runner:
         self._start_s = TYPICAL_START_S
         self._closed = False
         self._changed = asyncio.Event()
+        self._waiting_elsewhere = False  # a fleet host's shared queue has jobs (expect_work)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -264,6 +265,25 @@ class Runner:
             self._refuse_while_recovering()
             raise
 
+    # --- for a fleet host (bot.runner.host) ----------------------------------------------------
+
+    def free(self) -> bool:
+        """Whether a snippet given now would start at once: a warm worker is waiting, a slot is
+        free and nothing is queued."""
+        return bool(self._idle) and self._running < self.settings.workers and not self._queue
+
+    def expect_work(self, waiting: bool) -> None:
+        """A fleet host says whether jobs wait for it in the shared queue: replacements then
+        skip the warm-up, as they do while the pool's own queue has jobs."""
+        self._waiting_elsewhere = waiting
+
+    async def wait_free(self) -> None:
+        """Wait until ``free()``: a fleet host takes a job from the shared queue only then, so
+        no host sits on work another could start."""
+        while not self.free():
+            self._changed.clear()
+            await self._changed.wait()
+
     # --- internals -----------------------------------------------------------------------------
 
     def _pump(self) -> None:
@@ -344,7 +364,7 @@ class Runner:
     async def _start_worker(self) -> None:
         assert self._sandbox is not None
         # Skip the warm-up while snippets wait: they need a worker now, not a faster one later.
-        warmup = None if self._queue else self.settings.warmup_models
+        warmup = None if self._queue or self._waiting_elsewhere else self.settings.warmup_models
         started = time.monotonic()
         worker: Worker | None = None
         try:

@@ -156,6 +156,9 @@ class Status(StrEnum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     CRASHED = "crashed"
+    # The runner (a fleet host, or the local runner service) stopped while it ran the snippet.
+    # It is never run again: the snippet may be what brought the runner down.
+    LOST = "lost"
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ class RunResult:
             Status.MEMORY_LIMIT: "Stopped: it ran out of memory",
             Status.OUTPUT_LIMIT: "Stopped: it printed too much",
             Status.CRASHED: "The Python process crashed",
+            Status.LOST: "The runner was lost",
         }[self.status]
         timing = f"{self.duration_s:.2f} s"
         if self.peak_memory_mb is not None:
@@ -338,6 +342,17 @@ class RunResult:
             out += ["", "What it means: " + self.explanation]
         out += [f"Note: {note}" for note in self.notes]
         return "\n".join(out)
+
+
+LOST_MESSAGE = (
+    "The runner was lost: the machine running your snippet stopped before it finished. "
+    "It was not run again (the snippet itself may have stopped it); run it again if you like."
+)
+
+
+def lost_result(duration_s: float = 0.0) -> RunResult:
+    """What a caller gets when the runner that took its snippet died mid-run."""
+    return RunResult(Status.LOST, explanation=LOST_MESSAGE, duration_s=duration_s)
 
 
 def _count(value: int | None) -> str:

@@ -23,6 +23,7 @@ STATUS = {
     "memory_limit": ("🧠", "Stopped: memory limit reached", discord.Colour.orange()),
     "output_limit": ("📜", "Stopped: output limit reached", discord.Colour.orange()),
     "crashed": ("💥", "The sandbox crashed", discord.Colour.dark_red()),
+    "lost": ("🔌", "The runner was lost", discord.Colour.dark_grey()),
 }
 # Budgets keep the whole embed under Discord's 6,000 characters.
 STREAM_CHARS = 900
