@@ -155,18 +155,20 @@ def syscall_number(name: str) -> int:
     return int(number)
 
 
-@functools.cache
-def sandbox_filter() -> bytes:
-    f = _Filter()
+def _add_rules(f: _Filter, *, processes: bool) -> None:
+    """The rules both filters share; with ``processes`` also no second process and no new
+    namespace (the worker's), without them what the zygote and its children's set-up need."""
     for name in _DENIED:
-        f.deny(name)
+        if processes or name != "unshare":
+            f.deny(name)
     for name in _MEMORY_ROUTES:
         f.deny(name)
-    # One process per sandbox: RLIMIT_AS bounds each process, so every other one would add
-    # its own address space. Threads (CLONE_THREAD) share the one address space.
-    for name in ("fork", "vfork"):
-        f.deny(name)
-    f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
+    if processes:
+        # One process per sandbox: RLIMIT_AS bounds each process, so every other one would add
+        # its own address space. Threads (CLONE_THREAD) share the one address space.
+        for name in ("fork", "vfork"):
+            f.deny(name)
+        f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
     for flag in _NAMESPACE_FLAGS:
         f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, flag, flag))
     # The kernel reads fcntl's command as a 32-bit int: compare only the low 32 bits (set high
@@ -179,12 +181,23 @@ def sandbox_filter() -> bytes:
     # clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes glibc fall
     # back to clone(), whose flags the rules above can see.
     f.deny("clone3", errno.ENOSYS)
+
+
+@functools.cache
+def sandbox_filter() -> bytes:
+    """Loaded by bubblewrap for the whole generation (the zygote and every child): all but
+    fork and unshare, which the zygote and each child's own set-up need."""
+    f = _Filter()
+    _add_rules(f, processes=False)
     return f.export()
 
 
 @functools.cache
 def worker_filter() -> bytes:
+    """Installed by each worker before any TensorFlow op or learner code: every rule, no
+    second process or namespace, and no exec or mount."""
     f = _Filter()
+    _add_rules(f, processes=True)
     for name in ("execve", "execveat", "mount", "umount2"):
         f.deny(name)
     return f.export()
