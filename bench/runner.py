@@ -59,13 +59,14 @@ import keras
 worker.patch_weights("/nonexistent-weights")
 worker.watch_training()
 worker.warm_up(warmup)
-times = []
+times, cpus = [], []
 for _ in range(int(sys.argv[4])):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = worker.execute(code)
     times.append(time.perf_counter() - started)
+    cpus.append(time.process_time() - cpu)
     assert result["status"] == "ok", result
-print(json.dumps(times))
+print(json.dumps([times, cpus]))
 """
 
 
@@ -144,10 +145,13 @@ async def _pool(
         for _ in range(ROUNDS):
             await runner.wait_idle()
             load = os.getloadavg()[0]
-            floor = _floor(settings, code)
+            floor, floor_cpu = _floor(settings, code)
             await runner.wait_idle()
+            cpu = _generation_cpu_s(runner)
             latencies, total = await _load(runner, code)
-            rounds.append(Round(load, floor, latencies, total))
+            await asyncio.sleep(1)  # the last children reaped
+            cpu = _generation_cpu_s(runner) - cpu
+            rounds.append(Round(load, floor, floor_cpu, latencies, total, cpu))
     return times, rounds, idle
 
 
@@ -157,8 +161,10 @@ class Round:
 
     load: float  # load average (1 min) before the round
     floor: list[float]
+    floor_cpu: list[float]
     latencies: list[float]
     total_s: float
+    cpu_s: float  # CPU seconds the generation used during the round (all processes)
 
     @property
     def throughput(self) -> float:
@@ -167,6 +173,10 @@ class Round:
     @property
     def limit(self) -> float:
         return (os.cpu_count() or 1) / statistics.median(self.floor)
+
+    @property
+    def cpu_per_snippet(self) -> float:
+        return self.cpu_s / len(self.latencies)
 
 
 async def _load(runner: Runner, code: str) -> tuple[list[float], float]:
@@ -184,7 +194,8 @@ async def _load(runner: Runner, code: str) -> tuple[list[float], float]:
     return latencies, time.perf_counter() - begun
 
 
-def _floor(settings: RunnerSettings, code: str) -> list[float]:
+def _floor(settings: RunnerSettings, code: str) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each run of the snippet in a warm unsandboxed process."""
     worker = Path(__file__).resolve().parents[1] / "bot" / "runner" / "worker.py"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MALLOC_ARENA_MAX": "2"}
     out = subprocess.run(
@@ -192,7 +203,20 @@ def _floor(settings: RunnerSettings, code: str) -> list[float]:
          json.dumps(list(settings.warmup_models)), str(FLOOR_SAMPLES)],
         capture_output=True, text=True, check=True, env=env,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    times, cpus = json.loads(out.stdout.strip().splitlines()[-1])
+    return times, cpus
+
+
+def _generation_cpu_s(runner: Runner) -> float:
+    """CPU seconds of the zygote and of every child it has reaped (their whole trees)."""
+    zygote = runner.zygote
+    pid = zygote.host_pid() if zygote is not None else None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # utime stime cutime cstime
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _fit_variants() -> dict[str, tuple[list[float], list[float]]]:
@@ -281,7 +305,7 @@ async def main(settings: Settings) -> int:
     code, s = question.code, settings.runner
     print(f"Benchmarking {SNIPPET_ID} on {_machine()}", file=sys.stderr)
     load_at_start = os.getloadavg()[0]
-    floor = _floor(s, code)
+    floor, _ = _floor(s, code)
     fresh = await _fresh(s, code)
     pool, rounds, idle = await _pool(s, code)
     with_fit = os.environ.get("BENCH_RUNNER_FIT", "1") != "0"
@@ -313,15 +337,22 @@ async def main(settings: Settings) -> int:
         "Sustained load (each round: the floor, then the users; compute limit = "
         f"{cores} cores / the round's floor p50):",
         "",
-        "| round | load before | floor p50 (s) | compute limit (/s) | sustained (/s) | ratio |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| round | load before | floor p50 (s) | compute limit (/s) | sustained (/s) | ratio "
+        "| CPU-s per snippet: floor | through the pool | floor / pool |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {n} | {r.load:.1f} | {statistics.median(r.floor):.3f} | {r.limit:.2f} "
-            f"| {r.throughput:.2f} | **{r.throughput / r.limit:.2f}** |"
+            f"| {r.throughput:.2f} | **{r.throughput / r.limit:.2f}** "
+            f"| {statistics.median(r.floor_cpu):.3f} | {r.cpu_per_snippet:.3f} "
+            f"| {statistics.median(r.floor_cpu) / r.cpu_per_snippet:.2f} |"
             for n, r in enumerate(rounds, start=1)
         ),
         "",
-        "Goal: sustained at least 0.5 of the compute limit.",
+        "Goal: sustained at least 0.5 of the compute limit. The CPU columns do not depend on what "
+        "else the machine runs: CPU seconds per snippet of the floor (p50), and of the whole "
+        "generation during the round (zygote, children, inits, workers: forks, set-up, the "
+        "snippet, teardown, warm-ups) divided by the snippets; their quotient is what the ratio "
+        "would be on an otherwise idle machine if the floor used one core.",
         "",
         "Memory when idle (RSS, PSS in MiB; PSS shares pages among the processes using them):",
         "",

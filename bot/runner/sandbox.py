@@ -334,6 +334,7 @@ class Sandbox:
                     "cpu_time_s": s.cpu_time_s,
                 },
                 "code_limit_bytes": s.code_limit_bytes,
+                "spawn_niceness": s.spawn_niceness,
                 "weights_dir": WEIGHTS,
                 "worker_filter": base64.b64encode(self.worker_filter).decode(),
                 "seccomp_syscall": self.seccomp_syscall,

@@ -945,6 +945,10 @@ def serve(config: dict[str, Any], request: dict[str, Any]) -> NoReturn:
         reseed()
         started = time.perf_counter()
         if request.get("warmup") is not None:
+            # Nobody waits for this worker: warm up at a lower priority than running snippets
+            # (the pool puts it back to normal when a snippet comes, Worker.prioritise).
+            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0),
+                                                   config["spawn_niceness"]))  # fmt: skip
             warm_up(request["warmup"])
         send(
             control,

@@ -184,7 +184,21 @@ class Zygote:
             raise SandboxUnavailable(f"a sandboxed worker failed to start:\n{detail.strip()}")
         zygote.startup_s = message.get("startup_s")
         zygote._events = asyncio.ensure_future(zygote._follow())
+        zygote._prioritise()
         return zygote
+
+    def _prioritise(self) -> None:
+        """Back to normal priority once TensorFlow is imported (the sandbox starts at
+        ``spawn_niceness``, so that the import yields to running snippets): forking a worker is
+        on a waiting snippet's path. Each child lowers its own priority for its warm-up, and
+        the pool raises it again when it gets a snippet (``Worker.prioritise``). Needs root."""
+        pid = self.host_pid()
+        if pid is None or os.geteuid() != 0:
+            return
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
 
     @property
     def alive(self) -> bool:
