@@ -1,4 +1,4 @@
-"""The bubblewrap sandbox around one worker process: its command line, its start, its end.
+"""The bubblewrap sandbox around one zygote and its workers: its command line, start and end.
 
 Isolation, in the order a process meets it:
 
@@ -14,12 +14,11 @@ Isolation, in the order a process meets it:
   read-only overlays and detaches the binds they came from, so that no path of the host (the
   project directory, the home directory, the Python prefix) shows in /proc/self/mountinfo,
   sys.path or anywhere Python reports; and it caps the number of inodes of each tmpfs, which
-  its size does not count. Then it drops the capabilities it needed for that.
-- an unprivileged uid: when the bot runs as root, bubblewrap's user namespace maps only root (for
-  its own set-up) and ``sandbox_uid``, and ``setpriv`` switches to that uid with every capability
-  and the bounding set dropped before Python starts; otherwise the bot's own unprivileged uid.
+  its size does not count. Then it execs the zygote (zygote.py), which forks the workers.
+- per worker, inside this sandbox: its own namespaces, /tmp, home and /proc, an unprivileged uid
+  (``sandbox_uid`` when the bot runs as root, else the bot's own) with no capability, the
+  worker's seccomp filter and rlimits (worker.py ``child`` and ``serve``).
 - an empty environment but for a few variables the worker needs: no token, no database URL.
-- seccomp (seccomp.py), then rlimits set by the worker before it imports anything.
 - ``--die-with-parent`` and a pid namespace: killing the sandbox's init (or the bot dying) ends
   every process in it. The pool enforces the wall clock and the output cap from outside.
 """
@@ -484,6 +483,7 @@ class SandboxProcess:
     @classmethod
     def start(cls, sandbox: Sandbox) -> SandboxProcess:
         requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        requests.setblocking(False)  # a zygote that stopped reading fails a fork, not the loop
         report_r, report_w = _pipe()
         diag_r, diag_w = _pipe()
         info_r, info_w = _pipe()

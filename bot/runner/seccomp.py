@@ -5,20 +5,22 @@ still isolates (and the runner logs that this layer is off), but then the memory
 below are no longer closed, which docs/runner.md says. Two programs:
 
 - ``sandbox_filter()``, loaded by bubblewrap before its command starts, so every process and
-  thread of the sandbox carries it from the first instruction. It refuses:
-  - ways out: sockets of any kind, new namespaces, ptrace, keyrings, BPF, perf, userfaultfd,
+  thread of the generation (the zygote, its children, every worker) carries it from the first
+  instruction. It refuses:
+  - ways out: sockets of any kind, ``setns``, ptrace, keyrings, BPF, perf, userfaultfd,
     io_uring, modules, the new mount API;
-  - every way to hold memory that RLIMIT_AS (per process) does not count: other processes
-    (fork/vfork/clone without CLONE_THREAD: each would get its own address space), SysV shared
-    memory, message queues and semaphores, POSIX message queues, memfd, inotify watches, AIO
-    rings, byte-range file locks, pipes grown past their default size, and splice/vmsplice/tee
-    (which pin pages, whole huge pages included, into pipes). TensorFlow needs none of them
-    (import, build, fit, tf.data, predict: tests/runner/test_runner_isolation.py).
-  ``mount``/``umount2`` stay allowed here for the sandbox's own set-up (worker.py ``setup``),
-  which runs before any of the learner's code with capabilities it drops before exec.
-- ``worker_filter()``, installed by the worker as its first act, before it imports anything and
-  so before any thread exists, and synchronised onto every thread (TSYNC) besides: no execve
-  (no shell or other program), and no mount or umount2 any more.
+  - every way to hold memory that RLIMIT_AS (per process) does not count, but other processes:
+    SysV shared memory, message queues and semaphores, POSIX message queues, memfd, inotify
+    watches, AIO rings, byte-range file locks, pipes grown past their default size, and
+    splice/vmsplice/tee (which pin pages, whole huge pages included, into pipes). TensorFlow
+    needs none of them (import, build, fit, tf.data, predict: test_runner_isolation.py).
+  fork, ``unshare``, ``mount`` and ``umount2`` stay allowed here for the sandbox's set-up, the
+  zygote and each child's own namespaces (worker.py), none of which runs learner code.
+- ``worker_filter()``, installed by each worker as its first act in its child, while it is the
+  only thread (a fresh fork) and before any TensorFlow op, synchronised onto every thread
+  (TSYNC) besides: everything above, plus no other process (fork/vfork/clone without
+  CLONE_THREAD: each would get its own address space), no ``unshare`` or new namespace, no
+  execve (no shell or other program), and no mount or umount2.
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
-"""The sandboxed worker: import TensorFlow, wait for one snippet, run it, report, exit.
+"""Inside the sandbox: the set-up step, the zygote, and the single-use worker each child becomes.
 
-Runs *inside* bubblewrap as a plain script (``python -I worker.py CONFIG``), so it imports nothing
-from ``bot``. Before it, the same script runs once as the sandbox's set-up step
-(``python -I -S worker.py --setup SPEC -- COMMAND...``, see ``setup``), which then execs the
-worker. File descriptors, set up by ``bot.runner.sandbox`` (the numbers of the
-last three come in the config):
+Runs *inside* bubblewrap as a plain script, so it imports nothing from ``bot``. First as the
+sandbox's set-up step (``python -I -S worker.py --setup SPEC -- COMMAND...``, see ``setup``),
+which execs the zygote (``python -I worker.py CONFIG``, see ``zygote``): it imports TensorFlow,
+runs no op, and forks one child per request of the pool (``child``), which makes its own
+namespaces and becomes a worker (``serve``). A worker's file descriptors (numbers in the config):
 
     0        the snippet's source, read to end of file   (then replaced by /dev/null)
-    1, 2     diagnostics: bwrap, start-up noise           (the snippet's stdout/stderr at run time)
+    1, 2     diagnostics: start-up noise                  (the snippet's stdout/stderr at run time)
     control  messages to the pool, one JSON object per line: {"event": "ready"}, then the result
     out      the snippet's stdout
     err      the snippet's stderr
 
-Single use: the process exits after one snippet, so nothing passes from one learner to the next,
+Single use: the worker exits after one snippet, so nothing passes from one learner to the next,
 and nothing is ever forked after TensorFlow ran an op (FACTS.md: such a child hangs).
 """
 
@@ -90,8 +90,8 @@ def limit_cpu(seconds: int) -> None:
 def install_filter(program: bytes, syscall_number: int) -> None:
     """Add a seccomp filter (classic BPF built by the pool) to every thread of this process.
 
-    Called before anything is imported, so there is only this thread; TSYNC makes that a
-    guarantee rather than an assumption: the kernel applies the filter to all threads at once
+    Called in a fresh fork, before any TensorFlow op, so there is only this thread; TSYNC makes
+    that a guarantee rather than an assumption: the kernel applies the filter to all threads at once
     or to none, and then this raises, so the worker never runs a snippet half-filtered.
     Filters only ever add up; nothing can remove this one.
     """

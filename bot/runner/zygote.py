@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 180.0  # importing TensorFlow on a busy machine
 FORK_TIMEOUT_S = 30.0  # the zygote answers a request at once; this only bounds a stuck one
-REPORT_LIMIT = 64 * 1024 * 1024  # the zygote's events: our code, a few lines per child
+# The zygote's events: our code only (no worker holds this pipe), a few lines per child, read
+# as they come for as long as the generation lives.
+REPORT_LIMIT = 1 << 62
 DIAG_KEEP = 8 * 1024
 DIAG_LIMIT = 1024 * 1024
 KILLED = 128 + signal.SIGKILL
@@ -83,6 +85,7 @@ class ChildProcess:
     pid: int = 0  # the child's pid on the host, once known
     _pidfds: list[int] = field(default_factory=list)
     _worker: int | None = None
+    _worker_fd: int | None = None
     exited: asyncio.Future[tuple[int, float]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -104,24 +107,25 @@ class ChildProcess:
                         os.close(pidfd)
                 return
 
-    @property
-    def init_pidfd(self) -> int | None:
-        return self._pidfds[0] if self._pidfds else None
-
     def worker_pid(self) -> int | None:
         """The worker's pid on the host (child -> init -> worker), once it exists."""
         if self._worker is None and self.pid:
             init = _children(self.pid)
             workers = _children(init[0]) if init else []
             if workers:
-                self._worker = workers[0]
                 with contextlib.suppress(OSError):
-                    self._pidfds.append(os.pidfd_open(init[0]))  # killed too, to be quick
+                    self._worker_fd = os.pidfd_open(workers[0])
+                    self._worker = workers[0]
         return self._worker
 
     def kill(self) -> None:
-        """End the child and everything in it (idempotent)."""
-        for pidfd in self._pidfds:
+        """End the child and everything in it (idempotent). The worker is all that runs there
+        (it cannot fork): killing it ends its init and the child in turn, each reaping the one
+        below, so that its exit status, CPU time and peak memory reach the zygote's report.
+        Before the worker exists, the child (its init dies with it)."""
+        self.worker_pid()
+        targets = [self._worker_fd] if self._worker_fd is not None else self._pidfds
+        for pidfd in targets:
             with contextlib.suppress(ProcessLookupError, OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
@@ -141,11 +145,13 @@ class ChildProcess:
             os.close(fd)
 
     def close(self) -> None:
-        for fd in (self.code, self.control, self.out, self.err, self.diag, *self._pidfds):
+        worker = [self._worker_fd] if self._worker_fd is not None else []
+        for fd in (self.code, self.control, self.out, self.err, self.diag, *self._pidfds, *worker):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._pidfds = []
+        self._worker_fd = None
         self.code = self.control = self.out = self.err = self.diag = -1
 
 

@@ -3,14 +3,18 @@ reach the next child of the same zygote, and the zygote itself must stay clean."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from bot.runner import sandbox as sandbox_module
 from bot.runner.pool import Runner
 from bot.runner.result import RunResult, Status
+from bot.runner.sandbox import Sandbox
 from tests.runner.helpers import TEST_LIMITS
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -119,3 +123,22 @@ async def test_the_zygote_runs_no_op_and_holds_no_learner_state(runner: Runner):
         assert worker_pid is not None
         for ns, link in own.items():
             assert os.readlink(f"/proc/{worker_pid}/ns/{ns}") != link
+
+
+async def test_a_zygote_in_which_an_op_ran_forks_nothing(tmp_path: Path):
+    # A child forked after an op hangs in its first one (FACTS.md); the zygote checks before it
+    # says ready, and before every fork. Here its import runs an op: no worker may come of it.
+    source = Path(sandbox_module.__file__).with_name("worker.py").read_text(encoding="utf-8")
+    marker = "        watch_training()\n        if not no_op_ran():"
+    assert marker in source
+    script = tmp_path / "worker.py"
+    an_op = "\n        __import__('tensorflow').ones(1)\n"
+    script.write_text(source.replace(marker, marker.replace("\n", an_op, 1)), encoding="utf-8")
+    limits = TEST_LIMITS.model_copy(update={"workers": 1, "restart_backoff_s": 60.0})
+    async with Runner(limits, sandbox=Sandbox(limits, worker_script=str(script))) as pool:
+        async with asyncio.timeout(300):
+            while pool.health().failures == 0:  # noqa: ASYNC110 (polling public state)
+                await asyncio.sleep(0.1)
+        health = pool.health()
+        assert pool.idle_workers == () and pool.zygote is None
+    assert "TensorFlow ran an op in the zygote" in str(health.last_error)
