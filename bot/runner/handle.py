@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import signal
@@ -17,10 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from bot.runner.pipes import Pipe
+from bot.runner.pipes import Pipe, first_message, start_failure
 from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status
-from bot.runner.sandbox import SandboxUnavailable
-from bot.runner.zygote import ChildProcess, Zygotes
+from bot.runner.zygote import ChildProcess, Zygotes, normal_priority
 from bot.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
@@ -141,16 +139,10 @@ class Worker:
 
     async def ready(self) -> None:
         """Wait for the worker's "ready"; raise SandboxUnavailable if it never comes."""
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                line = await self._control.lines.get()
-        except TimeoutError:
-            line = b""
-        message = _parse(line)
+        message = await first_message(self._control, READY_TIMEOUT_S)
         if message.get("event") != "ready":
             await self.discard()
-            detail = message.get("error") or self._diag.text or "no message"
-            raise SandboxUnavailable(f"a sandboxed worker failed to start:\n{detail.strip()}")
+            raise start_failure(message, self._diag)
         self.ready_at = time.monotonic()
 
     @property
@@ -272,13 +264,7 @@ class Worker:
         """Back to normal priority for the snippet: workers start at ``spawn_niceness`` so that
         importing TensorFlow yields to running snippets. Lowering a nice value needs root (or
         CAP_SYS_NICE); without it every worker stays at the same, lower priority."""
-        pid = self._worker_pid()
-        if pid is None or os.geteuid() != 0:
-            return
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
-                with contextlib.suppress(OSError):
-                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+        normal_priority(self._worker_pid())
 
     async def discard(self) -> None:
         """End an unused worker."""
@@ -287,14 +273,6 @@ class Worker:
         self._control.stop()
         self._diag.stop()
         self.process.close()
-
-
-def _parse(line: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return message if isinstance(message, dict) else {}
 
 
 def _status_kib(pid: int | None, key: str) -> int | None:

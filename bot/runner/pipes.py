@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import Callable
+from typing import Any
 
 from bot.runner.result import clean_text
+from bot.runner.sandbox import SandboxUnavailable
 
 READ_SIZE = 64 * 1024
 
@@ -85,3 +88,28 @@ class Pipe:
     @property
     def text(self) -> str:
         return clean_text(bytes(self.data).decode("utf-8", errors="replace"))
+
+
+def parse(line: bytes) -> dict[str, Any]:
+    """A JSON object, or {} for anything else."""
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+async def first_message(pipe: Pipe, timeout_s: float) -> dict[str, Any]:
+    """The first line of a line pipe as a JSON object ({} if none comes in time)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            line = await pipe.lines.get()
+    except TimeoutError:
+        line = b""
+    return parse(line)
+
+
+def start_failure(message: dict[str, Any], diag: Pipe) -> SandboxUnavailable:
+    """Why a zygote or a worker never said "ready": its own word, else its start-up noise."""
+    detail = message.get("error") or diag.text or "no message"
+    return SandboxUnavailable(f"a sandboxed worker failed to start:\n{detail.strip()}")

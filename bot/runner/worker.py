@@ -730,7 +730,13 @@ def _fork_child(config: dict[str, Any], request: dict[str, Any], fds: list[int])
 
     to_zygote_r, to_zygote_w = os.pipe()
     to_child_r, to_child_w = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # out of processes or memory for a moment: this worker fails
+        sys.stderr.write(f"forking a child: {exc}\n")
+        for fd in (to_zygote_r, to_zygote_w, to_child_r, to_child_w):
+            os.close(fd)
+        return None
     if pid == 0:
         try:
             child(config, request, fds, to_zygote_w, to_child_r)

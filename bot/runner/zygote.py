@@ -26,9 +26,8 @@ import signal
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from bot.runner.pipes import Pipe
+from bot.runner.pipes import Pipe, first_message, parse, start_failure
 from bot.runner.sandbox import Sandbox, SandboxProcess, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,17 @@ KILLED = 128 + signal.SIGKILL
 
 def _pipe() -> tuple[int, int]:
     return os.pipe2(os.O_CLOEXEC)
+
+
+def normal_priority(pid: int | None) -> None:
+    """Nice 0 for every thread of a process (nice is per thread on Linux). Lowering a nice
+    value needs root (or CAP_SYS_NICE); without it, nothing changes."""
+    if pid is None or os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, int(tid), 0)
 
 
 def _children(pid: int) -> list[int]:
@@ -178,16 +188,10 @@ class Zygote:
         In the event loop's own thread, on purpose: --die-with-parent (PR_SET_PDEATHSIG) fires
         when the *thread* that started bwrap exits."""
         zygote = cls(sandbox, sandbox.spawn())
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                line = await zygote._report.lines.get()
-        except TimeoutError:
-            line = b""
-        message = _parse(line)
+        message = await first_message(zygote._report, READY_TIMEOUT_S)
         if message.get("event") != "ready":
             await zygote.close()
-            detail = message.get("error") or zygote._diag.text or "no message"
-            raise SandboxUnavailable(f"a sandboxed worker failed to start:\n{detail.strip()}")
+            raise start_failure(message, zygote._diag)
         zygote.startup_s = message.get("startup_s")
         zygote._events = asyncio.ensure_future(zygote._follow())
         zygote._prioritise()
@@ -198,13 +202,7 @@ class Zygote:
         ``spawn_niceness``, so that the import yields to running snippets): forking a worker is
         on a waiting snippet's path. Each child lowers its own priority for its warm-up, and
         the pool raises it again when it gets a snippet (``Worker.prioritise``). Needs root."""
-        pid = self.host_pid()
-        if pid is None or os.geteuid() != 0:
-            return
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
-                with contextlib.suppress(OSError):
-                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+        normal_priority(self.host_pid())
 
     @property
     def alive(self) -> bool:
@@ -260,7 +258,7 @@ class Zygote:
         """Route the zygote's events to its children until it ends."""
         try:
             while line := await self._report.lines.get():
-                event = _parse(line)
+                event = parse(line)
                 child = self.children.get(event.get("id", -1))
                 if child is None:
                     continue
@@ -331,11 +329,3 @@ def _memory_mb(pid: int | None) -> tuple[float | None, float | None]:
     except (OSError, ValueError, TypeError):
         pass
     return found.get("Rss"), found.get("Pss")
-
-
-def _parse(line: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return message if isinstance(message, dict) else {}
