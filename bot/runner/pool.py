@@ -1,9 +1,10 @@
 """The runner: a pool of warm, single-use sandboxed workers behind a fair queue.
 
-Each worker has imported TensorFlow (and warmed up) before a snippet arrives, runs exactly one
-snippet and exits; the pool starts a replacement right away, so no state passes between
+Each worker is a child of a zygote that imported TensorFlow once and never ran an op (zygote.py),
+in namespaces of its own, and has warmed up before a snippet arrives; it runs exactly one
+snippet and exits, and the pool forks a replacement right away, so no state passes between
 learners and nothing is forked after TensorFlow ran an op. The bot process never imports
-TensorFlow: only workers do.
+TensorFlow: only the zygote and its children do.
 
 Fairness: one snippet per user at a time (queued or running), a bounded FIFO queue, and at most
 ``workers`` snippets running at once. Callers learn their place in the queue through
