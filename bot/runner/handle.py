@@ -6,29 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status, clean_text
-from bot.runner.sandbox import Sandbox, SandboxProcess, SandboxUnavailable
+from bot.runner.pipes import Pipe, first_message, start_failure
+from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status
+from bot.runner.zygote import ChildProcess, Zygotes, normal_priority
 from bot.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 
-READY_TIMEOUT_S = 180.0  # importing TensorFlow on a busy machine
+READY_TIMEOUT_S = 180.0  # a child's warm-up on a busy machine
 CONTROL_LIMIT = 1024 * 1024  # all a worker may say on its channel; the worker trims its report
 MESSAGE_LIMIT = 64 * 1024  # an exception message is kept whole up to this (the worker's bound)
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
 DIAG_LIMIT = 1024 * 1024  # start-up noise read at most (a few KiB in practice)
-READ_SIZE = 64 * 1024
 DRAIN_S = 0.5  # after the result: time for a forked child's output before the sandbox ends
 EXIT_WAIT_S = 5.0  # after the worker stopped reporting: time for it to exit by itself
 KILLED = 128 + signal.SIGKILL  # bwrap's exit status when the pool killed the sandbox
@@ -113,119 +112,37 @@ class _ExitMessage(BaseModel):
             return None
 
 
-class _Pipe:
-    """Reads a non-blocking pipe in the event loop, trusting nothing the other end writes.
-
-    Keeps at most ``keep`` bytes (the head, or the tail with ``keep_tail``). After ``limit``
-    bytes in all it stops reading, so the writer blocks instead of keeping the event loop busy,
-    and ``flooded`` is set. With ``lines``, complete lines go to ``lines``; the unfinished one
-    can only grow to ``limit`` bytes, and each chunk is scanned once (not the whole line again).
-    """
-
-    def __init__(
-        self,
-        fd: int,
-        keep: int,
-        *,
-        limit: int,
-        on_data: Callable[[int], None] | None = None,
-        keep_tail: bool = False,
-        lines: bool = False,
-    ) -> None:
-        self.fd, self.keep, self.limit, self.on_data = fd, keep, limit, on_data
-        self.keep_tail, self.split_lines = keep_tail, lines
-        self.data = bytearray()
-        self.total = 0
-        loop = asyncio.get_running_loop()
-        self.eof = loop.create_future()
-        self.flooded = loop.create_future()
-        self.lines: asyncio.Queue[bytes] = asyncio.Queue()
-        self._partial = bytearray()
-        os.set_blocking(fd, False)
-        loop.add_reader(fd, self._read)
-
-    def _read(self) -> None:
-        try:
-            chunk = os.read(self.fd, min(READ_SIZE, self.limit - self.total))
-        except BlockingIOError:
-            return
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self.stop()
-            return
-        self.total += len(chunk)
-        if self.keep_tail:
-            self.data += chunk
-            del self.data[: max(0, len(self.data) - self.keep)]
-        elif len(self.data) < self.keep:
-            self.data += chunk[: self.keep - len(self.data)]
-        if self.on_data is not None:
-            self.on_data(len(chunk))
-        if self.split_lines:
-            *complete, rest = chunk.split(b"\n")
-            for piece in complete:
-                self.lines.put_nowait(bytes(self._partial + piece))
-                self._partial.clear()
-            self._partial += rest
-        if self.total >= self.limit:
-            self._unwatch()
-            if not self.flooded.done():
-                self.flooded.set_result(None)
-
-    def _unwatch(self) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            asyncio.get_running_loop().remove_reader(self.fd)
-
-    def stop(self) -> None:
-        self._unwatch()
-        if not self.eof.done():
-            self.eof.set_result(None)
-            self.lines.put_nowait(b"")
-
-    @property
-    def text(self) -> str:
-        return clean_text(bytes(self.data).decode("utf-8", errors="replace"))
-
-
 @dataclass
 class Worker:
     """One warm, single-use sandboxed worker."""
 
     settings: RunnerSettings
-    process: SandboxProcess
+    process: ChildProcess
     spawned_at: float = field(default_factory=time.monotonic)
     ready_at: float | None = None
     pid: int | None = None  # the worker's pid outside the sandbox, once known
     reaping: asyncio.Future[int] | None = None  # the sandbox's clean-up after a run
-    _control: _Pipe = field(init=False)
-    _diag: _Pipe = field(init=False)
+    _control: Pipe = field(init=False)
+    _diag: Pipe = field(init=False)
 
     def __post_init__(self) -> None:
         # Must run in the event loop: the pipes are read by it.
-        self._control = _Pipe(self.process.control, 0, limit=CONTROL_LIMIT, lines=True)
-        self._diag = _Pipe(self.process.diag, DIAG_KEEP, limit=DIAG_LIMIT, keep_tail=True)
+        self._control = Pipe(self.process.control, 0, limit=CONTROL_LIMIT, lines=True)
+        self._diag = Pipe(self.process.diag, DIAG_KEEP, limit=DIAG_LIMIT, keep_tail=True)
 
     @classmethod
-    async def spawn(cls, sandbox: Sandbox, warmup: Sequence[str] | None) -> Worker:
-        # In the event loop's own thread, on purpose: --die-with-parent (PR_SET_PDEATHSIG) fires
-        # when the *thread* that started bwrap exits, and an executor thread may come and go.
-        # It blocks for a few milliseconds only (fork, exec, and bwrap's first message).
-        process = sandbox.spawn(warmup)
-        return cls(sandbox.settings, process)
+    async def spawn(cls, zygotes: Zygotes, warmup: Sequence[str] | None) -> Worker:
+        """A new child of the live zygote (started first if there is none)."""
+        zygote = await zygotes.get()
+        process = await zygote.fork(warmup)
+        return cls(zygotes.sandbox.settings, process)
 
     async def ready(self) -> None:
         """Wait for the worker's "ready"; raise SandboxUnavailable if it never comes."""
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                line = await self._control.lines.get()
-        except TimeoutError:
-            line = b""
-        message = _parse(line)
+        message = await first_message(self._control, READY_TIMEOUT_S)
         if message.get("event") != "ready":
             await self.discard()
-            detail = message.get("error") or self._diag.text or "no message"
-            raise SandboxUnavailable(f"a sandboxed worker failed to start:\n{detail.strip()}")
+            raise start_failure(message, self._diag)
         self.ready_at = time.monotonic()
 
     @property
@@ -246,11 +163,8 @@ class Worker:
         return None if rss is None else round(rss / 1024, 1)
 
     def _worker_pid(self) -> int | None:
-        if self.pid is None and self.process.init_pidfd is not None:
-            # The sandbox's init is bwrap's child; the worker is the init's only child.
-            init = _children(self.process.pid)
-            kids = _children(init[0]) if init else []
-            self.pid = kids[0] if kids else None
+        if self.pid is None:
+            self.pid = self.process.worker_pid()
         return self.pid
 
     async def run(self, code: str) -> RunResult:
@@ -266,8 +180,8 @@ class Worker:
                 over.set()
 
         cap = s.output_limit_bytes
-        out = _Pipe(self.process.out, cap, limit=cap + 1, on_data=count)
-        err = _Pipe(self.process.err, cap, limit=cap + 1, on_data=count)
+        out = Pipe(self.process.out, cap, limit=cap + 1, on_data=count)
+        err = Pipe(self.process.err, cap, limit=cap + 1, on_data=count)
         peak: float | None = self.memory_mb()
         cpu_at_start = cpu = self.cpu_s()
         started = time.monotonic()
@@ -339,7 +253,7 @@ class Worker:
         elapsed = time.monotonic() - started
         return _result(s, message, killed_for, ending, out.text, err.text, elapsed, peak, total)
 
-    async def _reap(self, *pipes: _Pipe) -> int:
+    async def _reap(self, *pipes: Pipe) -> int:
         exit_code, _ = await self.process.wait()
         for pipe in (*pipes, self._control, self._diag):
             pipe.stop()
@@ -350,13 +264,7 @@ class Worker:
         """Back to normal priority for the snippet: workers start at ``spawn_niceness`` so that
         importing TensorFlow yields to running snippets. Lowering a nice value needs root (or
         CAP_SYS_NICE); without it every worker stays at the same, lower priority."""
-        pid = self._worker_pid()
-        if pid is None or os.geteuid() != 0:
-            return
-        with contextlib.suppress(OSError):
-            for tid in os.listdir(f"/proc/{pid}/task"):  # nice is per thread on Linux
-                with contextlib.suppress(OSError):
-                    os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+        normal_priority(self._worker_pid())
 
     async def discard(self) -> None:
         """End an unused worker."""
@@ -365,22 +273,6 @@ class Worker:
         self._control.stop()
         self._diag.stop()
         self.process.close()
-
-
-def _parse(line: bytes) -> dict[str, Any]:
-    try:
-        message = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return message if isinstance(message, dict) else {}
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def _status_kib(pid: int | None, key: str) -> int | None:

@@ -1,9 +1,10 @@
 """The runner: a pool of warm, single-use sandboxed workers behind a fair queue.
 
-Each worker has imported TensorFlow (and warmed up) before a snippet arrives, runs exactly one
-snippet and exits; the pool starts a replacement right away, so no state passes between
+Each worker is a child of a zygote that imported TensorFlow once and never ran an op (zygote.py),
+in namespaces of its own, and has warmed up before a snippet arrives; it runs exactly one
+snippet and exits, and the pool forks a replacement right away, so no state passes between
 learners and nothing is forked after TensorFlow ran an op. The bot process never imports
-TensorFlow: only workers do.
+TensorFlow: only the zygote and its children do.
 
 Fairness: one snippet per user at a time (queued or running), a bounded FIFO queue, and at most
 ``workers`` snippets running at once. Callers learn their place in the queue through
@@ -32,6 +33,7 @@ from bot.runner.explain import Explainer, default_explainer
 from bot.runner.handle import Worker
 from bot.runner.result import RunResult
 from bot.runner.sandbox import Sandbox, SandboxUnavailable
+from bot.runner.zygote import Zygote, Zygotes
 from bot.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ class Runner:
         self.cache = cache
         self.explainer = explainer or default_explainer()
         self._sandbox: Sandbox | None = sandbox
+        self._zygotes: Zygotes | None = None  # workers are forked from its live generation
         self._started = False
         self._idle: deque[Worker] = deque()
         self._starting = 0
@@ -153,6 +156,7 @@ class Runner:
             raise RunnerClosed()
         if self._sandbox is None:
             self._sandbox = Sandbox(self.settings)
+        self._zygotes = Zygotes(self._sandbox)
         self._started = True
         self._pump()
 
@@ -170,6 +174,8 @@ class Runner:
         await asyncio.gather(*tasks, return_exceptions=True)
         while self._idle:
             await self._idle.popleft().discard()
+        if self._zygotes is not None:
+            await self._zygotes.close()
 
     async def __aenter__(self) -> Runner:
         await self.start()
@@ -251,6 +257,11 @@ class Runner:
     @property
     def idle_workers(self) -> tuple[Worker, ...]:
         return tuple(self._idle)
+
+    @property
+    def zygote(self) -> Zygote | None:
+        """The live generation the workers are forked from (benchmarks, tests)."""
+        return self._zygotes.current if self._zygotes is not None else None
 
     async def wait_idle(self, count: int | None = None, within_s: float = 300) -> None:
         """Wait until ``count`` (default: all) workers are warm and waiting (benchmarks, tests).
@@ -362,13 +373,13 @@ class Runner:
         self._background(self._start_worker())
 
     async def _start_worker(self) -> None:
-        assert self._sandbox is not None
+        assert self._zygotes is not None
         # Skip the warm-up while snippets wait: they need a worker now, not a faster one later.
         warmup = None if self._queue or self._waiting_elsewhere else self.settings.warmup_models
         started = time.monotonic()
         worker: Worker | None = None
         try:
-            worker = await Worker.spawn(self._sandbox, warmup)
+            worker = await Worker.spawn(self._zygotes, warmup)
             await worker.ready()
         except Exception as exc:
             if not isinstance(exc, SandboxUnavailable):

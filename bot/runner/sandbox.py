@@ -1,4 +1,4 @@
-"""The bubblewrap sandbox around one worker process: its command line, its start, its end.
+"""The bubblewrap sandbox around one zygote and its workers: its command line, start and end.
 
 Isolation, in the order a process meets it:
 
@@ -14,12 +14,11 @@ Isolation, in the order a process meets it:
   read-only overlays and detaches the binds they came from, so that no path of the host (the
   project directory, the home directory, the Python prefix) shows in /proc/self/mountinfo,
   sys.path or anywhere Python reports; and it caps the number of inodes of each tmpfs, which
-  its size does not count. Then it drops the capabilities it needed for that.
-- an unprivileged uid: when the bot runs as root, bubblewrap's user namespace maps only root (for
-  its own set-up) and ``sandbox_uid``, and ``setpriv`` switches to that uid with every capability
-  and the bounding set dropped before Python starts; otherwise the bot's own unprivileged uid.
+  its size does not count. Then it execs the zygote (zygote.py), which forks the workers.
+- per worker, inside this sandbox: its own namespaces, /tmp, home and /proc, an unprivileged uid
+  (``sandbox_uid`` when the bot runs as root, else the bot's own) with no capability, the
+  worker's seccomp filter and rlimits (worker.py ``child`` and ``serve``).
 - an empty environment but for a few variables the worker needs: no token, no database URL.
-- seccomp (seccomp.py), then rlimits set by the worker before it imports anything.
 - ``--die-with-parent`` and a pid namespace: killing the sandbox's init (or the bot dying) ends
   every process in it. The pool enforces the wall clock and the output cap from outside.
 """
@@ -36,12 +35,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -310,11 +309,28 @@ class Sandbox:
             env["LD_LIBRARY_PATH"] = f"{PYTHON_HOME}/lib"
         return env
 
-    def worker_config(self, fds: dict[str, int], warmup: Sequence[str] | None) -> str:
+    def zygote_config(self, report_fd: int, requests_fd: int) -> str:
+        """What the zygote (worker.py) needs: its channels, and what each child applies to
+        itself: the ids it maps and runs as, its tmpfs, limits and seccomp filter."""
         s = self.settings
+        uid = s.sandbox_uid if self.as_root else os.getuid()
+        gid = s.sandbox_gid if self.as_root else os.getgid()
         return json.dumps(
             {
-                "fds": fds,
+                "report": report_fd,
+                "requests": requests_fd,
+                # Where each child keeps its worker's channels (0: the code, 1 and 2: noise).
+                "fds": {"control": 3, "out": 4, "err": 5},
+                "uid": uid,
+                "gid": gid,
+                # The same maps as bwrap's (see _write_id_maps): root for the child's own
+                # set-up and its init, the sandbox uid for the worker.
+                "uid_map": f"0 0 1\n{uid} {uid} 1\n" if self.as_root else f"{uid} {uid} 1\n",
+                "gid_map": f"0 0 1\n{gid} {gid} 1\n" if self.as_root else f"{gid} {gid} 1\n",
+                "init_ids": [0, 0] if self.as_root else None,
+                "tmpfs": [s.tmpfs_mb * 1024 * 1024, s.tmpfs_mb * TMPFS_INODES_PER_MB],
+                "dev_shm": [DEV_SHM_BYTES, DEV_SHM_INODES],
+                "home": HOME,
                 "limits": {
                     "memory_mb": s.memory_mb,
                     "max_processes": s.max_processes,
@@ -323,7 +339,7 @@ class Sandbox:
                     "cpu_time_s": s.cpu_time_s,
                 },
                 "code_limit_bytes": s.code_limit_bytes,
-                "warmup": list(warmup) if warmup is not None else None,
+                "spawn_niceness": s.spawn_niceness,
                 "weights_dir": WEIGHTS,
                 "worker_filter": base64.b64encode(self.worker_filter).decode(),
                 "seccomp_syscall": self.seccomp_syscall,
@@ -353,6 +369,7 @@ class Sandbox:
         ops += [["tmpfs", path, size, inodes] for path in ("/tmp", HOME)]
         ops.append(["tmpfs", "/dev/shm", DEV_SHM_BYTES, DEV_SHM_INODES])
         ops += [["detach", inside] for _, inside in reversed(binds)]
+        ops += [["uncover", f"/proc/{name}"] for name in ("sys", "sysrq-trigger", "irq", "bus")]
         return binds, ops
 
     def argv(
@@ -420,20 +437,16 @@ class Sandbox:
         args += ["--chdir", HOME, "--clearenv"]
         for name, value in env.items():
             args += ["--setenv", name, value]
-        # The set-up step mounts (CAP_SYS_ADMIN, in the sandbox's own namespaces only); setpriv
-        # then drops every capability and the bounding set before the worker's Python starts.
-        caps = ["CAP_SYS_ADMIN", "CAP_SETPCAP"]
-        drop = ["/usr/bin/setpriv", "--inh-caps=-all", "--bounding-set=-all"]
-        if self.as_root:
-            # Root in the sandbox's user namespace only sets it up; the worker runs as the
-            # sandbox uid (setpriv needs SETUID and SETGID to get there).
-            caps += ["CAP_SETUID", "CAP_SETGID"]
-            drop[1:1] = ["--reuid", str(s.sandbox_uid), "--regid", str(s.sandbox_gid),
-                         "--clear-groups"]  # fmt: skip
+        # The set-up step mounts (CAP_SYS_ADMIN, in the sandbox's own namespaces only), then
+        # execs the zygote, which keeps these capabilities (in those namespaces only) to write
+        # each child's id maps (SETFCAP: a map that holds root); it runs no learner code. Each
+        # child drops every capability, the bounding set and its groups, and switches to the
+        # sandbox uid, before its worker runs anything (worker.py ``become_unprivileged``).
+        caps = ["CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"]
         args += ["--cap-drop", "ALL"]
         for cap in caps:
             args += ["--cap-add", cap]
-        worker = [*drop, "--", self.layout.python, "-I", "-B", WORKER, config]
+        worker = [self.layout.python, "-I", "-B", WORKER, config]
         stage_python = self.layout.interpreter
         if not self.layout.base_in_usr:
             stage_python = stage_python.replace(PYTHON_HOME, f"{STAGE}/python", 1)
@@ -443,11 +456,11 @@ class Sandbox:
         nice = ["/usr/bin/nice", "-n", str(s.spawn_niceness)] if s.spawn_niceness else []
         return [*nice, *args, "--", *command]
 
-    def spawn(self, warmup: Sequence[str] | None) -> SandboxProcess:
-        """Start a sandboxed worker (blocks for a few milliseconds)."""
+    def spawn(self) -> SandboxProcess:
+        """Start a zygote's sandbox (blocks for a few milliseconds)."""
         if not self.stage.intact():
             self.stage = Stage(self.layout, self.worker_script)
-        return SandboxProcess.start(self, warmup)
+        return SandboxProcess.start(self)
 
 
 def _memfd(name: str, data: bytes) -> int:
@@ -464,33 +477,31 @@ def _pipe() -> tuple[int, int]:
 
 @dataclass
 class SandboxProcess:
-    """One running sandbox. The pool owns it and must call ``kill()`` and ``wait()``."""
+    """One running zygote sandbox (bwrap, its init, and the zygote in it). The pool owns it and
+    must call ``kill()`` and ``wait()``; ``zygote.Zygote`` speaks to the zygote."""
 
     popen: subprocess.Popen[bytes]
-    init_pidfd: int | None  # the sandbox's pid 1: killing it ends everything inside
-    code: int  # write end: the snippet's source
-    control: int  # read ends
-    out: int
-    err: int
+    init_pid: int  # the sandbox's pid 1 (as the host sees it): the zygote is its child
+    init_pidfd: int | None  # killing it ends everything inside
+    requests: socket.socket  # to the zygote: one message per child, with the child's pipes
+    report: int  # read ends: the zygote's events, and its start-up noise
     diag: int
     info: int  # kept open: bwrap writes more to it later, and dies of SIGPIPE if nobody reads
     _reaped: tuple[int, float] | None = None  # (wait status, peak RSS of the tree in MiB)
 
     @classmethod
-    def start(cls, sandbox: Sandbox, warmup: Sequence[str] | None) -> SandboxProcess:
-        code_r, code_w = _pipe()
-        control_r, control_w = _pipe()
-        out_r, out_w = _pipe()
-        err_r, err_w = _pipe()
+    def start(cls, sandbox: Sandbox) -> SandboxProcess:
+        requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        requests.setblocking(False)  # a zygote that stopped reading fails a fork, not the loop
+        report_r, report_w = _pipe()
         diag_r, diag_w = _pipe()
         info_r, info_w = _pipe()
         block_r, block_w = _pipe() if sandbox.as_root else (None, None)
         seccomp_fd = None
         if sandbox.sandbox_filter:
             seccomp_fd = _memfd("tutor-seccomp", sandbox.sandbox_filter)
-        fds = {"control": control_w, "out": out_w, "err": err_w}
         argv = sandbox.argv(
-            sandbox.worker_config(fds, warmup),
+            sandbox.zygote_config(report_w, theirs.fileno()),
             info_fd=info_w,
             block_fd=block_r,
             seccomp_fd=seccomp_fd,
@@ -501,12 +512,14 @@ class SandboxProcess:
         args_fd = _memfd("tutor-bwrap-args", b"".join(a.encode() + b"\0" for a in argv[at:end]))
         argv = [*argv[:at], "--args", str(args_fd), *argv[end:]]
         passed = [
-            fd for fd in (control_w, out_w, err_w, info_w, block_r, seccomp_fd, args_fd) if fd
+            fd
+            for fd in (report_w, theirs.fileno(), info_w, block_r, seccomp_fd, args_fd)
+            if fd is not None
         ]
         try:
             popen = subprocess.Popen(
                 argv,
-                stdin=code_r,
+                stdin=subprocess.DEVNULL,
                 stdout=diag_w,
                 stderr=diag_w,
                 pass_fds=passed,
@@ -514,8 +527,10 @@ class SandboxProcess:
                 close_fds=True,
             )
         finally:
-            for fd in [*passed, code_r, diag_w]:
-                os.close(fd)
+            theirs.close()
+            for fd in [*passed, diag_w]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         try:
             init_pid = _read_child_pid(info_r)
             if sandbox.as_root and block_w is not None:
@@ -525,13 +540,14 @@ class SandboxProcess:
         except (OSError, ValueError) as exc:
             popen.kill()
             popen.wait()
-            for fd in (code_w, control_r, out_r, err_r, diag_r, info_r):
+            requests.close()
+            for fd in (report_r, diag_r, info_r):
                 os.close(fd)
             raise SandboxUnavailable(f"the sandbox did not start: {exc}") from exc
         finally:
             if block_w is not None:
                 os.close(block_w)  # end of file unblocks bwrap: the id maps are written
-        return cls(popen, init_pidfd, code_w, control_r, out_r, err_r, diag_r, info_r)
+        return cls(popen, init_pid, init_pidfd, requests, report_r, diag_r, info_r)
 
     @property
     def pid(self) -> int:
@@ -579,24 +595,14 @@ class SandboxProcess:
         self._reaped = (code if code >= 0 else 128 - code, round(usage.ru_maxrss / 1024, 1))
         return self._reaped
 
-    def send_code(self, data: bytes) -> None:
-        """Write the snippet and close the pipe (blocking: call it in a thread)."""
-        fd, self.code = self.code, -1
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
     def close(self) -> None:
-        fds = (self.code, self.control, self.out, self.err, self.diag, self.info, self.init_pidfd)
-        for fd in fds:
+        self.requests.close()
+        for fd in (self.report, self.diag, self.info, self.init_pidfd):
             if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.init_pidfd = None
-        self.code = self.control = self.out = self.err = self.diag = self.info = -1
+        self.report = self.diag = self.info = -1
 
 
 def _read_child_pid(fd: int) -> int:

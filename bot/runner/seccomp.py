@@ -5,20 +5,22 @@ still isolates (and the runner logs that this layer is off), but then the memory
 below are no longer closed, which docs/runner.md says. Two programs:
 
 - ``sandbox_filter()``, loaded by bubblewrap before its command starts, so every process and
-  thread of the sandbox carries it from the first instruction. It refuses:
-  - ways out: sockets of any kind, new namespaces, ptrace, keyrings, BPF, perf, userfaultfd,
+  thread of the generation (the zygote, its children, every worker) carries it from the first
+  instruction. It refuses:
+  - ways out: sockets of any kind, ``setns``, ptrace, keyrings, BPF, perf, userfaultfd,
     io_uring, modules, the new mount API;
-  - every way to hold memory that RLIMIT_AS (per process) does not count: other processes
-    (fork/vfork/clone without CLONE_THREAD: each would get its own address space), SysV shared
-    memory, message queues and semaphores, POSIX message queues, memfd, inotify watches, AIO
-    rings, byte-range file locks, pipes grown past their default size, and splice/vmsplice/tee
-    (which pin pages, whole huge pages included, into pipes). TensorFlow needs none of them
-    (import, build, fit, tf.data, predict: tests/runner/test_runner_isolation.py).
-  ``mount``/``umount2`` stay allowed here for the sandbox's own set-up (worker.py ``setup``),
-  which runs before any of the learner's code with capabilities it drops before exec.
-- ``worker_filter()``, installed by the worker as its first act, before it imports anything and
-  so before any thread exists, and synchronised onto every thread (TSYNC) besides: no execve
-  (no shell or other program), and no mount or umount2 any more.
+  - every way to hold memory that RLIMIT_AS (per process) does not count, but other processes:
+    SysV shared memory, message queues and semaphores, POSIX message queues, memfd, inotify
+    watches, AIO rings, byte-range file locks, pipes grown past their default size, and
+    splice/vmsplice/tee (which pin pages, whole huge pages included, into pipes). TensorFlow
+    needs none of them (import, build, fit, tf.data, predict: test_runner_isolation.py).
+  fork, ``unshare``, ``mount`` and ``umount2`` stay allowed here for the sandbox's set-up, the
+  zygote and each child's own namespaces (worker.py), none of which runs learner code.
+- ``worker_filter()``, installed by each worker as its first act in its child, while it is the
+  only thread (a fresh fork) and before any TensorFlow op, synchronised onto every thread
+  (TSYNC) besides: everything above, plus no other process (fork/vfork/clone without
+  CLONE_THREAD: each would get its own address space), no ``unshare`` or new namespace, no
+  execve (no shell or other program), and no mount or umount2.
 """
 
 from __future__ import annotations
@@ -155,18 +157,20 @@ def syscall_number(name: str) -> int:
     return int(number)
 
 
-@functools.cache
-def sandbox_filter() -> bytes:
-    f = _Filter()
+def _add_rules(f: _Filter, *, processes: bool) -> None:
+    """The rules both filters share; with ``processes`` also no second process and no new
+    namespace (the worker's), without them what the zygote and its children's set-up need."""
     for name in _DENIED:
-        f.deny(name)
+        if processes or name != "unshare":
+            f.deny(name)
     for name in _MEMORY_ROUTES:
         f.deny(name)
-    # One process per sandbox: RLIMIT_AS bounds each process, so every other one would add
-    # its own address space. Threads (CLONE_THREAD) share the one address space.
-    for name in ("fork", "vfork"):
-        f.deny(name)
-    f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
+    if processes:
+        # One process per sandbox: RLIMIT_AS bounds each process, so every other one would add
+        # its own address space. Threads (CLONE_THREAD) share the one address space.
+        for name in ("fork", "vfork"):
+            f.deny(name)
+        f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
     for flag in _NAMESPACE_FLAGS:
         f.deny("clone", errno.EPERM, (0, SCMP_CMP_MASKED_EQ, flag, flag))
     # The kernel reads fcntl's command as a 32-bit int: compare only the low 32 bits (set high
@@ -179,12 +183,23 @@ def sandbox_filter() -> bytes:
     # clone3 passes its flags in memory, where seccomp cannot look: ENOSYS makes glibc fall
     # back to clone(), whose flags the rules above can see.
     f.deny("clone3", errno.ENOSYS)
+
+
+@functools.cache
+def sandbox_filter() -> bytes:
+    """Loaded by bubblewrap for the whole generation (the zygote and every child): all but
+    fork and unshare, which the zygote and each child's own set-up need."""
+    f = _Filter()
+    _add_rules(f, processes=False)
     return f.export()
 
 
 @functools.cache
 def worker_filter() -> bytes:
+    """Installed by each worker before any TensorFlow op or learner code: every rule, no
+    second process or namespace, and no exec or mount."""
     f = _Filter()
+    _add_rules(f, processes=True)
     for name in ("execve", "execveat", "mount", "umount2"):
         f.deny(name)
     return f.export()

@@ -1,18 +1,18 @@
-"""The sandboxed worker: import TensorFlow, wait for one snippet, run it, report, exit.
+"""Inside the sandbox: the set-up step, the zygote, and the single-use worker each child becomes.
 
-Runs *inside* bubblewrap as a plain script (``python -I worker.py CONFIG``), so it imports nothing
-from ``bot``. Before it, the same script runs once as the sandbox's set-up step
-(``python -I -S worker.py --setup SPEC -- COMMAND...``, see ``setup``), which then execs the
-worker. File descriptors, set up by ``bot.runner.sandbox`` (the numbers of the
-last three come in the config):
+Runs *inside* bubblewrap as a plain script, so it imports nothing from ``bot``. First as the
+sandbox's set-up step (``python -I -S worker.py --setup SPEC -- COMMAND...``, see ``setup``),
+which execs the zygote (``python -I worker.py CONFIG``, see ``zygote``): it imports TensorFlow,
+runs no op, and forks one child per request of the pool (``child``), which makes its own
+namespaces and becomes a worker (``serve``). A worker's file descriptors (numbers in the config):
 
     0        the snippet's source, read to end of file   (then replaced by /dev/null)
-    1, 2     diagnostics: bwrap, start-up noise           (the snippet's stdout/stderr at run time)
+    1, 2     diagnostics: start-up noise                  (the snippet's stdout/stderr at run time)
     control  messages to the pool, one JSON object per line: {"event": "ready"}, then the result
     out      the snippet's stdout
     err      the snippet's stderr
 
-Single use: the process exits after one snippet, so nothing passes from one learner to the next,
+Single use: the worker exits after one snippet, so nothing passes from one learner to the next,
 and nothing is ever forked after TensorFlow ran an op (FACTS.md: such a child hangs).
 """
 
@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import ctypes
 import dataclasses
+import errno
 import faulthandler
 import functools
 import json
@@ -89,8 +90,8 @@ def limit_cpu(seconds: int) -> None:
 def install_filter(program: bytes, syscall_number: int) -> None:
     """Add a seccomp filter (classic BPF built by the pool) to every thread of this process.
 
-    Called before anything is imported, so there is only this thread; TSYNC makes that a
-    guarantee rather than an assumption: the kernel applies the filter to all threads at once
+    Called in a fresh fork, before any TensorFlow op, so there is only this thread; TSYNC makes
+    that a guarantee rather than an assumption: the kernel applies the filter to all threads at once
     or to none, and then this raises, so the worker never runs a snippet half-filtered.
     Filters only ever add up; nothing can remove this one.
     """
@@ -600,9 +601,300 @@ def setup(spec: dict[str, Any], command: list[str]) -> None:
                   f"capping the inodes of {target}")  # fmt: skip
         elif op == "detach":
             check(libc.umount2(path, MNT_DETACH), f"detaching {target}")
+        elif op == "uncover":
+            # bwrap covers some directories of /proc read-only; a covered /proc is not "fully
+            # visible", and the kernel then refuses the fresh /proc of a child's pid namespace.
+            # Not a mount point (EINVAL), or not there (ENOENT): nothing to do.
+            rc = libc.umount2(path, MNT_DETACH)
+            if rc != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+                check(rc, f"uncovering {target}")
         else:
             raise ValueError(f"sandbox set-up: unknown operation {op!r}")
     os.execve(command[0], command, {**os.environ, **spec["env"]})
+
+
+# --- zygote --------------------------------------------------------------------------------------
+
+_SYNC_OUT, _SYNC_IN = 6, 7  # the child and the zygote, while the zygote writes its id maps
+_CHILD_FDS = 5  # a request's pipes: code, control, out, err, diag
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
+CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x08000000, 0x10000000, 0x20000000, 0x40000000
+)  # fmt: skip
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+SYNC_TIMEOUT_S = 10.0
+_placed = False  # in a child: the pool's pipes are at the config's numbers
+
+
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    return libc
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def no_op_ran() -> bool:
+    """True while TensorFlow has run no op in this process (its eager context is not set up):
+    only then may it fork (FACTS.md: a child forked after an op hangs in its first one)."""
+    from tensorflow.python.eager import context
+
+    return not context.context()._initialized
+
+
+def zygote(config: dict[str, Any]) -> int:
+    """The zygote: import TensorFlow once, run no op, then fork one child per request of the
+    pool; each child builds its own sandbox (``child``) before it becomes a worker (``serve``).
+
+    It runs no learner code and never runs a TensorFlow op, so every child starts from the
+    same clean state. Requests come on a socket the pool created (with the child's pipes as
+    SCM_RIGHTS); events go back on ``report``: ready, forked (the child's pid), exited (its exit
+    status as bwrap would report it, and the peak memory of its tree).
+    """
+    import select
+    import signal
+    import socket
+
+    report = os.fdopen(config["report"], "w", encoding="utf-8")
+    try:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        started = time.perf_counter()
+        import keras  # noqa: F401  (imports TensorFlow)
+
+        patch_weights(config["weights_dir"])
+        watch_training()
+        if not no_op_ran():
+            raise RuntimeError("TensorFlow ran an op in the zygote: its children would hang")
+        send(report, {"event": "ready", "startup_s": time.perf_counter() - started})
+    except BaseException as exc:
+        send(report, {"event": "failed", "error": "".join(traceback.format_exception(exc))})
+        return 1
+    requests = socket.socket(fileno=config["requests"])
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: dict[int, int] = {}  # pid -> request id
+    while True:
+        ready, _, _ = select.select([requests.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wake_r, 4096):
+                    pass
+            _reap(children, report)
+        if requests.fileno() in ready:
+            message, fds, _, _ = socket.recv_fds(requests, 65536, _CHILD_FDS)
+            if not message:  # the pool is gone: so are we (the children follow, PDEATHSIG)
+                return 0
+            request = json.loads(message)
+            if not no_op_ran():  # never fork after an op, whatever happened
+                raise RuntimeError("TensorFlow ran an op in the zygote: refusing to fork")
+            pid = _fork_child(config, request, fds)
+            for fd in fds:
+                os.close(fd)
+            if pid is not None:
+                children[pid] = request["id"]
+            send(report, {"event": "forked", "id": request["id"], "pid": pid})
+
+
+def _exit_code(status: int) -> int:
+    """As bwrap reports it (and a shell): the exit code, or 128 + the signal."""
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _reap(children: dict[int, int], report: Any) -> None:
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ident = children.pop(pid, None)
+        if ident is not None:
+            code, peak = _exit_code(status), round(usage.ru_maxrss / 1024, 1)
+            send(report, {"event": "exited", "id": ident, "code": code, "peak_mb": peak})
+
+
+def _fork_child(config: dict[str, Any], request: dict[str, Any], fds: list[int]) -> int | None:
+    """Fork a child, and write the id maps of the user namespace it makes (which takes
+    CAP_SETUID in this, the parent, namespace). None if the child could not be made."""
+    import select
+
+    to_zygote_r, to_zygote_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # out of processes or memory for a moment: this worker fails
+        sys.stderr.write(f"forking a child: {exc}\n")
+        for fd in (to_zygote_r, to_zygote_w, to_child_r, to_child_w):
+            os.close(fd)
+        return None
+    if pid == 0:
+        try:
+            child(config, request, fds, to_zygote_w, to_child_r)
+        except BaseException as exc:  # said on the worker's channel once it is in place
+            with contextlib.suppress(Exception):
+                os.write(config["fds"]["control"] if _placed else 2, _failed(exc))
+        finally:
+            os._exit(1)
+    os.close(to_zygote_w)
+    os.close(to_child_r)
+    try:
+        # The child says when it is in its new user namespace; a child that died says nothing.
+        ready, _, _ = select.select([to_zygote_r], [], [], SYNC_TIMEOUT_S)
+        if ready and os.read(to_zygote_r, 1) == b"u":
+            for name in ("gid_map", "uid_map"):
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(config[name])
+            os.write(to_child_w, b"m")
+    except OSError as exc:  # the child sees its pipe close and gives up, and says so
+        sys.stderr.write(f"mapping a child's ids: {exc}\n")
+    finally:
+        os.close(to_zygote_r)
+        os.close(to_child_w)
+    return pid
+
+
+def _failed(exc: BaseException) -> bytes:
+    message = {"event": "failed", "error": "".join(traceback.format_exception(exc))}
+    return (json.dumps(message) + "\n").encode()
+
+
+def _place_fds(numbers: dict[str, int], fds: list[int], sync_out: int, sync_in: int) -> None:
+    """The pool's pipes at the config's numbers (code on 0, diagnostics on 1 and 2), and
+    nothing else of the zygote's: no socket, no other child's pipe."""
+    import fcntl
+
+    code, control, out, err, diag = fds
+    wanted = {0: code, 1: diag, 2: diag, numbers["control"]: control, numbers["out"]: out,
+              numbers["err"]: err, _SYNC_OUT: sync_out, _SYNC_IN: sync_in}  # fmt: skip
+    high = {fd: fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in set(wanted.values())}
+    for target, fd in wanted.items():
+        os.dup2(high[fd], target)
+    os.closerange(max(wanted) + 1, 1 << 20)
+    global _placed
+    _placed = True
+
+
+def child(
+    config: dict[str, Any], request: dict[str, Any], fds: list[int], sync_out: int, sync_in: int
+) -> None:
+    """A child of the zygote becomes a sandbox of its own, before any learner code exists:
+    own user namespace (its own budget of threads), mount namespace with a fresh /tmp and home,
+    pid namespace (with a fresh /proc), ipc, uts, network and cgroup namespaces. Then it forks
+    the namespace's init (which forks the worker, and waits for it)."""
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    libc = _libc()
+    zygote_pid = os.getppid()
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
+    if os.getppid() != zygote_pid:
+        os._exit(1)
+    _place_fds(config["fds"], fds, sync_out, sync_in)
+    _check(libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    os.write(_SYNC_OUT, b"u")
+    if os.read(_SYNC_IN, 1) != b"m":
+        raise OSError("the zygote did not map this sandbox's user ids")
+    os.close(_SYNC_OUT)
+    os.close(_SYNC_IN)
+    if config["init_ids"] is not None:
+        # Root of this namespace (the init, not the worker): the worker, another uid, can then
+        # neither signal nor read it, as under bwrap.
+        uid, gid = config["init_ids"]
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    namespaces = (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+                  | CLONE_NEWCGROUP)  # fmt: skip
+    _check(libc.unshare(namespaces), "unshare(namespaces)")
+    # Nothing mounted here reaches the zygote or another child.
+    _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    size, inodes = config["tmpfs"]
+    shm_size, shm_inodes = config["dev_shm"]
+    # Fresh ones for each child: the generation's /dev/shm (POSIX semaphores) would otherwise be
+    # shared by every snippet forked from this zygote.
+    mounts = [("/tmp", size, inodes), (config["home"], size, inodes)]
+    mounts.append(("/dev/shm", shm_size, shm_inodes))
+    for path, size, inodes in mounts:
+        options = f"size={size},nr_inodes={inodes},mode=1777".encode()
+        flags = MS_NOSUID | MS_NODEV
+        _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options), f"tmpfs on {path}")
+    os.chdir(config["home"])  # the new home, not the zygote's under it
+    alive_r, alive_w = os.pipe()
+    init = os.fork()
+    if init:
+        # Outside the new pid namespace: wait for its init and pass its exit status on.
+        for fd in (0, 1, 2, *config["fds"].values(), alive_r):
+            os.close(fd)
+        _, status = os.waitpid(init, 0)
+        os._exit(_exit_code(status) & 0xFF)
+    # pid 1 of the new namespace: dies with the child above (the pool kills that one).
+    os.close(alive_w)
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
+    import select
+
+    if select.select([alive_r], [], [], 0)[0]:  # its parent already gone
+        os._exit(1)
+    _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+           "a fresh /proc")  # fmt: skip
+    # The worker cannot read this process's memory or files in /proc (another uid, and no
+    # capability), nor signal it (pid 1 takes no signal it does not handle, and it handles none).
+    _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "PR_SET_DUMPABLE")
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    worker = os.fork()
+    if worker:
+        for fd in (0, 1, 2, *config["fds"].values(), alive_r):
+            os.close(fd)
+        while True:  # reap whatever ends up here; leave with the worker's status
+            pid, status = os.waitpid(-1, 0)
+            if pid == worker:
+                os._exit(_exit_code(status) & 0xFF)
+    os.close(alive_r)
+    serve(config, request)
+
+
+def become_unprivileged(uid: int, gid: int) -> None:
+    """Drop to the sandbox's uid with no capability, as setpriv did: empty bounding and ambient
+    sets, no supplementary groups, no new privileges. Dumpable again afterwards, as a process
+    that exec'd is (its own /proc files are its own)."""
+    libc = _libc()
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "dropping the bounding set")
+    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clearing ambient caps")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2: all empty
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "PR_SET_DUMPABLE")
+
+
+def reseed() -> None:
+    """A fork shares its parent's random state: draw fresh seeds, as a new process would (the
+    random module already does so after a fork; numpy does not)."""
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
 
 
 # --- protocol ----------------------------------------------------------------------------------
@@ -643,33 +935,39 @@ def main(argv: list[str]) -> int:
     if argv[1] == "--setup":
         try:
             setup(json.loads(argv[2]), argv[argv.index("--") + 1 :])
-        except Exception as exc:  # the pool shows this when the worker never gets ready
+        except Exception as exc:  # the pool shows this when the zygote never gets ready
             sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
-    config = json.loads(argv[1])
+    return zygote(json.loads(argv[1]))
+
+
+def serve(config: dict[str, Any], request: dict[str, Any]) -> NoReturn:
+    """The worker, in a child of the zygote that is already inside its own namespaces: lock it
+    down, warm up, say ready, run one snippet, report, exit. Never returns."""
     fds = config["fds"]
     control = os.fdopen(fds["control"], "w", encoding="utf-8")
     try:
-        # First, while this is the only thread: no exec (no shell or other program) and no
-        # mounts, for every thread TensorFlow will start.
+        become_unprivileged(config["uid"], config["gid"])
+        # While this is the only thread (a fresh fork), before any TensorFlow op: every thread
+        # TensorFlow starts later inherits it. TSYNC makes "every thread" a guarantee.
         install_filter(base64.b64decode(config["worker_filter"]), config["seccomp_syscall"])
         check_no_capabilities()
         apply_limits(config["limits"])
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        reseed()
         started = time.perf_counter()
-        import keras  # noqa: F401  (imports TensorFlow)
-
-        patch_weights(config["weights_dir"])
-        watch_training()
-        if config.get("warmup") is not None:
-            warm_up(config["warmup"])
+        if request.get("warmup") is not None:
+            # Nobody waits for this worker: warm up at a lower priority than running snippets
+            # (the pool puts it back to normal when a snippet comes, Worker.prioritise).
+            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0),
+                                                   config["spawn_niceness"]))  # fmt: skip
+            warm_up(request["warmup"])
         send(
             control,
             {"event": "ready", "pid": os.getpid(), "startup_s": time.perf_counter() - started},
         )
     except BaseException as exc:
         send(control, {"event": "failed", "error": "".join(traceback.format_exception(exc))})
-        return 1
+        os._exit(1)
 
     code = read_code(config["code_limit_bytes"])
     devnull = os.open(os.devnull, os.O_RDWR)

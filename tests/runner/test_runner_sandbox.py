@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 def argv(**changes: object) -> list[str]:
     # The command line is built, not run: these tests need no bubblewrap on the machine.
     sandbox = Sandbox(RunnerSettings().model_copy(update=changes), bwrap="/usr/bin/bwrap")
-    return sandbox.argv(sandbox.worker_config({"control": 5, "out": 6, "err": 7}, None),
+    return sandbox.argv(sandbox.zygote_config(report_fd=5, requests_fd=6),
                         info_fd=8, block_fd=9, seccomp_fd=10)  # fmt: skip
 
 
@@ -28,12 +29,16 @@ def test_namespaces_lifetime_and_capabilities():
                  "--clearenv"):  # fmt: skip
         assert flag in args
     assert args[args.index("--cap-drop") + 1] == "ALL"
+    caps = {args[i + 1] for i, a in enumerate(args) if a == "--cap-add"}
+    # In the sandbox's own namespaces only: the set-up step's mounts, and the zygote's id maps
+    # for its children. Each worker drops them all and runs as the sandbox uid (the hostile
+    # and isolation tests check what a snippet holds).
+    assert caps == {"CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"}
+    command = args[args.index("--", 1) + 1 :]
+    zygote = command[command.index("--") + 1 :]  # after the set-up step
+    config = json.loads(zygote[-1])
     if os.geteuid() == 0:
-        # Root only sets the sandbox up; setpriv drops to the unprivileged uid before Python.
-        command = args[args.index("--", 1) + 1 :]
-        worker = command[command.index("--") + 1 :]  # after the set-up step
-        assert worker[:3] == ["/usr/bin/setpriv", "--reuid", "65534"]
-        assert "--bounding-set=-all" in worker
+        assert config["uid"] == 65534 and config["uid_map"] == "0 0 1\n65534 65534 1\n"
 
 
 def test_only_read_only_binds_and_not_the_project_tree():
