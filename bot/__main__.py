@@ -132,9 +132,7 @@ def _load(settings: Settings) -> Bank:
         raise SystemExit(1) from None
 
 
-async def _chat(
-    settings: Settings, user: str, admin: bool = False, with_web: bool = False
-) -> int:
+async def _chat(settings: Settings, user: str, admin: bool = False, with_web: bool = False) -> int:
     from bot.console import GUILD, PLATFORM, run_chat
     from bot.services import Start, open_services
     from bot.tutor.service import LearnerRef
@@ -167,8 +165,13 @@ async def _web(settings: Settings, port: int | None) -> int:
     web = settings.web.model_copy(update={"port": port})
     services = await open_services(settings, bank=_load(settings), runner=None)
     try:
-        print(f"Web leaderboards and dashboard on {web.base_url()} (Ctrl-C stops)", flush=True)
-        await serve(services, web)
+        await serve(
+            services,
+            web,
+            lambda: print(
+                f"Web leaderboards and dashboard on {web.base_url()} (Ctrl-C stops)", flush=True
+            ),
+        )
     finally:
         await services.close()
     return 0
@@ -348,9 +351,7 @@ def _database_command(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_USAGE
 
 
-def _start_chat(
-    settings: Settings, user: str, admin: bool = False, with_web: bool = False
-) -> int:
+def _start_chat(settings: Settings, user: str, admin: bool = False, with_web: bool = False) -> int:
     from bot.tutor.session import is_text
 
     if not is_text(user):

@@ -21,6 +21,8 @@ from bot.tutor.moderator import Actor, Authority, Query, refusal
 from bot.tutor.replies import Kind, Reply
 
 TOKEN_BYTES = 32
+# The terminal chat's learners (bot/console.py): their board has its own page, /local.
+LOCAL = ("terminal", "local")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class WebAccess:
         return await self.store.web_leaderboard_on(platform, guild_id)
 
     def leaderboard_url(self, platform: str, guild_id: str) -> str:
+        if (platform, guild_id) == LOCAL:
+            return f"{self.base_url}/local"
         return f"{self.base_url}/leaderboard/{platform}/{guild_id}"
 
     async def set_leaderboard(self, actor: Actor, on: bool) -> Reply:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Generator
+import signal
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,11 +40,26 @@ def _config(services: Services, settings: WebSettings) -> uvicorn.Config:
     )
 
 
-async def serve(services: Services, settings: WebSettings) -> None:
-    """Serve until interrupted (``python -m bot web``), with uvicorn's own signal handling."""
-    import uvicorn
-
-    await uvicorn.Server(_config(services, settings)).serve()
+async def serve(
+    services: Services, settings: WebSettings, ready: Callable[[], None] = lambda: None
+) -> None:
+    """Serve until SIGINT or SIGTERM (``python -m bot web``); ``ready`` runs once it listens."""
+    server = WebServer(services, settings)
+    await server.start()
+    ready()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    assert server.task is not None
+    try:
+        await asyncio.wait(
+            {server.task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await server.stop()
 
 
 class WebServer:

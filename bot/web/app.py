@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.services import Services
 from bot.settings import WebSettings
+from bot.tutor.dashboard import LOCAL
 from bot.tutor.service import Window
 from bot.tutor.webstats import search, shared_ranks
 from bot.web.security import RateLimit, SecurityHeaders
@@ -30,7 +31,6 @@ PAGE_SIZE = 25
 # A leaderboard page ranks everyone (shared ranks need the learners above); beyond this many,
 # the page says it shows the top ones only.
 MAX_RANKED = 10_000
-LOCAL = ("terminal", "local")  # the terminal chat's learners (bot/console.py)
 
 
 def templates() -> Environment:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as html_lib
 import itertools
 import re
+import socket
 from datetime import timedelta
 from typing import Any
 
@@ -96,3 +97,10 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert found is not None, "no CSRF token on the page"
     return found.group(1)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (another process could take it first: rare)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
