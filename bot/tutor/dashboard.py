@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.tutor.moderation import ActionKind
-from bot.tutor.moderator import Actor, Authority, Query, refusal
-from bot.tutor.replies import Kind, Reply
+from bot.tutor.moderator import Actor, Authority, Query, _done, _error, refusal
+from bot.tutor.replies import Reply
 
+# Answers look like the moderator's own (_done, _error): private, a confirmation or an error.
 TOKEN_BYTES = 32
 # The terminal chat's learners (bot/console.py): their board has its own page, /local.
 LOCAL = ("terminal", "local")
@@ -81,14 +82,6 @@ class WebStore(Protocol):
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _error(text: str) -> Reply:
-    return Reply(text=text, kind=Kind.ERROR, ephemeral=True)
-
-
-def _done(text: str) -> Reply:
-    return Reply(text=text, kind=Kind.INFO, ephemeral=True)
 
 
 class WebAccess:

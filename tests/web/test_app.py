@@ -254,7 +254,7 @@ async def test_an_action_without_a_reason_is_refused_before_confirmation(client,
 async def test_every_form_needs_the_session_csrf_token(client, services):
     await logged_in(client, services)
     form = {"action": "exclude", "user_id": "bob", "reason": "x"}
-    for csrf in (None, "", "0" * 64):
+    for csrf in (None, "", "0" * 64, "é" * 64):
         data = form if csrf is None else {**form, "csrf": csrf}
         for path in ("/dashboard/ask", "/dashboard/act", "/dashboard/revoke"):
             response = await client.post(path, data=data)
