@@ -80,6 +80,14 @@ async def populate(services: Services, clock: Clock) -> None:
     clock.advance(minutes=1)
 
 
+async def spread_activity(services: Services, clock: Clock, days: int = 12) -> None:
+    """One new learner of g1 a day for ``days`` days (10 or 20 XP each), so that the charts
+    have something to show; the clock ends a day after the last."""
+    for day in range(days):
+        await answer(services.tutor, who(f"Learner {day + 1}"), ALL_RIGHT[: 1 + day % 2])
+        clock.advance(days=1)
+
+
 def link_token(reply_text: str) -> str:
     """The token in a /mod dashboard reply."""
     return reply_text.split("/dashboard/login/")[1].split()[0]

@@ -24,6 +24,7 @@ from tests.web.helpers import (
     free_port,
     link_token,
     populate,
+    spread_activity,
     web_services,
 )
 
@@ -103,6 +104,7 @@ async def site(bank, tmp_path: Path) -> AsyncIterator[Site]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     services = await web_services(bank, store, clock, Tokens(), base=base)
+    await spread_activity(services, clock)  # six learners at 20 XP, six at 10
     await populate(services, clock)
     server = WebServer(services, WebSettings(port=port, public_url=base))
     await server.start()
@@ -121,7 +123,8 @@ async def test_public_leaderboard_in_a_browser(site: Site):
     await site.services.web.set_leaderboard(MOD, True)
     await site.get("/leaderboard/test/g1")
     board = await site.text("table.board")
-    assert "1 Ada 70" in board and f"2 {HOSTILE} 10" in board and "2 Bob 10" in board
+    assert "1 Ada 70" in board and "2 Learner 2 20" in board and "2 Learner 12 20" in board
+    assert f"8 {HOSTILE} 10" in board and "8 Bob 10" in board
     # The stylesheet loads under the CSP (the header's colour comes from it).
     header = await site.do(
         lambda: site.driver.find_element("css selector", "header").value_of_css_property(
@@ -131,7 +134,7 @@ async def test_public_leaderboard_in_a_browser(site: Site):
     assert header == "rgba(37, 48, 59, 1)"
     await site.type("input[name=q]", "bob")
     await site.click("form.filters button")
-    assert "#2 Bob · 10 XP" in await site.text(".found")
+    assert "#8 Bob · 10 XP" in await site.text(".found")
     await site.shot("leaderboard")
 
 
