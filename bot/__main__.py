@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | content check | run-snippet | runner serve |
+"""Command line: ``python -m bot run | chat | web | content check | run-snippet | runner serve |
 db upgrade | db copy | weights fetch | sync-commands | bench``.
 
 Settings are built here once and passed down (nothing else reads the environment).
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the /mod commands: you are this machine's local moderator",
     )
+
+    web = sub.add_parser(
+        "web", parents=[common], help="the web leaderboards and moderator dashboard"
+    )
+    web.add_argument("--port", type=int, help="default: TUTOR_WEB__PORT, else 8080")
 
     content = sub.add_parser("content", help="question files").add_subparsers(
         dest="content_command", required=True
@@ -174,17 +179,49 @@ def _load(settings: Settings) -> Bank:
         raise SystemExit(1) from None
 
 
-async def _chat(settings: Settings, user: str, admin: bool = False) -> int:
+async def _chat(settings: Settings, user: str, admin: bool = False, with_web: bool = False) -> int:
     from bot.console import GUILD, PLATFORM, run_chat
     from bot.services import Start, open_services
     from bot.tutor.service import LearnerRef
 
     # The runner starts its sandboxed workers on the first /run, not before.
     services = await open_services(settings, bank=_load(settings), runner=Start.ON_FIRST_RUN)
+    web = None
     try:
+        if with_web and settings.web.port is not None:
+            from bot.web import WebServer
+
+            web = WebServer(services, settings.web)
+            await web.start()
+            print(f"Web leaderboard of this machine: {settings.web.base_url()}/local")
         return await run_chat(services, LearnerRef(PLATFORM, user, GUILD, user), admin=admin)
     finally:
+        if web is not None:
+            await web.stop()
         await services.close()
+
+
+async def _web(settings: Settings, port: int | None) -> int:
+    from bot.services import open_services
+    from bot.web import serve
+
+    port = port or settings.web.port or 8080
+    if not 0 < port < 65536:
+        print(f"error: no such port: {port}", file=sys.stderr)
+        return EXIT_USAGE
+    web = settings.web.model_copy(update={"port": port})
+    services = await open_services(settings, bank=_load(settings), runner=None)
+    try:
+        await serve(
+            services,
+            web,
+            lambda: print(
+                f"Web leaderboards and dashboard on {web.base_url()} (Ctrl-C stops)", flush=True
+            ),
+        )
+    finally:
+        await services.close()
+    return 0
 
 
 async def _discord(settings: Settings) -> int:
@@ -391,7 +428,9 @@ def _database_command(args: argparse.Namespace, settings: Settings) -> int:
         case "run":
             if settings.discord_token:
                 return asyncio.run(_discord(settings))
-            return _start_chat(settings, getpass.getuser())
+            return _start_chat(settings, getpass.getuser(), with_web=True)
+        case "web":
+            return asyncio.run(_web(settings, args.port))
         case "sync-commands":
             return asyncio.run(_sync_commands(settings, args.guild))
         case "chat":
@@ -403,7 +442,7 @@ def _database_command(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_USAGE
 
 
-def _start_chat(settings: Settings, user: str, admin: bool = False) -> int:
+def _start_chat(settings: Settings, user: str, admin: bool = False, with_web: bool = False) -> int:
     from bot.tutor.session import is_text
 
     if not is_text(user):
@@ -417,7 +456,7 @@ def _start_chat(settings: Settings, user: str, admin: bool = False) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(settings, user, admin))
+    return asyncio.run(_chat(settings, user, admin, with_web))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.tutor.content import Bank
 
 if TYPE_CHECKING:
+    from bot.web import WebServer
     from db import SqlStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class TutorBot(commands.AutoShardedBot):
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._web: WebServer | None = None
 
     @property
     def services(self) -> Services:
@@ -108,6 +110,12 @@ class TutorBot(commands.AutoShardedBot):
             self._services = await open_services(
                 self.settings, bank=bank, store=store, runner=runner
             )
+        if self.settings.web.port is not None:
+            from bot.web import WebServer
+
+            self._web = WebServer(self._services, self.settings.web)
+            await self._web.start()
+            log.info("web leaderboards and dashboard on %s", self.settings.web.base_url())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:
@@ -158,6 +166,8 @@ class TutorBot(commands.AutoShardedBot):
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), 2.0)
         await super().close()
+        if self._web is not None:
+            await self._web.stop()
         if services is not None:
             await services.close()
         else:  # never set up (e.g. the login failed): close what was given

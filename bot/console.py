@@ -312,7 +312,7 @@ async def run_chat(
     commands = None
     if admin:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name, Authority.MANAGER)
-        commands = AdminCommands(services.moderator, actor, files_dir)
+        commands = AdminCommands(services.moderator, actor, files_dir, services.web)
 
     def say(text: str) -> None:
         stdout.write(text + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.tutor.dashboard import WebAccess
 from bot.tutor.grading import parse_number
 from bot.tutor.moderator import Actor, Moderator
 from bot.tutor.replies import Command, Commands, Kind, Reply
@@ -23,6 +24,8 @@ MOD_HELP = Commands(
         Command("mod undo", "ACTION_ID [REASON]", "reverse an action"),
         Command("mod export", "[week|month|all]", "the leaderboard and answers as CSV"),
         Command("mod log", "[page]", "every moderator action"),
+        Command("mod dashboard", "[revoke]", "a link to the web dashboard (or revoke them all)"),
+        Command("mod settings web-leaderboard", "on|off", "publish the leaderboard on the web"),
     ),
     caption="Moderator commands",
 )
@@ -44,8 +47,11 @@ def _usage(error: str = "") -> Reply:
 
 
 class AdminCommands:
-    def __init__(self, moderator: Moderator, actor: Actor, files_dir: Path) -> None:
+    def __init__(
+        self, moderator: Moderator, actor: Actor, files_dir: Path, web: WebAccess | None = None
+    ) -> None:
         self.moderator = moderator
+        self.web = web
         self.actor = actor
         self.files_dir = files_dir
         # An action waiting for "yes".
@@ -88,6 +94,23 @@ class AdminCommands:
                 if page is None:
                     return _usage(f"Pages go from 1 to {MAX_PAGE:,}.")
                 return await mod.log(actor, page)
+            case "dashboard" if self.web is not None and rest in ([], ["revoke"]):
+                if rest:
+                    return await self.web.revoke(actor)
+                return await self.web.dashboard_link(actor)
+            case "settings" if (
+                self.web is not None and len(rest) == 2 and rest[0] == "web-leaderboard"
+            ):
+                state = rest[1].lower()
+                if state not in ("on", "off"):
+                    return _usage("Say on or off.")
+                web = self.web
+                self.pending = lambda: web.set_leaderboard(actor, state == "on")
+                what = "Publish" if state == "on" else "Stop publishing"
+                return Reply(
+                    text=f"{what} the terminal leaderboard on the web? Type yes to confirm.",
+                    kind=Kind.INFO,
+                )
             case _:
                 return _usage()
 

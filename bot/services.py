@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from bot.runner.gate import RunGate
 from bot.runner.local import LocalService
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
+from bot.tutor.dashboard import WebAccess
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
@@ -47,6 +49,7 @@ class Services:
     moderator: Moderator
     runner: SnippetRunner | None
     run_gate: RunGate
+    web: WebAccess  # the web leaderboard switch and dashboard links (bot/web/)
 
     @property
     def files_dir(self) -> Path:
@@ -117,4 +120,12 @@ async def open_services(
         moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),
+        web=build_web_access(settings, store),
     )
+
+
+def build_web_access(settings: Settings, store: SqlStore) -> WebAccess:
+    from db.web import WebQueries
+
+    web = settings.web
+    return WebAccess(WebQueries(store.database), web.base_url(), timedelta(seconds=web.link_ttl_s))

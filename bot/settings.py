@@ -111,6 +111,28 @@ class QuizSettings(BaseModel):
     shuffle_choices: bool = True
 
 
+class WebSettings(BaseModel):
+    """The web leaderboard and moderator dashboard (``TUTOR_WEB__*``; docs/web.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # None: no web server (``python -m bot web`` then says how to set it).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    # Where people reach the server, for the links /mod dashboard sends (default: host:port).
+    public_url: str | None = None
+    # A dashboard link works this long after /mod dashboard made it (and until revoked).
+    link_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Dashboard token checks per client address and minute; more get 429 (guessing is pointless
+    # with 256-bit tokens, but each check costs a database read).
+    token_checks_per_minute: int = Field(default=20, ge=1)
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port or 8080}"
+
+
 class Settings(BaseSettings):
     """The bot's settings. Environment: ``TUTOR_*`` and ``DISCORD_TOKEN``."""
 
@@ -132,3 +154,4 @@ class Settings(BaseSettings):
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     quiz: QuizSettings = Field(default_factory=QuizSettings)
+    web: WebSettings = Field(default_factory=WebSettings)

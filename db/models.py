@@ -201,6 +201,8 @@ class GuildSettings(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     guild_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     moderator_role_id: Mapped[str | None] = mapped_column(String(64))
+    # The public web leaderboard of this guild (/mod settings web-leaderboard on); off until then.
+    web_leaderboard: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
 
 class ModAction(Base):
@@ -221,3 +223,22 @@ class ModAction(Base):
     # A reset keeps the review cards it removed here (JSON) so that undo can put them back.
     data: Mapped[str | None] = mapped_column(Text)
     undone_by: Mapped[int | None] = mapped_column(Integer)  # the id of the undo action
+
+
+class WebLink(Base):
+    """A moderator dashboard link (/mod dashboard). Only the SHA-256 of its token is kept: the
+    database never holds anything that opens the dashboard. Never deleted; revoked in place."""
+
+    __tablename__ = "web_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    moderator_id: Mapped[str] = mapped_column(String(64))
+    moderator_name: Mapped[str] = mapped_column(String(100))
+    # What the platform granted the moderator when the link was made (moderator.Authority).
+    authority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

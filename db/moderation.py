@@ -71,6 +71,16 @@ def _undo_set_role(conn: Connection, action: Action) -> None:
     )
 
 
+def _undo_web_leaderboard(conn: Connection, action: Action) -> None:
+    # The switch's row exists: setting it made the row (db/web.py).
+    previous = bool(json.loads(action.data or "{}").get("on"))
+    conn.execute(
+        update(GuildSettings)
+        .where(GuildSettings.platform == action.platform, GuildSettings.guild_id == action.guild_id)
+        .values(web_leaderboard=previous)
+    )
+
+
 UndoHandler = Callable[[Connection, Action], None]
 # Every kind of action that can be undone, and how. An undo is not in it: it cannot be undone
 # (the moderator does the action again instead).
@@ -79,6 +89,7 @@ UNDO: Mapping[ActionKind, UndoHandler] = {
     ActionKind.EXCLUDE: _undo_exclusion,
     ActionKind.INCLUDE: _undo_exclusion,
     ActionKind.SET_ROLE: _undo_set_role,
+    ActionKind.WEB_LEADERBOARD: _undo_web_leaderboard,
 }
 
 

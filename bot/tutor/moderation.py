@@ -35,6 +35,7 @@ class ActionKind(StrEnum):
     INCLUDE = "include"
     UNDO = "undo"
     SET_ROLE = "set_role"
+    WEB_LEADERBOARD = "web_leaderboard"  # turned the public web leaderboard on or off
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Query(StrEnum):
     LEARNER = "learner"
     LOG = "log"
     EXPORT = "export"
+    DASHBOARD = "dashboard"  # a link to the web dashboard (bot/tutor/dashboard.py)
 
 
 NOT_A_MODERATOR = (
@@ -58,6 +59,8 @@ RULES: dict[ActionKind | Query, tuple[Authority, str]] = {
     ActionKind.EXCLUDE: (Authority.MODERATOR, "exclude a learner"),
     ActionKind.INCLUDE: (Authority.MODERATOR, "put a learner back on the leaderboards"),
     ActionKind.SET_ROLE: (Authority.MANAGER, "change the moderator role"),
+    Query.DASHBOARD: (Authority.MODERATOR, "open the web dashboard"),
+    ActionKind.WEB_LEADERBOARD: (Authority.MODERATOR, "publish the leaderboard on the web"),
     # To ask for an undo at all; the undo itself then needs what the undone action needs.
     ActionKind.UNDO: (Authority.MODERATOR, "undo actions"),
 }
@@ -193,6 +196,14 @@ class Moderator:
         return reason[:MAX_REASON_CHARS] if reason else None
 
     async def learner(self, actor: Actor, user_id: str) -> Reply:
+        found = await self.learner_report(actor, user_id)
+        return found if isinstance(found, Reply) else moderation.report_reply(found[0])
+
+    async def learner_report(
+        self, actor: Actor, user_id: str
+    ) -> tuple[moderation.Report, list[ReportAttempt]] | Reply:
+        """The learner's report and their attempts (the web dashboard shows both), or the
+        refusal as a Reply."""
         if refused := refusal(actor, Query.LEARNER):
             return _error(refused)
         target = await self._target(actor, user_id)
@@ -202,7 +213,7 @@ class Moderator:
         report = moderation.report(
             target.name, target.excluded, attempts, resets, self.bank, self.now()
         )
-        return moderation.report_reply(report)
+        return report, attempts
 
     async def reset(self, actor: Actor, user_id: str, reason: str) -> Reply:
         return await self._act(actor, user_id, reason, ActionKind.RESET)

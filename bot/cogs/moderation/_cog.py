@@ -37,6 +37,8 @@ RULE_OF: dict[str, ActionKind | Query] = {
     "include": ActionKind.INCLUDE,
     "undo": ActionKind.UNDO,
     "role": ActionKind.SET_ROLE,
+    "dashboard": Query.DASHBOARD,
+    "web-leaderboard": ActionKind.WEB_LEADERBOARD,
 }
 NOT_EVERYONE = "@everyone cannot be the moderator role: that would make every member a moderator."
 
@@ -69,6 +71,7 @@ class Moderation(
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
         self.moderator = bot.services.moderator
+        self.web = bot.services.web
 
     async def actor_of(self, interaction: discord.Interaction) -> Actor:
         """The member as a moderator: what Discord grants them here, looked up on every use."""
@@ -207,3 +210,30 @@ class Moderation(
         why = f"moderator role: {role.name}" if role is not None else "moderator role cleared"
         role_id = str(role.id) if role is not None else None
         await self._answer(interaction, self.moderator.set_role(actor, role_id, why))
+
+    @app_commands.command(description="A private link to this server's web dashboard")
+    @app_commands.describe(revoke="revoke every dashboard link of this server instead")
+    async def dashboard(self, interaction: discord.Interaction, revoke: bool = False) -> None:
+        actor = await self.actor_of(interaction)
+        # Always ephemeral: the link opens the dashboard for whoever holds it.
+        answer = self.web.revoke(actor) if revoke else self.web.dashboard_link(actor)
+        await self._answer(interaction, answer)
+
+    @settings.command(name="web-leaderboard", description="Publish this server's leaderboard")
+    @app_commands.describe(state="on: anyone with the address sees names, XP and ranks")
+    async def web_leaderboard(
+        self, interaction: discord.Interaction, state: Literal["on", "off"]
+    ) -> None:
+        on = state == "on"
+        question = (
+            "Publish this server's leaderboard on the web (names, XP and ranks, for anyone "
+            "with the address)?"
+            if on
+            else "Stop publishing this server's leaderboard on the web?"
+        )
+        await self._confirm(
+            interaction,
+            ActionKind.WEB_LEADERBOARD,
+            question,
+            lambda actor: self.web.set_leaderboard(actor, on),
+        )
