@@ -41,6 +41,7 @@ from db.leaderboard import leaderboard
 from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
+from db.study import StudyQueries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +93,7 @@ class SqlStore:
         self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
         self._foreign_writes = self._db.foreign_writes
         self.moderation = ModerationQueries(self._db, changed=self._forget_learner)
+        self.study = StudyQueries(self._db, self._write)
 
     @property
     def database(self) -> Database:

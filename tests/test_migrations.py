@@ -25,7 +25,7 @@ async def test_migration_from_empty_creates_schema_matching_models(db_url):
         version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
     engine.dispose()
     assert diff == [], "models and migrations disagree: write a migration"
-    assert version == "0005_grades_rules"
+    assert version == "0006_study_modes"
 
 
 def test_hinted_open_questions_become_hints_when_migrating(tmp_path: Path):
@@ -157,3 +157,26 @@ def test_migrations_import_nothing_from_the_live_models(tmp_path: Path):
         [sys.executable, "-c", script, url], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_study_tables_come_and_go_with_0006(tmp_path: Path):
+    """0006 only adds tables: a database at 0005 keeps its rows, and downgrading drops them."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        upgrade_connection(conn, "0005_grades_rules")
+        conn.exec_driver_sql(
+            "insert into learners (id, platform, user_id, guild_id, display_name, created_at) "
+            "values (1, 't', 'u1', 'g', 'L', '2026-03-01 08:00:00')"
+        )
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+        conn.exec_driver_sql("insert into study_learners (learner_id, topic) values (1, 'shapes')")
+        conn.exec_driver_sql("insert into study_threads values (1, '10', '11')")
+        conn.exec_driver_sql("insert into study_servers (platform, guild_id) values ('t', 'g')")
+        assert conn.exec_driver_sql("select count(*) from learners").scalar() == 1
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0005_grades_rules")
+        tables = {r[0] for r in conn.exec_driver_sql("select name from sqlite_master")}
+        assert not {"study_learners", "study_threads", "study_servers"} & tables
+        assert conn.exec_driver_sql("select count(*) from learners").scalar() == 1
+    engine.dispose()
