@@ -176,6 +176,35 @@ def difficulty_of(typed: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
+@dataclass(frozen=True)
+class QuizRequest:
+    """What a typed ``/quiz`` asks for (the terminal; Discord has options for each)."""
+
+    topic: str | None = None
+    difficulty: int | None = None
+    count: int | None = None
+    clear: bool = False
+
+
+def quiz_request(words: Sequence[str]) -> QuizRequest:
+    """``/quiz [topic] [easy|medium|hard] [N] [clear]``, in any order: a level's whole name, a
+    number (a set of N questions) and ``clear`` are those; the other words name the topic."""
+    level = count = None
+    clear = False
+    rest = []
+    for word in words:
+        lowered = word.lower()
+        if lowered in DIFFICULTY_NAMES.values():
+            level = difficulty_of(lowered)
+        elif word.isdigit():
+            count = int(word)
+        elif lowered == "clear":
+            clear = True
+        else:
+            rest.append(word)
+    return QuizRequest(" ".join(rest) or None, level, count, clear)
+
+
 # --- Sets and the day's goal -------------------------------------------------------------------
 
 
