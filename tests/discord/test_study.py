@@ -223,3 +223,38 @@ async def test_filters_are_shown_kept_and_cleared(env):
     assert "🎯 basics · hard" in text_of(question_of(again))
     cleared = await alice.slash(channel, "quiz", clear=True)
     assert "🎯" not in text_of(question_of(cleared))
+
+
+async def test_the_study_thread_is_reopened_or_made_again(env):
+    """Threads archive themselves after a day without messages, and may be deleted: the next
+    /quiz reopens the learner's thread, or makes a new one."""
+    _, channel, alice = world(env)
+    await alice.slash(channel, "quiz", topic="basics")
+    (thread,) = channel.threads
+    env.backend.edit_channel(thread.id, {}, thread_metadata={"archived": True})
+
+    await alice.slash(channel, "quiz")
+    assert [t.id for t in channel.threads] == [thread.id]
+    assert not env.backend.get_channel(thread.id).thread_metadata.archived
+    assert open_question(thread.history())
+
+    env.backend.delete_channel(thread.id)
+    again = await alice.slash(channel, "quiz")
+    (new,) = channel.threads
+    assert new.id != thread.id and f"<#{new.id}>" in text_of(again.response)
+    assert open_question(new.history())
+
+
+@pytest.mark.parametrize("study_mode", ["channel"])
+async def test_old_feedback_still_asks_the_next_question(env):
+    """"Next question" under old feedback asks the clicker's next question, closing the one
+    that was open."""
+    _, channel, alice = world(env)
+    asked = await alice.slash(channel, "quiz", topic="basics")
+    answered = await alice.click(question_of(asked), label="1")
+    newer = question_of(await alice.slash(channel, "quiz"))
+
+    old_next = await alice.click(answered.followups[0], label="Next question")
+
+    assert "Skip" in buttons(question_of(old_next))
+    assert not buttons(newer) and "Replaced" in newer.content
