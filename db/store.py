@@ -116,6 +116,7 @@ class SqlStore:
             self._settings.clear()
             self._new_since.clear()
             self._cards.clear()
+            self.study.forget_all()
         return result
 
     async def close(self) -> None:

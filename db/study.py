@@ -3,7 +3,9 @@ and their study threads (bot.tutor.study). Portable SQLAlchemy Core: a read then
 update in one transaction, no dialect's upsert.
 
 ``SqlStore`` holds one as ``store.study``, sharing its ``Database``; its ``write`` is the store's,
-so a write here is seen by the store's check for other writers too.
+so a write here is seen by the store's check for other writers too. Every question asked and
+every answer reads the learner's state (and asking, the server's settings): they are kept in
+bounded write-through caches, dropped with the store's own when another process writes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.tutor.study import Filters, Mode, ServerStudy, StudySet, StudyState
+from db.cache import MISSING, Lru
 from db.database import Database
 from db.models import Base, StudyLearner, StudyServer, StudyThread
 
@@ -38,11 +41,24 @@ def _mode(stored: str | None) -> Mode | None:
 
 
 class StudyQueries:
-    def __init__(self, database: Database, write: Write[Any]) -> None:
+    def __init__(self, database: Database, write: Write[Any], cached: int = 10_000) -> None:
         self._db = database
         self._write = write
+        self._servers: Lru[tuple[str, str], ServerStudy] = Lru(cached)
+        self._states: Lru[int, StudyState] = Lru(cached)
+        self._questions: Lru[int, tuple[str, str] | None] = Lru(cached)
+
+    def forget_all(self) -> None:
+        """Another process wrote to the database: trust nothing cached."""
+        self._servers.clear()
+        self._states.clear()
+        self._questions.clear()
 
     async def server(self, platform: str, guild_id: str) -> ServerStudy:
+        cached = self._servers.get((platform, guild_id))
+        if cached is not MISSING:
+            return cached
+        mark = self._servers.reserve((platform, guild_id))
         where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
 
         def op(conn: Connection) -> ServerStudy:
@@ -54,7 +70,9 @@ class StudyQueries:
             channels = tuple(c for c in (row.channels or "").split(",") if c)
             return ServerStudy(_mode(row.default_mode), bool(row.learners_choose), channels)
 
-        return await self._db.read(op)
+        found: ServerStudy = await self._db.read(op)
+        self._servers.fill((platform, guild_id), mark, found)
+        return found
 
     async def save_server(self, platform: str, guild_id: str, server: ServerStudy) -> None:
         where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
@@ -65,9 +83,16 @@ class StudyQueries:
             "learners_choose": server.learners_choose,
             "channels": ",".join(server.channels) or None,
         }
+        self._servers.forget((platform, guild_id))  # unknown until committed
         await self._write(lambda conn: _save(conn, StudyServer, where, values))
+        self._servers.put((platform, guild_id), server)
 
     async def state(self, learner_id: int) -> StudyState:
+        cached = self._states.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._states.reserve(learner_id)
+
         def op(conn: Connection) -> StudyState:
             query = select(*StudyLearner.__table__.columns).where(
                 StudyLearner.learner_id == learner_id
@@ -79,7 +104,9 @@ class StudyQueries:
             study_set = StudySet(row.set_total, started) if row.set_total and started else None
             return StudyState(_mode(row.mode), Filters(row.topic, row.difficulty), study_set)
 
-        return await self._db.read(op)
+        found: StudyState = await self._db.read(op)
+        self._states.fill(learner_id, mark, found)
+        return found
 
     async def save_state(self, learner_id: int, state: StudyState) -> None:
         where = StudyLearner.learner_id == learner_id
@@ -91,10 +118,16 @@ class StudyQueries:
             "set_total": state.set.total if state.set else None,
             "set_started_at": state.set.started_at if state.set else None,
         }
+        self._states.forget(learner_id)
         await self._write(lambda conn: _save(conn, StudyLearner, where, values))
+        self._states.put(learner_id, state)
 
     async def last_question(self, learner_id: int) -> tuple[str, str] | None:
         """(channel id, message id) of the learner's last public question, if any."""
+        cached = self._questions.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._questions.reserve(learner_id)
 
         def op(conn: Connection) -> tuple[str, str] | None:
             columns = (StudyLearner.question_channel, StudyLearner.question_message)
@@ -102,7 +135,9 @@ class StudyQueries:
             row = conn.execute(query).first()
             return (row[0], row[1]) if row is not None and row[0] and row[1] else None
 
-        return await self._db.read(op)
+        found: tuple[str, str] | None = await self._db.read(op)
+        self._questions.fill(learner_id, mark, found)
+        return found
 
     async def save_last_question(self, learner_id: int, where: tuple[str, str] | None) -> None:
         key = StudyLearner.learner_id == learner_id
@@ -112,7 +147,9 @@ class StudyQueries:
             "question_channel": channel,
             "question_message": message,
         }
+        self._questions.forget(learner_id)
         await self._write(lambda conn: _save(conn, StudyLearner, key, values))
+        self._questions.put(learner_id, where)
 
     async def thread(self, learner_id: int, channel_id: str) -> str | None:
         def op(conn: Connection) -> str | None:
