@@ -205,8 +205,11 @@ async def test_next_button_asks_the_clicker_a_new_question(env):
     theirs = await bob.click(feedback, label="Next question")
 
     assert "pick-a-base" not in str(buttons(mine.followups[0]))  # not the one just answered
+    assert not mine.followups[0].ephemeral  # alice's, where she studies
     owner_in = [b["custom_id"] for b in buttons(theirs.followups[0]).values()]
     assert all(f":{bob.id}:" in cid for cid in owner_in)
+    # Bob's is private: under alice's feedback (in her study thread, maybe), it is not his place.
+    assert theirs.followups[0].ephemeral
 
 
 async def test_unknown_topic_is_refused_privately_and_topics_autocomplete(env):

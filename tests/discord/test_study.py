@@ -11,6 +11,7 @@ import pytest
 import simcord
 
 from bot.settings import StudyMode
+from tests.discord.fakes import FakeRunner
 from tests.discord.helpers import attempts, buttons, question_of, text_of, world
 
 
@@ -258,3 +259,25 @@ async def test_old_feedback_still_asks_the_next_question(env):
 
     assert "Skip" in buttons(question_of(old_next))
     assert not buttons(newer) and "Replaced" in newer.content
+
+
+@pytest.fixture
+def runner() -> FakeRunner:
+    return FakeRunner()
+
+
+@pytest.mark.parametrize("study_mode", ["ephemeral"])
+async def test_run_it_under_private_feedback_answers_privately(env, runner):
+    runner.env = env
+    guild, channel, alice = world(env)
+    bob = guild.add_member(env.create_user("bob"))
+    asked = await alice.slash(channel, "quiz", topic="shapes")
+    opened = await alice.click(question_of(asked), label="Answer…")
+    answered = await alice.submit_modal(opened, {"answer": "(None, 5)"})
+    feedback = answered.followups[0]
+    assert feedback.ephemeral and "Run it" in buttons(feedback)
+
+    ran = await alice.click(feedback, label="Run it")
+
+    assert ran.ephemeral and "Snippet of head-output-shape" in text_of(ran.response)
+    assert channel.history(viewer=bob) == []

@@ -59,10 +59,10 @@ def question_view(
     return view
 
 
-def feedback_view(reply: Reply) -> discord.ui.View:
+def feedback_view(reply: Reply, owner: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if Action.NEXT in reply.actions:
-        view.add_item(NextButton())
+        view.add_item(NextButton(owner))
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
@@ -75,11 +75,17 @@ def _private_message(interaction: discord.Interaction) -> bool:
     return message is not None and message.flags.ephemeral
 
 
-async def ask(interaction: discord.Interaction, asking: Callable[[], Awaitable[Reply]]) -> None:
+async def ask(
+    interaction: discord.Interaction,
+    asking: Callable[[], Awaitable[Reply]],
+    *,
+    private: bool = False,
+) -> None:
     """Ask the tutor for a question (``asking``) and send it to its place: the learner's
-    study mode here, or, for a click on a message only they see, privately again. A refusal
-    of the place (studying happens elsewhere) comes before anything is asked."""
-    mode = Mode.EPHEMERAL if _private_message(interaction) else await mode_for(interaction)
+    study mode here, or privately (``private``, or a click on a message only they see). A
+    refusal of the place (studying happens elsewhere) comes before anything is asked."""
+    private = private or _private_message(interaction)
+    mode = Mode.EPHEMERAL if private else await mode_for(interaction)
     if isinstance(mode, Reply):
         await send_reply(interaction, mode)
         return
@@ -150,7 +156,7 @@ async def grade(
         interaction,
         embed=embed_for(reply),
         ephemeral=private,
-        view=feedback_view(reply),
+        view=feedback_view(reply, owner),
         content=attribution(interaction, private),
     )
 
@@ -249,17 +255,24 @@ class SkipButton(QuestionButton, key="s", parts=(OWNER, QID)):
         await ask(interaction, asking)
 
 
-class NextButton(PersistentButton, key="n"):
-    """Anyone may click it: it asks the clicker their own next question."""
+class NextButton(
+    PersistentButton, key="n", parts=(Part("for", OWNER.pattern, int, optional=True),)
+):
+    """Anyone may click it: it asks the clicker their own next question. The feedback's
+    learner gets it where they study; anyone else privately, so that their question does not
+    land in someone's study thread (buttons from before the learner was recorded: anyone's
+    study place)."""
 
-    def __init__(self) -> None:
+    def __init__(self, learner_id: int | None = None) -> None:
         style = discord.ButtonStyle.primary
-        super().__init__(label="Next question", emoji="➡️", style=style)
+        super().__init__(learner_id, label="Next question", emoji="➡️", style=style)
+        self.learner_id = learner_id
 
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        await ask(interaction, lambda: tutor.quiz(learner(interaction)))
+        theirs = self.learner_id is not None and self.learner_id != interaction.user.id
+        await ask(interaction, lambda: tutor.quiz(learner(interaction)), private=theirs)
 
 
 DYNAMIC_ITEMS = (AnswerButton, ShortAnswerButton, HintButton, SkipButton, NextButton)
