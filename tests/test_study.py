@@ -19,6 +19,7 @@ from bot.tutor.study import (
     outside_study_channels,
     place,
     quiz_request,
+    thread_name,
 )
 from tests.helpers import learner
 
@@ -169,3 +170,10 @@ async def test_the_terminal_quiz_takes_a_topic_prefix_a_level_a_count_and_clear(
     assert cleared is not None and "🎯 question 2 of 2\n" in render(cleared)
     ambiguous = await chat.handle("/quiz a")
     assert ambiguous is not None and "could be" in ambiguous.text
+
+
+def test_a_study_threads_name_shows_no_invisible_characters():
+    assert thread_name("alice") == "📚 alice's study"
+    assert thread_name("al\u202eice\u200b \n x") == "📚 alice x's study"
+    assert thread_name("\u200b") == "📚 learner's study"
+    assert len(thread_name("x" * 500)) <= 100

@@ -119,8 +119,10 @@ def place(server: ServerStudy, chosen: Mode | None, room: Room) -> Mode:
 
 
 def thread_name(display_name: str) -> str:
-    """A study thread's name (Discord allows 100 characters; names show no markdown)."""
-    name = " ".join(display_name.split())[:60] or "learner"
+    """A study thread's name (Discord allows 100 characters; names show no markdown, and
+    invisible or control characters are left out)."""
+    shown = "".join(ch for ch in display_name if ch.isprintable())
+    name = " ".join(shown.split())[:60] or "learner"
     return f"📚 {name}'s study"
 
 

@@ -70,6 +70,8 @@ async def _study_thread(interaction: discord.Interaction, room: Room) -> discord
         if found is not None and not found.locked:
             if found.archived:
                 await found.edit(archived=False)
+            if found.is_private():  # they may have left it: then they could not see it
+                await found.add_user(interaction.user)
             return found
     kind = (
         discord.ChannelType.private_thread
@@ -126,8 +128,9 @@ async def present(
             # stay private: close it first, post the question, then remove it.
             interaction.extras.pop(THINKING, None)
             await interaction.edit_original_response(content="⬇️", embed=None)
+        mention = interaction.user.mention if interaction.guild_id else ""
         message = await interaction.followup.send(
-            content=interaction.user.mention, embed=embed, view=view, wait=True
+            content=mention, embed=embed, view=view, wait=True
         )
         if thinking:
             await interaction.delete_original_response()
