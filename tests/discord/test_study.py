@@ -281,3 +281,13 @@ async def test_run_it_under_private_feedback_answers_privately(env, runner):
 
     assert ran.ephemeral and "Snippet of head-output-shape" in text_of(ran.response)
     assert channel.history(viewer=bob) == []
+
+
+async def test_where_no_thread_can_hang_studying_is_private(env):
+    """A voice channel's chat has no threads: out of the box, the question is private."""
+    guild, _, alice = world(env)
+    voice = guild.create_voice_channel("lounge")
+
+    asked = await alice.slash(voice, "quiz", topic="basics")
+
+    assert question_of(asked).ephemeral and not asked.followups

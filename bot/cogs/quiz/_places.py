@@ -27,7 +27,8 @@ def room_of(interaction: discord.Interaction) -> Room:
     """Where the interaction came from, and what the bot may do there."""
     channel = interaction.channel
     allowed = interaction.app_permissions
-    threads = allowed.send_messages_in_threads
+    # Study threads are made in text channels (not in a voice channel's chat, nor a forum).
+    threads = isinstance(channel, discord.TextChannel) and allowed.send_messages_in_threads
     return Room(
         channel_id=str(interaction.channel_id),
         parent_id=str(channel.parent_id) if isinstance(channel, discord.Thread) else None,
