@@ -22,6 +22,7 @@ from bot.tutor.moderator import Actor, Authority
 from bot.tutor.replies import Action, Align, Bars, Block, Kind, Reply, Table, Text
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
 from bot.tutor.session import is_text
+from bot.tutor.study import quiz_request
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -122,7 +123,6 @@ class Chat:
         self.who = who
         self.files_dir = files_dir  # where charts are written
         self.admin = admin
-        self.topic: str | None = None  # the topic of the last /quiz, kept for "next"
         self.last: Reply | None = None
         self.runner = runner
         self.notify = notify or (lambda text: None)
@@ -152,7 +152,7 @@ class Chat:
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
             if self.last is not None and Action.NEXT in self.last.actions:
-                return await self.tutor.quiz(self.who, self.topic)
+                return await self.tutor.quiz(self.who)  # within the filters in force
             return NOTHING
         if not text.startswith("/"):
             return await self.tutor.answer(self.who, text)
@@ -160,8 +160,10 @@ class Chat:
         args = rest.split()
         match name.lower():
             case "quiz" | "next":
-                self.topic = args[0] if args else None
-                return await self.tutor.quiz(self.who, self.topic)
+                asked = quiz_request(args)
+                return await self.tutor.quiz(
+                    self.who, asked.topic, asked.difficulty, count=asked.count, clear=asked.clear
+                )
             case "review":
                 return await self.tutor.review(self.who, args[0] if args else None)
             case "settings":
@@ -169,7 +171,7 @@ class Chat:
             case "hint":
                 return await self.tutor.hint(self.who)
             case "skip":
-                return await self.tutor.skip(self.who, self.topic)
+                return await self.tutor.skip(self.who, rest.strip() or None)
             case "progress":
                 return self._save_picture(await self.tutor.progress(self.who))
             case "leaderboard":

@@ -23,6 +23,7 @@ from bot.tutor.content import Bank, load_bank
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.moderator import Moderator
 from bot.tutor.service import Tutor
+from bot.tutor.study import study_default
 from db import SqlStore, open_store
 
 if TYPE_CHECKING:
@@ -116,7 +117,12 @@ async def open_services(
     return Services(
         bank=bank,
         store=store,
-        tutor=Tutor(bank, store, shuffle=settings.quiz.shuffle_choices),
+        tutor=Tutor(
+            bank,
+            store,
+            shuffle=settings.quiz.shuffle_choices,
+            study_default=study_default(settings.discord.study_mode),
+        ),
         moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,9 @@ class RunnerSettings(BaseModel):
         return url
 
 
+StudyMode = Literal["auto", "thread", "ephemeral", "channel"]
+
+
 class DiscordSettings(BaseModel):
     """The Discord frontend (``TUTOR_DISCORD__*``)."""
 
@@ -99,6 +103,9 @@ class DiscordSettings(BaseModel):
     run_cooldown_s: float = Field(default=10.0, ge=0)
     # On SIGTERM, how long in-flight interactions may take to finish before the pool stops.
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # How a server studies until its moderators choose (/mod settings study): "auto" is a study
+    # thread per learner where the bot may create threads, ephemeral messages otherwise.
+    study_mode: StudyMode = "auto"
 
 
 class QuizSettings(BaseModel):

@@ -242,3 +242,45 @@ class WebLink(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StudyServer(Base):
+    """Per guild: how studying happens (bot.tutor.study.ServerStudy; /mod settings study)."""
+
+    __tablename__ = "study_servers"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    guild_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    default_mode: Mapped[str | None] = mapped_column(String(16))  # NULL: automatic
+    learners_choose: Mapped[bool] = mapped_column(Boolean, server_default="1")
+    channels: Mapped[str | None] = mapped_column(Text)  # channel ids, comma-separated
+
+
+class StudyLearner(Base):
+    """Per learner: their study mode, the filters in force, the set they are in, and where
+    their last public question is (so that its buttons are closed when a newer one opens)."""
+
+    __tablename__ = "study_learners"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    mode: Mapped[str | None] = mapped_column(String(16))  # NULL: the server's
+    topic: Mapped[str | None] = mapped_column(String(60))
+    difficulty: Mapped[int | None] = mapped_column(Integer)
+    set_total: Mapped[int | None] = mapped_column(Integer)
+    set_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    question_channel: Mapped[str | None] = mapped_column(String(64))
+    question_message: Mapped[str | None] = mapped_column(String(64))
+
+
+class StudyThread(Base):
+    """A learner's study thread in one channel, reused by every /quiz there."""
+
+    __tablename__ = "study_threads"
+
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(64))

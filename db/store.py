@@ -41,6 +41,7 @@ from db.leaderboard import day_number, leaderboard
 from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
+from db.study import StudyQueries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +103,7 @@ class SqlStore:
         self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
         self._foreign_writes = self._db.foreign_writes
         self.moderation = ModerationQueries(self._db, changed=self._forget_learner)
+        self.study = StudyQueries(self._db, self._write)
 
     @property
     def database(self) -> Database:
@@ -124,6 +126,7 @@ class SqlStore:
             self._settings.clear()
             self._new_since.clear()
             self._cards.clear()
+            self.study.forget_all()
         return result
 
     async def close(self) -> None:

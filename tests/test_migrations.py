@@ -183,3 +183,26 @@ def test_migrations_import_nothing_from_the_live_models(tmp_path: Path):
         [sys.executable, "-c", script, url], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_study_tables_come_and_go_with_0008(tmp_path: Path):
+    """0008 only adds tables: a database at 0007 keeps its rows, and downgrading drops them."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        upgrade_connection(conn, "0007_web_dashboard")
+        conn.exec_driver_sql(
+            "insert into learners (id, platform, user_id, guild_id, display_name, created_at) "
+            "values (1, 't', 'u1', 'g', 'L', '2026-03-01 08:00:00')"
+        )
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+        conn.exec_driver_sql("insert into study_learners (learner_id, topic) values (1, 'shapes')")
+        conn.exec_driver_sql("insert into study_threads values (1, '10', '11')")
+        conn.exec_driver_sql("insert into study_servers (platform, guild_id) values ('t', 'g')")
+        assert conn.exec_driver_sql("select count(*) from learners").scalar() == 1
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0007_web_dashboard")
+        tables = {r[0] for r in conn.exec_driver_sql("select name from sqlite_master")}
+        assert not {"study_learners", "study_threads", "study_servers"} & tables
+        assert conn.exec_driver_sql("select count(*) from learners").scalar() == 1
+    engine.dispose()

@@ -147,3 +147,23 @@ async def test_the_cards_seen_after_an_answer_include_the_card_it_stored(tutor, 
     await tutor.answer(ada, "2")
     card = (await store.cards(lid))[question.question_id]
     assert card.last_review == clock.now and card.due > clock.now
+
+
+async def test_study_settings_written_elsewhere_are_seen_after_the_next_write(db_url):
+    """The study state and server settings are cached like the rest: another process's change
+    (a moderator's, on another shard) is seen from this store's next write on."""
+    from bot.tutor.study import Filters, Mode, ServerStudy, StudyState
+
+    first, second = await open_store(db_url), await open_store(db_url)
+    try:
+        lid = await first.learner_id(learner("Ada"))
+        assert await first.study.state(lid) == StudyState()
+        assert await first.study.server("test", "g1") == ServerStudy()
+        await second.study.save_state(lid, StudyState(Mode.EPHEMERAL, Filters("shapes", 2)))
+        await second.study.save_server("test", "g1", ServerStudy(Mode.CHANNEL, False, ("7",)))
+        await first.set_timezone(await first.learner_id(learner("Bob")), "UTC")  # any write
+        assert await first.study.state(lid) == StudyState(Mode.EPHEMERAL, Filters("shapes", 2))
+        assert await first.study.server("test", "g1") == ServerStudy(Mode.CHANNEL, False, ("7",))
+    finally:
+        await first.close()
+        await second.close()

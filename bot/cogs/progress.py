@@ -30,6 +30,7 @@ from bot.tutor.service import (
     unknown_topic,
 )
 from bot.tutor.streaks import zone_names
+from bot.tutor.study import Mode
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -170,6 +171,28 @@ class Progress(commands.Cog):
             await defer_thinking(interaction, ephemeral=True)
             reply = await self.tutor.set_learning(learner(interaction), new_per_day=str(per_day))
             await send_reply(interaction, reply)
+
+    @settings.command(
+        name="study", description="Where your questions go (within what the server allows)"
+    )
+    @app_commands.describe(mode="a study thread of your own, messages only you see, or the channel")
+    async def study(
+        self,
+        interaction: discord.Interaction,
+        mode: Literal["server default", "thread", "ephemeral", "channel"],
+    ) -> None:
+        if interaction.guild_id is None:
+            reply = Reply(
+                text="In direct messages your questions are yours already.", ephemeral=True
+            )
+            await send_reply(interaction, reply)
+            return
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            chosen = None if mode == "server default" else Mode(mode)
+            await send_reply(
+                interaction, await self.tutor.study.choose(learner(interaction), chosen)
+            )
 
     @timezone.autocomplete("name")
     async def _zone_names(

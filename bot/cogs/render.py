@@ -190,9 +190,13 @@ async def send(
     ephemeral: bool,
     view: discord.ui.View | None = None,
     files: Sequence[discord.File] = (),
+    content: str | None = None,
 ) -> None:
-    """Answer ``interaction`` once, whatever it has done so far."""
+    """Answer ``interaction`` once, whatever it has done so far. ``content``: a line above the
+    embed (e.g. whose answer a public feedback is: a mention, which pings no one)."""
     extra: dict[str, Any] = {}
+    if content is not None:
+        extra["content"] = content
     if view is not None:
         extra["view"] = view
     if files:
@@ -212,7 +216,8 @@ async def send(
         if files:
             extra["attachments"] = extra.pop("files")
         # content=None clears a progress line ("you are number 2 in the queue").
-        await interaction.edit_original_response(content=None, embed=embed, **extra)
+        extra.setdefault("content", None)
+        await interaction.edit_original_response(embed=embed, **extra)
 
 
 async def send_reply(

@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
         "how sure you want to be of an answer when it comes back (70%-97%; higher: more reviews)",
     ),
     Command("settings", "new 20", "how many new questions a day, at most (0-200)"),
+    Command("settings", "study MODE", "Discord: where your questions go (thread, ephemeral)"),
     Command("leaderboard", "[week|month|all] [page]", "the ranking in this server"),
     Command("help", "", "this list"),
 )

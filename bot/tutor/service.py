@@ -14,12 +14,14 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.tutor import chart, grading, progress, review, session, streaks
+from bot.tutor import chart, grading, progress, review, session, streaks, study
 from bot.tutor.content import Bank, Question
 from bot.tutor.progress import AttemptRow, LeaderRow
-from bot.tutor.replies import Kind, Page, Reply, verbatim
+from bot.tutor.replies import Kind, Page, Reply, Text, verbatim
 from bot.tutor.review import CardState
 from bot.tutor.session import InvalidAnswer, OpenQuestion
+from bot.tutor.study import Filters, StudySet, StudyState, StudyStore
+from bot.tutor.studying import StudyDesk
 
 MAX_ANSWER_CHARS = 1000
 LEADERBOARD_PAGE_SIZE = 10
@@ -79,6 +81,11 @@ class Window(StrEnum):
 
 
 class Store(Protocol):
+    @property
+    def study(self) -> StudyStore:
+        """Modes, filters, sets and study threads (bot/tutor/study.py)."""
+        ...
+
     async def learner_id(self, ref: LearnerRef) -> int:
         """The learner's id (created on first use); stores ``ref.display_name`` if it changed."""
         ...
@@ -166,6 +173,12 @@ NO_OPEN_QUESTION = "No question is open. Type /quiz to get one."
 NOT_OPEN = "That question is no longer open. Type /quiz for a new one."
 
 
+def is_stale(reply: Reply) -> bool:
+    """The refusal of a click on a question that is no longer the open one (a newer one
+    replaced it): the frontend closes that old message's buttons."""
+    return reply.kind is Kind.ERROR and reply.text == NOT_OPEN
+
+
 # Checks a frontend may need before it acknowledges a command (Discord answers them privately
 # at once, before deferring): pure, so that the frontend and the core apply one rule, with one
 # message.
@@ -176,6 +189,21 @@ def unknown_topic(topics: Sequence[str], topic: str | None) -> Reply | None:
     if topic is None or topic in topics:
         return None
     return _error(f"Unknown topic {verbatim(repr(topic))}. Topics: {', '.join(topics)}")
+
+
+def find_topic(topics: Sequence[str], typed: str | None) -> tuple[str | None, Reply | None]:
+    """The topic ``typed`` names, in any case or by a unique prefix (as autocomplete offers
+    them on Discord), or the refusal: unknown, or which topics it could mean."""
+    if typed is None:
+        return None, None
+    found, could_be = study.find_topic(topics, typed)
+    if found is not None:
+        return found, None
+    if could_be:
+        return None, _error(
+            f"{verbatim(repr(typed.strip()))} could be {', '.join(could_be)}: type more of it."
+        )
+    return None, unknown_topic(topics, typed)
 
 
 def no_leaderboard_here(who: LearnerRef) -> Reply | None:
@@ -194,14 +222,18 @@ class Tutor:
         *,
         rng: random.Random | None = None,
         shuffle: bool = True,
+        study_default: study.Mode | None = None,
     ) -> None:
         """``shuffle``: show each learner the choices in an order of their own, each time a
-        question is asked (``rng`` draws it); off, in file order."""
+        question is asked (``rng`` draws it); off, in file order. ``study_default``: the study
+        mode of a server whose moderators chose none (None: automatic)."""
         self.bank = bank
         self.store = store
         self.now = now
         self.rng = rng or random.Random()
         self.shuffle = shuffle
+        # Where studying happens (Discord).
+        self.study = StudyDesk(store.study, self._id, study_default)
 
     async def _id(self, who: LearnerRef) -> int:
         # The store keeps ids (and display names) of recent learners in memory: no query when
@@ -221,21 +253,40 @@ class Tutor:
         return current, None
 
     async def quiz(
-        self, who: LearnerRef, topic: str | None = None, difficulty: int | None = None
+        self,
+        who: LearnerRef,
+        topic: str | None = None,
+        difficulty: int | None = None,
+        *,
+        count: int | None = None,
+        clear: bool = False,
     ) -> Reply:
         """Ask the next question (replacing any open one, which is not counted): due reviews
         first, then new questions from the weakest topic (see session.choose_next).
-        ``difficulty`` (1 to 3) restricts the choice to questions of that difficulty."""
-        if refused := unknown_topic(self.bank.topics, topic):
+
+        ``topic`` (any case, or a unique prefix) and ``difficulty`` (1 to 3) become the
+        learner's filters, kept for every next question (Next, Skip, Enter, /quiz alone) until
+        changed or dropped (``clear``). ``count`` starts a set of that many questions."""
+        topic, refused = find_topic(self.bank.topics, topic)
+        if refused is not None:
             return refused
+        if count is not None and not 1 <= count <= study.MAX_SET:
+            return _error(f"A set has 1 to {study.MAX_SET} questions.")
         learner = await self._id(who)
+        state = await self.store.study.state(learner)
+        changed = replace(state, filters=state.filters.changed(topic, difficulty, clear=clear))
+        if count is not None:
+            changed = replace(changed, set=StudySet(count, self.now()))
+        if changed != state:
+            await self.store.study.save_state(learner, changed)
         current = await self.store.open_question(learner)
         avoid = {current.question_id} if current else set()
-        return await self._ask_next(learner, topic, avoid, difficulty)
+        return await self._ask_next(learner, changed, avoid)
 
     async def review(self, who: LearnerRef, topic: str | None = None) -> Reply:
         """Ask a question whose review is due, if any."""
-        if refused := unknown_topic(self.bank.topics, topic):
+        topic, refused = find_topic(self.bank.topics, topic)
+        if refused is not None:
             return refused
         learner = await self._id(who)
         cards = await self.store.cards(learner)
@@ -247,6 +298,7 @@ class Tutor:
             return Reply(
                 text=f"Nothing to review right now.{later} Try /quiz for new questions.",
                 kind=Kind.INFO,
+                ephemeral=True,  # nothing anyone else needs to see
             )
         return await self._ask(learner, pick, now)
 
@@ -261,9 +313,37 @@ class Tutor:
         hinted = opened is not None and opened.hinted
         return session.ask(pick, hinted=hinted, order=order, note=note)
 
-    async def _ask_next(
-        self, learner: int, topic: str | None, avoid: set[str], difficulty: int | None = None
-    ) -> Reply:
+    async def _ask_next(self, learner: int, state: StudyState, avoid: set[str]) -> Reply:
+        """The next question within the learner's filters, showing them and the set's place."""
+        reply = await self._pick_next(learner, state.filters, avoid)
+        if reply.kind is not Kind.QUESTION:
+            return reply
+        answered = await self._answered_in(learner, state.set)
+        lines = [study.question_line(state.filters, state.set, answered)]
+        if state.set is not None and answered == 0:
+            lines.append((await self._goal(learner, self.now())).line())
+        extra = tuple(Text(line) for line in lines if line)
+        return replace(reply, blocks=reply.blocks + extra) if extra else reply
+
+    async def _answered_in(self, learner: int, study_set: StudySet | None) -> int:
+        if study_set is None:
+            return 0
+        rows = await self.store.attempts(learner)
+        return sum(1 for row in rows if row.answered_at >= study_set.started_at)
+
+    async def _goal(self, learner: int, now: datetime) -> study.Goal:
+        """Today's goal: the reviews due, and the new questions left under the daily limit."""
+        cards = await self.store.cards(learner)
+        due = sum(
+            1
+            for qid, card in cards.items()
+            if card.due <= now and not review.is_parked(card, now) and self.bank.get(qid)
+        )
+        limit = (await self.store.learner_settings(learner)).daily_new_limit
+        return study.Goal(due, await self._new_today(learner, now), limit)
+
+    async def _pick_next(self, learner: int, filters: Filters, avoid: set[str]) -> Reply:
+        topic, difficulty = filters.topic, filters.difficulty
         cards = await self.store.cards(learner)
         now = self.now()
         pick = session.choose_next(self.bank, cards, now, topic, avoid, difficulty=difficulty)
@@ -372,7 +452,36 @@ class Tutor:
             result, hinted, current.revealed, attempt.retry, attempt.points, card, leech
         )
         example = session.related_example(self.bank, question) if leech else None
-        return session.feedback(question, outcome, example)
+        reply = session.feedback(question, outcome, example)
+        return await self._in_set(learner, reply, now)
+
+    async def _in_set(self, learner: int, reply: Reply, now: datetime) -> Reply:
+        """Feedback within a set: how far along, or (its last answer) the set's summary, which
+        ends it."""
+        state = await self.store.study.state(learner)
+        if state.set is None:
+            return reply
+        rows = await self.store.attempts(learner)
+        in_set = [row for row in rows if row.answered_at >= state.set.started_at]
+        if len(in_set) < state.set.total:
+            line = f"Set: {len(in_set)} of {state.set.total} answered."
+            return replace(reply, blocks=(*reply.blocks, Text(line)))
+        await self.store.study.save_state(learner, replace(state, set=None))
+        tz = streaks.zone((await self.store.learner_settings(learner)).timezone)
+        days = streaks.streak(
+            streaks.local_days((row.answered_at for row in rows), tz), now.astimezone(tz).date()
+        ).days
+        cards = await self.store.cards(learner)
+        dues = sorted(c.due for qid, c in cards.items() if qid in {r.question_id for r in in_set})
+        text = study.summary(
+            len(in_set),
+            sum(row.correct for row in in_set),
+            sum(row.points for row in in_set),
+            days,
+            [session.when(due, now) for due in dues],
+            await self._goal(learner, now),
+        )
+        return replace(reply, blocks=(*reply.blocks, Text(text)))
 
     async def _revealing(self, learner: int, code: str) -> tuple[OpenQuestion, Question] | None:
         """The learner's open question, if ``code`` is its own code (whose output shows the
@@ -419,14 +528,22 @@ class Tutor:
     async def skip(
         self, who: LearnerRef, topic: str | None = None, question_id: str | None = None
     ) -> Reply:
-        """Put the open question aside (nothing is recorded) and ask another. ``question_id``
-        guards against skipping a newer question from an old message, as for ``answer``."""
+        """Put the open question aside (nothing is recorded) and ask another, within the
+        learner's filters (``topic`` replaces theirs). ``question_id`` guards against skipping
+        a newer question from an old message, as for ``answer``."""
+        topic, refused = find_topic(self.bank.topics, topic)
+        if refused is not None:
+            return refused
         learner = await self._id(who)
         current, refusal = await self._open(learner, question_id)
         if current is None:
             return refusal or _error(NO_OPEN_QUESTION)
         await self.store.set_open_question(learner, None)
-        return await self._ask_next(learner, topic, {current.question_id})
+        state = await self.store.study.state(learner)
+        if topic is not None:  # as for /quiz: the topic asked for stays in force
+            state = replace(state, filters=state.filters.changed(topic))
+            await self.store.study.save_state(learner, state)
+        return await self._ask_next(learner, state, {current.question_id})
 
     async def progress(self, who: LearnerRef, picture: bool = True) -> Reply:
         """Progress in words, with the chart as a PNG (``picture``) once there is something to

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
 from bot.runner.api import SnippetRunner
-from bot.settings import DiscordSettings, QuizSettings
+from bot.settings import DiscordSettings, QuizSettings, StudyMode
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -35,11 +35,20 @@ def shuffle_choices() -> bool:
 
 
 @pytest.fixture
-def settings(db_path: Path, content_dir: Path, shuffle_choices: bool) -> Settings:
+def study_mode() -> StudyMode:
+    """The channel mode: tests of what a question does find it as the command's response
+    (test_study.py overrides this to test each mode, and the default, automatic)."""
+    return "channel"
+
+
+@pytest.fixture
+def settings(
+    db_path: Path, content_dir: Path, shuffle_choices: bool, study_mode: StudyMode
+) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1),
+        discord=DiscordSettings(shard_count=1, study_mode=study_mode),
         quiz=QuizSettings(shuffle_choices=shuffle_choices),
     )
 

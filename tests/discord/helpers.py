@@ -37,6 +37,17 @@ def buttons(message: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def question_of(result: Any) -> Any:
+    """The question a /quiz, /review or /skip asked (or a click's Skip or Next), where its
+    study mode put it beside the interaction: its response (ephemeral mode), or its first
+    public follow-up (channel mode, the Discord tests' default, after the private
+    "thinking…", which is removed). Thread mode posts in the thread: see test_study.py."""
+    for message in [result.response, *result.followups]:
+        if message is not None and any(k in buttons(message) for k in ("Hint", "Skip")):
+            return message
+    raise AssertionError(f"no question in {result!r}")
+
+
 def raw_text_of(message: Any) -> str:
     """Content plus every embed's title, description and fields, as Discord receives them."""
     parts = [message.content or ""]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.cogs.errors import ShuttingDown, UserError, user_message
 from db import StoreError
-from tests.discord.helpers import attempts, text_of, world
+from tests.discord.helpers import attempts, question_of, text_of, world
 
 ERROR_ID = re.compile(r"error id `([0-9a-f]{8})`")
 
@@ -44,7 +44,7 @@ async def test_a_failing_reply_after_a_click_still_stores_the_answer(env, db_pat
     env.inject_error("POST", "/webhooks/*/*", status=400, code=50035, message="Invalid Form Body")
 
     with caplog.at_level(logging.INFO):
-        clicked = await alice.click(asked.response, label="2")
+        clicked = await alice.click(question_of(asked), label="2")
 
     assert clicked.acknowledged
     (note,) = clicked.followups

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.discord.helpers import restart, text_of, world
+from tests.discord.helpers import question_of, restart, text_of, world
 
 
 async def test_hint_then_skip_then_the_same_question_again_is_still_hinted(
     env, settings, bots, db_path
 ):
     _, channel, alice = world(env)
-    asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    assert "pick-a-base" in str(asked.response.components)
-    await alice.click(asked.response, label="Hint")
-    skipped = await alice.click(asked.response, label="Skip")
+    # No difficulty: the filters stay in force through Skip, and "basics" has another question.
+    asked = await alice.slash(channel, "quiz", topic="basics")
+    assert "pick-a-base" in str(question_of(asked).components)
+    await alice.click(question_of(asked), label="Hint")
+    skipped = await alice.click(question_of(asked), label="Skip")
     assert "pick-a-base" not in str(skipped.followups[0].components)
     await restart(env, settings, bots)
 
     again = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    assert "pick-a-base" in str(again.response.components)
-    assert "You saw the hint for this question" in text_of(again.response)
-    clicked = await alice.click(again.response, label="2")
+    assert "pick-a-base" in str(question_of(again).components)
+    assert "You saw the hint for this question" in text_of(question_of(again))
+    clicked = await alice.click(question_of(again), label="2")
 
     assert "+5 XP (with a hint)" in text_of(clicked.followups[0])
     with sqlite3.connect(db_path) as db:

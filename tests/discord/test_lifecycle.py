@@ -15,7 +15,7 @@ import simcord
 from bot import create_bot
 from bot.client import run_until_stopped, sync_commands
 from tests.discord.fakes import FakeRunner
-from tests.discord.helpers import attempts, text_of, unsettled, world
+from tests.discord.helpers import attempts, question_of, text_of, unsettled, world
 from tests.helpers import ROOT
 
 
@@ -39,7 +39,7 @@ async def test_sigterm_lets_the_answer_in_flight_commit_then_closes_everything(
     await asyncio.sleep(0)
 
     with unsettled(env):
-        clicked = await alice.click(asked.response, label="2")
+        clicked = await alice.click(question_of(asked), label="2")
     assert not clicked.acknowledged  # the handler has not even started
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(serving, 10)
@@ -130,7 +130,7 @@ async def test_one_process_serves_guilds_on_several_shards(settings, bots, db_pa
             channel = guild.create_text_channel("learn")
             member = guild.add_member(env.create_user(f"learner{shard}"))
             asked = await member.slash(channel, "quiz", topic="basics", difficulty="easy")
-            await member.click(asked.response, label="2")
+            await member.click(question_of(asked), label="2")
             seen = bot.get_guild(guild.id)
             assert seen is not None and seen.shard_id == shard
         assert sorted(bot.shards) == [0, 1]

@@ -20,7 +20,7 @@ from bot.cogs.render import block_markdown, markdown
 from bot.runner.api import ExceptionInfo, Limit, ModelInfo, Status
 from bot.tutor.replies import Column, Reply, Table, verbatim
 from tests.discord.fakes import FakeRunner, run_result
-from tests.discord.helpers import confirm, raw_text_of, run_code, text_of, world
+from tests.discord.helpers import confirm, question_of, raw_text_of, run_code, text_of, world
 
 # Display names and reasons as a hostile member would choose them.
 HOSTILE = (
@@ -91,7 +91,7 @@ async def test_display_names_on_the_public_leaderboard_are_literal(env):
     for nick in HOSTILE:
         hostile = member(env, guild, nick)
         asked = await hostile.slash(channel, "quiz", topic="basics", difficulty="easy")
-        await hostile.click(asked.response, label="2")
+        await hostile.click(question_of(asked), label="2")
 
     board = await alice.slash(channel, "leaderboard")
     assert not board.ephemeral
@@ -106,7 +106,7 @@ async def test_names_stay_on_their_line(env):
     guild, channel, alice = world(env)
     fake = member(env, guild, "x\n  1. alice · 9999 XP\u2028#")
     asked = await fake.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await fake.click(asked.response, label="2")
+    await fake.click(question_of(asked), label="2")
 
     board = (await alice.slash(channel, "leaderboard")).response.embeds[0].description
     assert board.count("\n") == 0  # one line: the name added none
@@ -118,7 +118,7 @@ async def test_progress_title_and_chart_for_a_hostile_name(env):
     name = "$\\frac$ [x](https://example.invalid) @everyone"
     learner = member(env, guild, name)
     asked = await learner.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await learner.click(asked.response, label="2")
+    await learner.click(question_of(asked), label="2")
 
     progress = await learner.slash(channel, "progress")
     title = progress.response.embeds[0].title
@@ -133,7 +133,7 @@ async def test_moderator_reasons_and_names_are_literal(env, reason):
     boss = guild.add_member(env.create_user("boss"), roles=[admins], nick=HOSTILE[0])
     target = member(env, guild, reason)
     asked = await target.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await target.click(asked.response, label="2")
+    await target.click(question_of(asked), label="2")
 
     question = await boss.slash(channel, "mod exclude", user=target, reason=reason)
     raw = question.response.embeds[0].description
@@ -156,7 +156,7 @@ async def test_moderator_reasons_and_names_are_literal(env, reason):
 async def test_typed_answers_are_never_echoed_as_markdown(env):
     _, channel, alice = world(env)
     asked = await alice.slash(channel, "quiz", topic="shapes")
-    opened = await alice.click(asked.response, label="Answer…")
+    opened = await alice.click(question_of(asked), label="Answer…")
     answer = "[Claim prize](https://example.invalid) @everyone ```"
     await alice.submit_modal(opened, {"answer": answer})
     for request in env.http_requests:

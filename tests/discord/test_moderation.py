@@ -13,7 +13,7 @@ import discord
 import pytest
 import simcord
 
-from tests.discord.helpers import buttons, confirm, refusals, text_of, world
+from tests.discord.helpers import buttons, confirm, question_of, refusals, text_of, world
 
 
 def mod_actions(db_path: Path) -> list[tuple[int, str, str, str]]:
@@ -34,7 +34,7 @@ async def setup_world(env: simcord.Env) -> tuple[Any, Any, Any, Any]:
     admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
     boss = guild.add_member(env.create_user("boss"), roles=[admins])
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await alice.click(asked.response, label="2")
+    await alice.click(question_of(asked), label="2")
     return guild, channel, alice, boss
 
 

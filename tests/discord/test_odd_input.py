@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.discord.helpers import attempts, text_of, world
+from tests.discord.helpers import attempts, question_of, text_of, world
 from tests.helpers import NOT_ZONES
 
 
@@ -26,7 +26,7 @@ async def test_progress_for_odd_names(env, nick):
     guild, channel, _ = world(env)
     learner = guild.add_member(env.create_user("odd"), nick=nick)
     asked = await learner.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await learner.click(asked.response, label="2")
+    await learner.click(question_of(asked), label="2")
 
     progress = await learner.slash(channel, "progress")
 
@@ -70,7 +70,7 @@ async def test_time_zone_autocomplete_offers_zones_not_folders(env):
 async def test_a_short_answer_in_other_digits_is_stored_as_shown(env, db_path, typed, correct):
     guild, channel, alice = world(env)
     asked = await alice.slash(channel, "quiz", topic="shapes")
-    opened = await alice.click(asked.response, label="Answer…")
+    opened = await alice.click(question_of(asked), label="Answer…")
 
     submitted = await alice.submit_modal(opened, {"answer": typed})
 
@@ -82,7 +82,7 @@ async def test_a_short_answer_in_other_digits_is_stored_as_shown(env, db_path, t
         ("head-output-shape", typed, int(correct), str(alice.id), str(guild.id))
     ]
     # The question's buttons are closed, none coloured as if a choice was clicked.
-    question = asked.response
+    question = question_of(asked)
     assert all(
         c["disabled"] and c["style"] in (1, 2)
         for row in question.components

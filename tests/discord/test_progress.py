@@ -8,7 +8,7 @@ from bot.tutor import review
 from bot.tutor.service import LearnerRef, NewAttempt
 from bot.tutor.session import OpenQuestion
 from db import open_store
-from tests.discord.helpers import buttons, text_of, world
+from tests.discord.helpers import buttons, question_of, text_of, world
 
 
 async def seed(url: str, guild_id: int, n: int, *, days_ago: int = 0, first_id: int = 1000) -> None:
@@ -39,7 +39,7 @@ async def test_progress_is_private_and_counts_answers(env):
     assert empty.ephemeral and "No answers yet" in text_of(empty.response)
 
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await alice.click(asked.response, label="2")
+    await alice.click(question_of(asked), label="2")
     shown = await alice.slash(channel, "progress")
 
     assert shown.ephemeral
@@ -123,6 +123,7 @@ async def test_help_lists_every_command(env):
         "settings show",
         "settings retention",
         "settings new",
+        "settings study",
         "hint",
         "skip",
         "run",

@@ -12,7 +12,7 @@ from bot.tutor import progress
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.replies import Reply
 from bot.tutor.service import unknown_topic
-from tests.discord.helpers import buttons, text_of, world
+from tests.discord.helpers import buttons, question_of, text_of, world
 from tests.discord.test_progress import seed
 
 
@@ -90,7 +90,7 @@ async def test_help_lists_commands_with_their_usage_as_code(env):
 async def test_progress_shows_stats_then_the_mastery_bars_in_a_code_block(env):
     _, channel, alice = world(env)
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await alice.click(asked.response, label="2")
+    await alice.click(question_of(asked), label="2")
 
     embed = (await alice.slash(channel, "progress")).response.embeds[0]
 
@@ -107,7 +107,7 @@ async def test_moderator_log_pages_and_learner_report(env, settings):
     admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
     boss = guild.add_member(env.create_user("boss"), roles=[admins])
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    await alice.click(asked.response, label="2")
+    await alice.click(question_of(asked), label="2")
     moderator = Moderator(env.bot.services.bank, env.bot.services.store.moderation)
     actor = Actor("discord", str(guild.id), str(boss.id), "boss", Authority.MANAGER)
     for i in range(8):  # 16 actions: one more than a page

@@ -8,7 +8,7 @@ import pytest
 from bot.cogs.run._render import full_output
 from bot.runner.api import ExceptionInfo, Limit, RunRefused, Status
 from tests.discord.fakes import FakeRunner, RefusingRunner, run_result
-from tests.discord.helpers import CODE, refusals, run_code, text_of, world
+from tests.discord.helpers import CODE, question_of, refusals, run_code, text_of, world
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ async def test_run_it_runs_the_questions_snippet(env, runner):
     guild, channel, alice = world(env)
     bob = guild.add_member(env.create_user("bob"))
     asked = await alice.slash(channel, "quiz", topic="shapes")
-    opened = await alice.click(asked.response, label="Answer…")
+    opened = await alice.click(question_of(asked), label="Answer…")
     answered = await alice.submit_modal(opened, {"answer": "(None, 5)"})
 
     ran = await bob.click(answered.followups[0], label="Run it")  # anyone may run it

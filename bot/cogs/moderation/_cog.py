@@ -22,6 +22,7 @@ from bot.tutor.moderation import ActionKind
 from bot.tutor.moderator import MAX_REASON_CHARS, Actor, Authority, Query, refusal
 from bot.tutor.replies import Kind, Reply, verbatim
 from bot.tutor.service import Window
+from bot.tutor.study import Mode
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -39,7 +40,11 @@ RULE_OF: dict[str, ActionKind | Query] = {
     "role": ActionKind.SET_ROLE,
     "dashboard": Query.DASHBOARD,
     "web-leaderboard": ActionKind.WEB_LEADERBOARD,
+    # Any moderator may choose how the server studies (a setting, not an action on a learner:
+    # not in the moderator log), so it needs what reading the log needs.
+    "study": Query.LOG,
 }
+MODES = Literal["auto", "thread", "ephemeral", "channel"]
 NOT_EVERYONE = "@everyone cannot be the moderator role: that would make every member a moderator."
 
 Reason = app_commands.Range[str, 1, MAX_REASON_CHARS]
@@ -237,3 +242,33 @@ class Moderation(
             question,
             lambda actor: self.web.set_leaderboard(actor, on),
         )
+
+    @settings.command(name="study", description="How and where learners study on this server")
+    @app_commands.describe(
+        mode="default: a study thread per learner, private messages, or the channel",
+        learners_choose="whether learners may pick a private mode with /settings study",
+        add_channel="a channel where studying happens (none set: any channel)",
+        remove_channel="a study channel to remove",
+    )
+    async def study(
+        self,
+        interaction: discord.Interaction,
+        mode: MODES | None = None,
+        learners_choose: bool | None = None,
+        add_channel: discord.TextChannel | None = None,
+        remove_channel: discord.TextChannel | None = None,
+    ) -> None:
+        desk = self.bot.services.tutor.study
+        guild = str(interaction.guild_id)
+        if mode is None and learners_choose is None and not (add_channel or remove_channel):
+            await self._answer(interaction, desk.server(PLATFORM, guild))
+            return
+        reply = desk.configure(
+            PLATFORM,
+            guild,
+            default="keep" if mode is None else "auto" if mode == "auto" else Mode(mode),
+            learners_choose=learners_choose,
+            add_channel=str(add_channel.id) if add_channel else None,
+            remove_channel=str(remove_channel.id) if remove_channel else None,
+        )
+        await self._answer(interaction, reply)

@@ -10,9 +10,10 @@ from discord.ext import commands
 
 from bot.cogs._handling import handle
 from bot.cogs.components import modal_value, submitted, topic_choices
-from bot.cogs.quiz._views import ANSWER_FIELD, ANSWER_MODAL, grade, send_question
+from bot.cogs.quiz._views import ANSWER_FIELD, ANSWER_MODAL, ask, grade
 from bot.cogs.render import defer_thinking, learner, send_reply
-from bot.tutor.service import unknown_topic
+from bot.tutor.service import find_topic
+from bot.tutor.study import MAX_SET
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -27,26 +28,36 @@ class Quiz(commands.Cog):
 
     async def _topic_ok(self, interaction: discord.Interaction, topic: str | None) -> bool:
         # The core's own check, made before deferring: a typo gets a private answer at once.
-        refused = unknown_topic(self.tutor.bank.topics, topic)
+        _, refused = find_topic(self.tutor.bank.topics, topic)
         if refused is not None:
             await send_reply(interaction, refused)
         return refused is None
 
     @app_commands.command(description="Ask me the next question")
-    @app_commands.describe(topic="only questions from this topic", difficulty="only this level")
+    @app_commands.describe(
+        topic="only questions from this topic (kept for the next ones)",
+        difficulty="only this level (kept for the next ones)",
+        count="a set of this many questions, with a summary at the end",
+        clear="drop the topic and level you chose before",
+    )
     async def quiz(
         self,
         interaction: discord.Interaction,
         topic: str | None = None,
         difficulty: Literal["easy", "medium", "hard"] | None = None,
+        count: app_commands.Range[int, 1, MAX_SET] | None = None,
+        clear: bool = False,
     ) -> None:
         if not await self._topic_ok(interaction, topic):
             return
         async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=False)
+            # Privately: a refusal stays private; the question then goes to its place.
+            await defer_thinking(interaction, ephemeral=True)
             level = DIFFICULTY[difficulty] if difficulty else None
-            reply = await self.tutor.quiz(learner(interaction), topic, level)
-            await send_question(interaction, reply)
+            who = learner(interaction)
+            await ask(
+                interaction, lambda: self.tutor.quiz(who, topic, level, count=count, clear=clear)
+            )
 
     @quiz.autocomplete("topic")
     async def _topics(
@@ -60,8 +71,8 @@ class Quiz(commands.Cog):
         if not await self._topic_ok(interaction, topic):
             return
         async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=False)
-            await send_question(interaction, await self.tutor.review(learner(interaction), topic))
+            await defer_thinking(interaction, ephemeral=True)
+            await ask(interaction, lambda: self.tutor.review(learner(interaction), topic))
 
     review.autocomplete("topic")(_topics)
 
@@ -77,8 +88,8 @@ class Quiz(commands.Cog):
         if not await self._topic_ok(interaction, topic):
             return
         async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=False)
-            await send_question(interaction, await self.tutor.skip(learner(interaction), topic))
+            await defer_thinking(interaction, ephemeral=True)
+            await ask(interaction, lambda: self.tutor.skip(learner(interaction), topic))
 
     skip.autocomplete("topic")(_topics)
 

@@ -5,6 +5,7 @@ custom_id, so a click is graded even after a restart."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -20,9 +21,11 @@ from bot.cogs.components import (
     stateless_modal,
     template,
 )
+from bot.cogs.quiz._places import REPLACED, attribution, mode_for, present
 from bot.cogs.render import defer_silently, embed_for, learner, send, send_reply
 from bot.tutor.replies import Action, Kind, Reply
-from bot.tutor.service import MAX_ANSWER_CHARS
+from bot.tutor.service import MAX_ANSWER_CHARS, is_stale
+from bot.tutor.study import Mode
 
 NOT_YOURS = "This is someone else's question. Type /quiz for one of your own."
 
@@ -56,29 +59,50 @@ def question_view(
     return view
 
 
-def feedback_view(reply: Reply) -> discord.ui.View:
+def feedback_view(reply: Reply, owner: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if Action.NEXT in reply.actions:
-        view.add_item(NextButton())
+        view.add_item(NextButton(owner))
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
     return view
 
 
-async def send_question(interaction: discord.Interaction, reply: Reply) -> None:
-    """A question (with its buttons) or the tutor's refusal (private)."""
-    if reply.kind is Kind.QUESTION:
-        embed = embed_for(reply)
-        embed.set_footer(
-            text="Click the number of your answer."
-            if reply.choices
-            else "Click Answer to type your answer."
-        )
-        view = question_view(reply, interaction.user.id)
-        await send(interaction, embed=embed, ephemeral=False, view=view)
-    else:
-        await send_reply(interaction, reply)
+def _private_message(interaction: discord.Interaction) -> bool:
+    """The click (or the modal) came from a message only the clicker sees."""
+    message = interaction.message
+    return message is not None and message.flags.ephemeral
+
+
+async def ask(
+    interaction: discord.Interaction,
+    asking: Callable[[], Awaitable[Reply]],
+    *,
+    private: bool = False,
+) -> None:
+    """Ask the tutor for a question (``asking``) and send it to its place: the learner's
+    study mode here, or privately (``private``, or a click on a message only they see). A
+    refusal of the place (studying happens elsewhere) comes before anything is asked."""
+    private = private or _private_message(interaction)
+    mode = Mode.EPHEMERAL if private else await mode_for(interaction)
+    if isinstance(mode, Reply):
+        await send_reply(interaction, mode)
+        return
+    reply = await asking()
+    if reply.kind is not Kind.QUESTION:
+        await refuse(interaction, reply)
+        return
+    await present(interaction, reply, question_view(reply, interaction.user.id), mode)
+
+
+async def refuse(interaction: discord.Interaction, reply: Reply) -> None:
+    """A click's refusal, privately; on a question a newer one replaced, its buttons close
+    too, saying why (a message only the learner sees cannot be closed when the newer one
+    opens: it is closed when used)."""
+    if is_stale(reply) and interaction.message is not None:
+        await interaction.edit_original_response(content=REPLACED, view=None)
+    await send_reply(interaction, reply)
 
 
 async def _close_question(
@@ -99,6 +123,9 @@ async def _close_question(
         order=order,
     )
     await interaction.edit_original_response(view=question_view(shape, owner, **state))
+    # Closed by its own answer or skip: nothing left for a newer question to close.
+    tutor = bot_of(interaction).services.tutor
+    await tutor.study.replace_question(learner(interaction), None)
 
 
 async def grade(
@@ -117,12 +144,21 @@ async def grade(
     tutor = bot_of(interaction).services.tutor
     reply = await tutor.answer(learner(interaction), text, question_id=qid, order=order)
     if reply.kind is not Kind.FEEDBACK:
-        await send_reply(interaction, reply)
+        await refuse(interaction, reply)
         return
     await _close_question(
         interaction, owner, qid, order or (), answered=choice, correct=reply.correct, closed=True
     )
-    await send(interaction, embed=embed_for(reply), ephemeral=False, view=feedback_view(reply))
+    # Beside its question, privately if the question was private; in public, addressed to
+    # the learner (a mention that pings no one).
+    private = _private_message(interaction)
+    await send(
+        interaction,
+        embed=embed_for(reply),
+        ephemeral=private,
+        view=feedback_view(reply, owner),
+        content=attribution(interaction, private),
+    )
 
 
 class QuestionButton(PersistentButton):
@@ -193,7 +229,11 @@ class HintButton(QuestionButton, key="h", parts=(OWNER, QID)):
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        await send_reply(interaction, await tutor.hint(learner(interaction), question_id=self.qid))
+        reply = await tutor.hint(learner(interaction), question_id=self.qid)
+        if reply.kind is Kind.ERROR:
+            await refuse(interaction, reply)
+        else:
+            await send_reply(interaction, reply)
 
 
 class SkipButton(QuestionButton, key="s", parts=(OWNER, QID)):
@@ -204,23 +244,35 @@ class SkipButton(QuestionButton, key="s", parts=(OWNER, QID)):
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        reply = await tutor.skip(learner(interaction), question_id=self.qid)
-        if reply.kind is Kind.QUESTION:
-            await _close_question(interaction, self.asker, self.qid, closed=True)
-        await send_question(interaction, reply)
+        who = learner(interaction)
+
+        async def asking() -> Reply:
+            reply = await tutor.skip(who, question_id=self.qid)
+            if reply.kind is Kind.QUESTION:
+                await _close_question(interaction, self.asker, self.qid, closed=True)
+            return reply
+
+        await ask(interaction, asking)
 
 
-class NextButton(PersistentButton, key="n"):
-    """Anyone may click it: it asks the clicker their own next question."""
+class NextButton(
+    PersistentButton, key="n", parts=(Part("for", OWNER.pattern, int, optional=True),)
+):
+    """Anyone may click it: it asks the clicker their own next question. The feedback's
+    learner gets it where they study; anyone else privately, so that their question does not
+    land in someone's study thread (buttons from before the learner was recorded: anyone's
+    study place)."""
 
-    def __init__(self) -> None:
+    def __init__(self, learner_id: int | None = None) -> None:
         style = discord.ButtonStyle.primary
-        super().__init__(label="Next question", emoji="➡️", style=style)
+        super().__init__(learner_id, label="Next question", emoji="➡️", style=style)
+        self.learner_id = learner_id
 
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        await send_question(interaction, await tutor.quiz(learner(interaction)))
+        theirs = self.learner_id is not None and self.learner_id != interaction.user.id
+        await ask(interaction, lambda: tutor.quiz(learner(interaction)), private=theirs)
 
 
 DYNAMIC_ITEMS = (AnswerButton, ShortAnswerButton, HintButton, SkipButton, NextButton)

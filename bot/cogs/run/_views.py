@@ -71,8 +71,10 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
         raise UserError(f"That snippet is too long (at most {MAX_CODE_CHARS:,} characters).")
     user = str(interaction.user.id)
     services = bot_of(interaction).services
+    # "Run it" under feedback only the learner sees (a study mode) answers privately too.
+    private = interaction.message is not None and interaction.message.flags.ephemeral
     with services.run_gate.hold(user):
-        await defer_thinking(interaction, ephemeral=False)
+        await defer_thinking(interaction, ephemeral=private)
         # The learner's open question's own code shows its answer: said before it runs (the
         # "thinking" message says it until the result replaces it), recorded with the result.
         revealing = await services.tutor.reveal(learner(interaction), code)
@@ -91,7 +93,7 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
         if revealing is not None:
             await services.tutor.ran(learner(interaction), code)
         embed, files = result_message(result, title)
-        await send(interaction, embed=embed, ephemeral=False, files=files)
+        await send(interaction, embed=embed, ephemeral=private, files=files)
 
 
 async def run_question(interaction: discord.Interaction, qid: str) -> None:

@@ -1,0 +1,173 @@
+"""The study part of the store: a server's study settings, each learner's mode, filters and set,
+and their study threads (bot.tutor.study). Portable SQLAlchemy Core: a read then an insert or
+update in one transaction, no dialect's upsert.
+
+``SqlStore`` holds one as ``store.study``, sharing its ``Database``; its ``write`` is the store's,
+so a write here is seen by the store's check for other writers too. Every question asked and
+every answer reads the learner's state (and asking, the server's settings): they are kept in
+bounded write-through caches, dropped with the store's own when another process writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.tutor.study import Filters, Mode, ServerStudy, StudySet, StudyState
+from db.cache import MISSING, Lru
+from db.database import Database
+from db.models import Base, StudyLearner, StudyServer, StudyThread
+
+T = TypeVar("T")
+Write = Callable[[Callable[[Connection], T]], Awaitable[T]]
+
+
+def _save(
+    conn: Connection, table: type[Base], where: ColumnElement[bool], values: dict[str, Any]
+) -> None:
+    """Update the row ``where`` finds, or insert it (``values`` hold its key too)."""
+    found = conn.execute(select(1).select_from(table).where(where)).first()
+    if found is None:
+        conn.execute(insert(table).values(**values))
+    else:
+        conn.execute(update(table).where(where).values(**values))
+
+
+def _mode(stored: str | None) -> Mode | None:
+    return Mode(stored) if stored in set(Mode) else None
+
+
+class StudyQueries:
+    def __init__(self, database: Database, write: Write[Any], cached: int = 10_000) -> None:
+        self._db = database
+        self._write = write
+        self._servers: Lru[tuple[str, str], ServerStudy] = Lru(cached)
+        self._states: Lru[int, StudyState] = Lru(cached)
+        self._questions: Lru[int, tuple[str, str] | None] = Lru(cached)
+
+    def forget_all(self) -> None:
+        """Another process wrote to the database: trust nothing cached."""
+        self._servers.clear()
+        self._states.clear()
+        self._questions.clear()
+
+    async def server(self, platform: str, guild_id: str) -> ServerStudy:
+        cached = self._servers.get((platform, guild_id))
+        if cached is not MISSING:
+            return cached
+        mark = self._servers.reserve((platform, guild_id))
+        where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
+
+        def op(conn: Connection) -> ServerStudy:
+            # A Connection returns rows of columns, not ORM objects: name the columns.
+            query = select(*StudyServer.__table__.columns).where(where)
+            row = conn.execute(query).first()
+            if row is None:
+                return ServerStudy()
+            channels = tuple(c for c in (row.channels or "").split(",") if c)
+            return ServerStudy(_mode(row.default_mode), bool(row.learners_choose), channels)
+
+        found: ServerStudy = await self._db.read(op)
+        self._servers.fill((platform, guild_id), mark, found)
+        return found
+
+    async def save_server(self, platform: str, guild_id: str, server: ServerStudy) -> None:
+        where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
+        values = {
+            "platform": platform,
+            "guild_id": guild_id,
+            "default_mode": server.default.value if server.default else None,
+            "learners_choose": server.learners_choose,
+            "channels": ",".join(server.channels) or None,
+        }
+        self._servers.forget((platform, guild_id))  # unknown until committed
+        await self._write(lambda conn: _save(conn, StudyServer, where, values))
+        self._servers.put((platform, guild_id), server)
+
+    async def state(self, learner_id: int) -> StudyState:
+        cached = self._states.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._states.reserve(learner_id)
+
+        def op(conn: Connection) -> StudyState:
+            query = select(*StudyLearner.__table__.columns).where(
+                StudyLearner.learner_id == learner_id
+            )
+            row = conn.execute(query).first()
+            if row is None:
+                return StudyState()
+            started = row.set_started_at
+            study_set = StudySet(row.set_total, started) if row.set_total and started else None
+            return StudyState(_mode(row.mode), Filters(row.topic, row.difficulty), study_set)
+
+        found: StudyState = await self._db.read(op)
+        self._states.fill(learner_id, mark, found)
+        return found
+
+    async def save_state(self, learner_id: int, state: StudyState) -> None:
+        where = StudyLearner.learner_id == learner_id
+        values = {
+            "learner_id": learner_id,
+            "mode": state.mode.value if state.mode else None,
+            "topic": state.filters.topic,
+            "difficulty": state.filters.difficulty,
+            "set_total": state.set.total if state.set else None,
+            "set_started_at": state.set.started_at if state.set else None,
+        }
+        self._states.forget(learner_id)
+        await self._write(lambda conn: _save(conn, StudyLearner, where, values))
+        self._states.put(learner_id, state)
+
+    async def last_question(self, learner_id: int) -> tuple[str, str] | None:
+        """(channel id, message id) of the learner's last public question, if any."""
+        cached = self._questions.get(learner_id)
+        if cached is not MISSING:
+            return cached
+        mark = self._questions.reserve(learner_id)
+
+        def op(conn: Connection) -> tuple[str, str] | None:
+            columns = (StudyLearner.question_channel, StudyLearner.question_message)
+            query = select(*columns).where(StudyLearner.learner_id == learner_id)
+            row = conn.execute(query).first()
+            return (row[0], row[1]) if row is not None and row[0] and row[1] else None
+
+        found: tuple[str, str] | None = await self._db.read(op)
+        self._questions.fill(learner_id, mark, found)
+        return found
+
+    async def save_last_question(self, learner_id: int, where: tuple[str, str] | None) -> None:
+        key = StudyLearner.learner_id == learner_id
+        channel, message = where or (None, None)
+        values = {
+            "learner_id": learner_id,
+            "question_channel": channel,
+            "question_message": message,
+        }
+        self._questions.forget(learner_id)
+        await self._write(lambda conn: _save(conn, StudyLearner, key, values))
+        self._questions.put(learner_id, where)
+
+    async def thread(self, learner_id: int, channel_id: str) -> str | None:
+        def op(conn: Connection) -> str | None:
+            query = select(StudyThread.thread_id).where(
+                StudyThread.learner_id == learner_id, StudyThread.channel_id == channel_id
+            )
+            return conn.execute(query).scalar_one_or_none()
+
+        return await self._db.read(op)
+
+    async def save_thread(self, learner_id: int, channel_id: str, thread_id: str | None) -> None:
+        where = (StudyThread.learner_id == learner_id) & (StudyThread.channel_id == channel_id)
+
+        def op(conn: Connection) -> None:
+            if thread_id is None:
+                conn.execute(delete(StudyThread).where(where))
+                return
+            values = {"learner_id": learner_id, "channel_id": channel_id, "thread_id": thread_id}
+            _save(conn, StudyThread, where, values)
+
+        await self._write(op)
