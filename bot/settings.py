@@ -25,6 +25,12 @@ from bot.shards import check_shard_ids
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tutor.db"
 
 
+def redis_only(url: SecretStr | None, what: str) -> SecretStr | None:
+    if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
+        raise ValueError(f"{what} must be redis://HOST:PORT/DB (or rediss://)")
+    return url
+
+
 class RunnerSettings(BaseModel):
     """Limits and pool size for sandboxed snippet execution (``TUTOR_RUNNER__*``).
 
@@ -95,9 +101,7 @@ class RunnerSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _redis_only(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
-            raise ValueError("the runner URL must be redis://HOST:PORT/DB (or rediss://)")
-        return url
+        return redis_only(url, "the runner URL")
 
 
 class DiscordSettings(BaseModel):
@@ -181,9 +185,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
-            raise ValueError("the Redis URL must be redis://HOST:PORT/DB (or rediss://)")
-        return url
+        return redis_only(url, "the Redis URL")
 
     def shared_redis_url(self) -> str | None:
         """The Redis that several bot processes share, if any."""

@@ -6,15 +6,9 @@ its services opened from Settings), a real redis-server, real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
 from pydantic import SecretStr
@@ -24,39 +18,10 @@ from bot.cluster import IdentifyLock, SharedRunGate, connect
 from bot.runner.gate import CoolingDown, StillRunning
 from bot.services import open_services
 from bot.settings import DiscordSettings, Settings
-from tests.helpers import ROOT, SAMPLE_BANK
+from tests.helpers import SAMPLE_BANK, child, said, tell
 
 INTERVAL_S = 1.0  # the tests' IDENTIFY spacing (Discord's is 5 s: IDENTIFY_INTERVAL_S)
 MARGIN_S = 0.05  # Redis expires keys to the millisecond; time.time() is one clock here
-
-
-@contextmanager
-def child(mode: str, **config: Any) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.cluster_child", mode, json.dumps(config)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(30)
-
-
-def said(process: subprocess.Popen[str]) -> dict[str, Any]:
-    """The child's next line (it ends the test if the child died instead)."""
-    assert process.stdout is not None
-    text = process.stdout.readline()
-    assert text, f"the child exited ({process.wait(30)})"
-    return dict(json.loads(text))
-
-
-def tell(process: subprocess.Popen[str]) -> None:
-    stdin: IO[str] | None = process.stdin
-    assert stdin is not None
-    stdin.write("go\n")
-    stdin.flush()
 
 
 def test_identifies_take_turns_per_bucket_across_processes(
@@ -164,3 +129,18 @@ async def test_the_run_gate_holds_across_bot_processes(
         await gate.admit("cy")  # the dead process's mark expired with its lease
     finally:
         await services.close()
+
+
+def test_the_shared_redis_is_the_fleets_unless_given_and_is_a_secret() -> None:
+    from pydantic import ValidationError
+
+    from bot.settings import RunnerSettings
+
+    assert Settings().shared_redis_url() is None  # the embedded default shares nothing
+    fleet = RunnerSettings(url=SecretStr("redis://:fleet-secret@10.0.0.5:6379/0"))
+    assert Settings(runner=fleet).shared_redis_url() == "redis://:fleet-secret@10.0.0.5:6379/0"
+    own = Settings(runner=fleet, redis_url=SecretStr("redis://:hunter2@10.0.0.7:6379/1"))
+    assert own.shared_redis_url() == "redis://:hunter2@10.0.0.7:6379/1"
+    assert "hunter2" not in repr(own) and "hunter2" not in own.model_dump_json()
+    with pytest.raises(ValidationError, match="must be redis://"):
+        Settings(redis_url=SecretStr("http://10.0.0.7/"))

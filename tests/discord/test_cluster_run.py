@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot.settings import Settings
 from tests.discord.fakes import FakeRunner
 from tests.discord.helpers import refusals, run_code, text_of, world
-from tests.test_cluster import child, said, tell
+from tests.helpers import child, said, tell
 
 
 @pytest.fixture
