@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,11 +196,17 @@ def child(mode: str, **config: Any) -> Iterator[subprocess.Popen[str]]:
         process.wait(30)
 
 
-def said(process: subprocess.Popen[str]) -> dict[str, Any]:
-    """The child's next line (it ends the test if the child died instead)."""
+def said(process: subprocess.Popen[str], timeout_s: float = 180.0) -> dict[str, Any]:
+    """The child's next line. A child that dies, or says nothing for ``timeout_s`` (then it is
+    killed, which ends the read), fails the test instead of hanging it."""
     assert process.stdout is not None
-    text = process.stdout.readline()
-    assert text, f"the child exited ({process.wait(30)})"
+    watchdog = threading.Timer(timeout_s, process.kill)
+    watchdog.start()
+    try:
+        text = process.stdout.readline()
+    finally:
+        watchdog.cancel()
+    assert text, f"the child exited ({process.wait(30)}) or was silent for {timeout_s:.0f} s"
     return dict(json.loads(text))
 
 
