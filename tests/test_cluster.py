@@ -92,6 +92,7 @@ def cluster_settings(database_url: str, redis_url: str, cooldown_s: float) -> Se
     )
 
 
+@pytest.mark.postgres
 async def test_the_run_gate_holds_across_bot_processes(
     redis_url: str, pg_url: str
 ) -> None:

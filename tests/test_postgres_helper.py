@@ -38,6 +38,7 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.postgres
 def test_a_killed_test_session_takes_its_postgresql_server_along() -> None:
     bin_dir = find_bin_dir()
     if bin_dir is None:
