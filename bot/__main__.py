@@ -39,10 +39,18 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
+    run = sub.add_parser(
         "run",
         parents=[common],
         help="start the bot: Discord if DISCORD_TOKEN is set, else the terminal chat",
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="run only these shards, e.g. 0-3 or 0,2,4-7 (a shard cluster; docs/deploy.md)",
+    )
+    run.add_argument(
+        "--shard-count", type=str, metavar="N", help="the total number of shards of the bot"
     )
     chat = sub.add_parser("chat", parents=[common], help="the tutor in the terminal")
     chat.add_argument("--user", default=None, help="your name (default: your login name)")
@@ -157,6 +165,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "database_url", None) is not None:
         overrides["database_url"] = args.database_url
     settings = Settings(**overrides)
+    settings = _with_shards(args, settings)
     # The runner's fields given on the command line (run-snippet, runner serve), checked alike.
     names = {"url": "runner_url", "workers": "workers", "socket_path": "socket"}
     given = {f: getattr(args, n) for f, n in names.items() if getattr(args, n, None) is not None}
@@ -164,6 +173,44 @@ def _settings(args: argparse.Namespace) -> Settings:
         return settings
     runner = settings.runner.model_validate({**settings.runner.model_dump(), **given})
     return settings.model_copy(update={"runner": runner})
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot work: one line on stderr, exit 2."""
+
+
+def _with_shards(args: argparse.Namespace, settings: Settings) -> Settings:
+    """``run --shard-ids 0-3 --shard-count 16``, checked with the settings they complete."""
+    from bot.shards import check_shard_ids, parse_shard_ids
+
+    ids_text, count_text = getattr(args, "shard_ids", None), getattr(args, "shard_count", None)
+    if ids_text is None and count_text is None:
+        return settings
+    if not settings.discord_token:
+        raise UsageError("--shard-ids and --shard-count are for Discord: set DISCORD_TOKEN")
+    discord = settings.discord
+    count = discord.shard_count
+    if count_text is not None:
+        if not count_text.strip().isdigit() or int(count_text) < 1:
+            raise UsageError(f"--shard-count must be a whole number, 1 or more: {count_text!r}")
+        count = int(count_text)
+    ids = discord.shard_ids
+    if ids_text is not None:
+        try:
+            ids = parse_shard_ids(ids_text)
+        except ValueError as exc:
+            raise UsageError(f"--shard-ids: {exc}") from None
+        if count is None:
+            raise UsageError(
+                "--shard-ids needs --shard-count (the total number of shards, all processes)"
+            )
+    if ids is not None:
+        try:
+            check_shard_ids(ids, count)
+        except ValueError as exc:
+            raise UsageError(f"--shard-ids: {exc}") from None
+    update = {"shard_count": count, "shard_ids": ids}
+    return settings.model_copy(update={"discord": discord.model_copy(update=update)})
 
 
 def _load(settings: Settings) -> Bank:
@@ -358,13 +405,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors()) or "settings"
         print(f"error: invalid setting {where}: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     secrets = logs.url_secrets(settings.database_url.get_secret_value())
     if getattr(args, "to", None):
         secrets += logs.url_secrets(args.to)  # db copy's target
     if settings.discord_token:
         secrets.append(settings.discord_token.get_secret_value())
-    if settings.runner.url is not None:
-        secrets += logs.url_secrets(settings.runner.url.get_secret_value())
+    for redis in (settings.runner.url, settings.redis_url):
+        if redis is not None:
+            secrets += logs.url_secrets(redis.get_secret_value())
     logs.setup(secrets=secrets)
     try:
         return _command(args, settings, secrets)

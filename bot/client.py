@@ -83,6 +83,7 @@ class TutorBot(commands.AutoShardedBot):
             ),
             allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
             shard_count=settings.discord.shard_count,
+            **_shard_ids(settings),
         )
         self.settings = settings
         self._services = services
@@ -92,6 +93,9 @@ class TutorBot(commands.AutoShardedBot):
         self._idle = asyncio.Event()
         self._idle.set()
         self._web: WebServer | None = None
+        # Discord's max_concurrency (IDENTIFY buckets): asked once, when the first shard
+        # identifies through a shared Redis; tests may set it.
+        self.identify_concurrency: int | None = None
 
     @property
     def services(self) -> Services:
@@ -123,6 +127,27 @@ class TutorBot(commands.AutoShardedBot):
             # (`python -m bot sync-commands`), never done on every start.
             synced = await sync_commands(self, self.settings.dev_guild_id)
             log.info("synced %d commands to guild %s", len(synced), self.settings.dev_guild_id)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's turn to IDENTIFY. With a shared Redis the turns hold across
+        every process of a shard cluster (bot.cluster.IdentifyLock); without, discord.py's
+        own pacing of this process's shards (5 s between them)."""
+        identify = self._services.identify if self._services is not None else None
+        if identify is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        if self.identify_concurrency is None:
+            self.identify_concurrency = await self._max_concurrency()
+        await identify.wait_turn(shard_id or 0, self.identify_concurrency)
+
+    async def _max_concurrency(self) -> int:
+        try:
+            limits = await self.fetch_session_start_limits()
+        except (discord.HTTPException, discord.GatewayNotFound, OSError) as exc:
+            # One IDENTIFY at a time is always allowed.
+            log.warning("could not ask Discord for max_concurrency (%s); using 1", exc)
+            return 1
+        return max(1, int(limits.max_concurrency))
 
     async def on_ready(self) -> None:
         user = self.user
@@ -177,6 +202,12 @@ class TutorBot(commands.AutoShardedBot):
             if store is not None:
                 await store.close()
         log.info("shut down cleanly")
+
+
+def _shard_ids(settings: Settings) -> dict[str, Any]:
+    """A shard cluster: this process runs only these shards (docs/deploy.md); else all."""
+    ids = settings.discord.shard_ids
+    return {"shard_ids": list(ids)} if ids is not None else {}
 
 
 def create_bot(

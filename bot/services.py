@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
-from bot.runner.gate import RunGate
+from bot.runner.gate import Gate, RunGate
 from bot.runner.local import LocalService
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
@@ -27,6 +27,7 @@ from bot.tutor.study import study_default
 from db import SqlStore, open_store
 
 if TYPE_CHECKING:
+    from bot.cluster import IdentifyLock
     from bot.runner.fleet import FleetRunner
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,12 @@ class Services:
     tutor: Tutor
     moderator: Moderator
     runner: SnippetRunner | None
-    run_gate: RunGate
+    run_gate: Gate
     web: WebAccess  # the web leaderboard switch and dashboard links (bot/web/)
+    # With a shared Redis (several bot processes, docs/deploy.md): the IDENTIFY turns, and
+    # the client behind them and the run gate (closed with the services).
+    identify: IdentifyLock | None = None
+    redis: Any = None
 
     @property
     def files_dir(self) -> Path:
@@ -64,6 +69,8 @@ class Services:
         """Stop the runner (snippets still running end now), then close the database."""
         if self.runner is not None:
             await self.runner.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.store.close()
 
 
@@ -114,6 +121,16 @@ async def open_services(
         runner = await start_runner(settings)
     elif runner is Start.ON_FIRST_RUN:
         runner = build_runner(settings)
+    cooldown_s = settings.discord.run_cooldown_s
+    run_gate: Gate = RunGate(cooldown_s)
+    identify = redis = None
+    shared = settings.shared_redis_url()
+    if shared is not None:
+        # Several bot processes: what must hold across them lives in Redis (bot.cluster).
+        from bot.cluster import IdentifyLock, SharedRunGate, connect
+
+        redis = connect(shared)
+        run_gate, identify = SharedRunGate(redis, cooldown_s), IdentifyLock(redis)
     return Services(
         bank=bank,
         store=store,
@@ -125,8 +142,10 @@ async def open_services(
         ),
         moderator=Moderator(bank, store.moderation),
         runner=runner,
-        run_gate=RunGate(settings.discord.run_cooldown_s),
+        run_gate=run_gate,
         web=build_web_access(settings, store),
+        identify=identify,
+        redis=redis,
     )
 
 

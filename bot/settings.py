@@ -10,10 +10,26 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.shards import check_shard_ids
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tutor.db"
+
+
+def redis_only(url: SecretStr | None, what: str) -> SecretStr | None:
+    if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
+        raise ValueError(f"{what} must be redis://HOST:PORT/DB (or rediss://)")
+    return url
 
 
 class RunnerSettings(BaseModel):
@@ -86,9 +102,7 @@ class RunnerSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _redis_only(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://")):
-            raise ValueError("the runner URL must be redis://HOST:PORT/DB (or rediss://)")
-        return url
+        return redis_only(url, "the runner URL")
 
 
 StudyMode = Literal["auto", "thread", "ephemeral", "channel"]
@@ -99,6 +113,8 @@ class DiscordSettings(BaseModel):
 
     # None lets Discord recommend the number of shards (AutoShardedBot).
     shard_count: int | None = Field(default=None, ge=1)
+    # The shards this process runs (a shard cluster, docs/deploy.md); None: all of them.
+    shard_ids: tuple[int, ...] | None = None
     # After a learner's snippet finishes, their next /run waits this long (the pool is shared).
     run_cooldown_s: float = Field(default=10.0, ge=0)
     # On SIGTERM, how long in-flight interactions may take to finish before the pool stops.
@@ -106,6 +122,12 @@ class DiscordSettings(BaseModel):
     # How a server studies until its moderators choose (/mod settings study): "auto" is a study
     # thread per learner where the bot may create threads, ephemeral messages otherwise.
     study_mode: StudyMode = "auto"
+
+    @model_validator(mode="after")
+    def _shards_in_range(self) -> DiscordSettings:
+        if self.shard_ids is not None:
+            check_shard_ids(self.shard_ids, self.shard_count)
+        return self
 
 
 class QuizSettings(BaseModel):
@@ -158,7 +180,21 @@ class Settings(BaseSettings):
     content_dir: Path = Path("content")
     # Development: sync slash commands to this guild only (instant), instead of globally.
     dev_guild_id: int | None = None
+    # The shared state of several bot processes (docs/deploy.md, "Shard clusters"): the
+    # IDENTIFY lock and the run gate. Unset: the runner fleet's Redis (``runner.url``) if there
+    # is one, else nothing is shared (one process). A secret (it may hold a password).
+    redis_url: SecretStr | None = None
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     quiz: QuizSettings = Field(default_factory=QuizSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        return redis_only(url, "the Redis URL")
+
+    def shared_redis_url(self) -> str | None:
+        """The Redis that several bot processes share, if any."""
+        url = self.redis_url or self.runner.url
+        return url.get_secret_value() if url is not None else None

@@ -6,6 +6,9 @@ cache is bounded: it holds at most ``capacity`` units of ``weigh(value)`` (one p
 default) and forgets the least recently used entries beyond that, so memory follows the number
 of *active* learners, not of every learner ever seen.
 
+A capacity of 0 keeps nothing: every read goes to the database (a store shared by several
+processes that cannot tell when the others write, db/store.py).
+
 A read that misses and then goes to the database can race with a write of the same key: the
 write's result must win. ``reserve`` marks the key before the read; ``fill`` stores the read's
 result only if nothing touched the key meanwhile (a ``put`` or ``forget`` replaces the mark).
@@ -41,8 +44,8 @@ def _one(_value: object) -> int:
 
 class Lru(Generic[K, V]):
     def __init__(self, capacity: int, weigh: Callable[[V], int] = _one) -> None:
-        if capacity < 1:
-            raise ValueError("a cache needs a capacity of at least 1")
+        if capacity < 0:
+            raise ValueError("a cache's capacity is 0 (keep nothing) or more")
         self.capacity = capacity
         self._weigh = weigh
         # key -> (value or a pending read's mark, its weight); oldest first
@@ -86,6 +89,8 @@ class Lru(Generic[K, V]):
 
     def _store(self, key: K, value: V | Reservation, weight: int) -> None:
         self.forget(key)
+        if self.capacity == 0:
+            return
         self._entries[key] = (value, weight)
         self.weight += weight
         # Evict the least recently used (by weight, and by count for pending reads, which

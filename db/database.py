@@ -58,6 +58,9 @@ class Database(Protocol):
     # on the same file) had written since our previous write: caches of what we wrote are then
     # stale. Always 0 where that cannot be seen (database servers).
     foreign_writes: int
+    # Whether ``foreign_writes`` counts anything: a store caches what other processes may
+    # change only where it does (SQLite's data_version); on a server every read goes to it.
+    sees_foreign_writes: bool
 
     async def read(self, op: Callable[[Connection], T]) -> T: ...
 
@@ -85,6 +88,7 @@ class SafeErrors:
     """Driver errors as StoreErrors that name the database safely."""
 
     foreign_writes = 0
+    sees_foreign_writes = False
 
     def __init__(self, url: URL) -> None:
         # How errors name the database: a SQLite file by its path, a server by its safe URL.

@@ -66,6 +66,8 @@ def _fail(batch: Sequence[_Write], error: BaseException) -> None:
 
 
 class Sqlite(SafeErrors):
+    sees_foreign_writes = True  # PRAGMA data_version, at each write (_notice_foreign_writes)
+
     def __init__(self, url: URL) -> None:
         sync_url = url.set(drivername="sqlite")
         # The connections move between the loop and our threads; each is used by one at a time.

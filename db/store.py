@@ -12,6 +12,12 @@ database stays the judge: ``record_answer`` stores an answer only if the questio
 as the caller saw it, and grades against the card as stored. Another process (or store) writing
 the same SQLite file is noticed at our next write, which then drops every cache; until then it
 can cost one refused answer or one question chosen from a stale schedule, never a wrong grade.
+
+On a database server (PostgreSQL: several bot processes, a shard cluster) nothing tells a store
+that another process wrote, so what a learner does elsewhere (an answer through another shard's
+process, a moderator's reset on the web dashboard) is read from the database every time: only
+the learner's id is cached there (ids never change; a display name is written again when it
+differs from the one this store last wrote).
 """
 
 from __future__ import annotations
@@ -93,14 +99,20 @@ class SqlStore:
         self._db = database or connect(self.url)
         # (platform, user id, guild id) -> (learner id, display name as stored)
         self._learners: Lru[LearnerKey, tuple[int, str]] = Lru(learners_cached)
-        self._open: Lru[int, OpenQuestion | None] = Lru(learners_cached)
-        self._settings: Lru[int, LearnerSettings] = Lru(learners_cached)
+        # What other processes change is cached only where their writes are seen (SQLite);
+        # a capacity of 0 keeps nothing (the module's docstring).
+        sees_others = self._db.sees_foreign_writes
+        state_cached = learners_cached if sees_others else 0
+        self._open: Lru[int, OpenQuestion | None] = Lru(state_cached)
+        self._settings: Lru[int, LearnerSettings] = Lru(state_cached)
         # learner id -> (since, questions first answered since then): /quiz asks it whenever a
         # new question would come next, so it is counted once a day and kept up to date here
-        self._new_since: Lru[int, tuple[datetime, int]] = Lru(learners_cached)
+        self._new_since: Lru[int, tuple[datetime, int]] = Lru(state_cached)
         # learner id -> their cards, updated in place as answers are recorded; callers get
         # read-only views of it
-        self._cards: Lru[int, dict[str, CardState]] = Lru(cards_cached, weigh=_card_count)
+        self._cards: Lru[int, dict[str, CardState]] = Lru(
+            cards_cached if sees_others else 0, weigh=_card_count
+        )
         self._foreign_writes = self._db.foreign_writes
         self.moderation = ModerationQueries(self._db, changed=self._forget_learner)
         self.study = StudyQueries(self._db, self._write)

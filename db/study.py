@@ -44,6 +44,9 @@ class StudyQueries:
     def __init__(self, database: Database, write: Write[Any], cached: int = 10_000) -> None:
         self._db = database
         self._write = write
+        # As the store's own caches: kept only where other processes' writes are seen (SQLite);
+        # on a database server every read goes to it (db/store.py's docstring).
+        cached = cached if database.sees_foreign_writes else 0
         self._servers: Lru[tuple[str, str], ServerStudy] = Lru(cached)
         self._states: Lru[int, StudyState] = Lru(cached)
         self._questions: Lru[int, tuple[str, str] | None] = Lru(cached)

@@ -19,6 +19,7 @@ from db import SqlStore, open_store
 from db.database import AsyncServer
 from tests.helpers import SAMPLE_BANK, Clock
 from tests.postgres import INSTALL, PostgresServer, find_bin_dir, require_postgres
+from tests.runner import redis_server
 
 
 @pytest.fixture
@@ -107,6 +108,18 @@ async def store(backend: str, db_url: str) -> AsyncIterator[SqlStore]:
         store = await open_store(db_url)
     yield store
     await store.close()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis server of the test's own (tests/runner/redis_server.py). Skipped where
+    redis-server is not installed, but never on CI, which installs it (.ci/run)."""
+    if not redis_server.available():
+        if os.environ.get("CI"):
+            pytest.fail(redis_server.MISSING)
+        pytest.skip(redis_server.MISSING)
+    with redis_server.redis_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,14 +4,18 @@ here, never from conftest.py or from each other."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bot.tutor.service import LearnerRef
 
@@ -172,3 +176,42 @@ def attempts(db: Path) -> list[tuple[Any, ...]]:
         return raw.execute(
             "select question_id, answer, correct, hinted, points from attempts order by id"
         ).fetchall()
+
+
+# --- another bot process of a shard cluster (tests/cluster_child.py) -----------------------------
+
+
+@contextmanager
+def child(mode: str, **config: Any) -> Iterator[subprocess.Popen[str]]:
+    """``python -m tests.cluster_child MODE CONFIG``, killed at the end if still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.cluster_child", mode, json.dumps(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+
+
+def said(process: subprocess.Popen[str], timeout_s: float = 180.0) -> dict[str, Any]:
+    """The child's next line. A child that dies, or says nothing for ``timeout_s`` (then it is
+    killed, which ends the read), fails the test instead of hanging it."""
+    assert process.stdout is not None
+    watchdog = threading.Timer(timeout_s, process.kill)
+    watchdog.start()
+    try:
+        text = process.stdout.readline()
+    finally:
+        watchdog.cancel()
+    assert text, f"the child exited ({process.wait(30)}) or was silent for {timeout_s:.0f} s"
+    return dict(json.loads(text))
+
+
+def tell(process: subprocess.Popen[str]) -> None:
+    stdin: IO[str] | None = process.stdin
+    assert stdin is not None
+    stdin.write("go\n")
+    stdin.flush()

@@ -6,10 +6,17 @@ PostgreSQL refuses to run as root (CI runs as root), so as root the server runs 
 ``postgres`` system user that Debian's package creates (``setpriv``), owning its directory.
 
 Whether a missing PostgreSQL fails or skips the tests that need it: ``require_postgres()``.
+
+pg_ctl detaches the server (its own session), so a test run that is killed (SIGKILL, a CI
+timeout killing the process group) would leave it running: a watchdog process of its own
+session waits on a pipe from this process and stops the server when the pipe closes, which the
+kernel does when this process dies, however it dies (``_WATCHDOG``). A normal exit that skips
+the fixture's teardown is covered by ``atexit`` too.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
@@ -17,6 +24,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +56,16 @@ def find_bin_dir() -> Path | None:
     return next((d for d in found if (d / "initdb").exists() and (d / "pg_ctl").exists()), None)
 
 
+# Run as `python -c _WATCHDOG ROOT ARGV...`: blocks until standard input closes (the test
+# process ended), then stops the server with ARGV (pg_ctl stop) and removes ROOT.
+_WATCHDOG = """\
+import shutil, subprocess, sys
+sys.stdin.read()
+subprocess.run(sys.argv[2:], capture_output=True, timeout=60)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
 def _version(path: Path) -> tuple[int, ...]:
     part = path.parent.name
     return tuple(int(x) for x in part.split(".") if x.isdigit())
@@ -67,6 +85,7 @@ class PostgresServer:
         self.port = 0
         self._names = itertools.count(1)
         self._as: list[str] = []
+        self._watchdog: subprocess.Popen[bytes] | None = None
         if os.geteuid() == 0:
             try:
                 pwd.getpwnam("postgres")
@@ -128,6 +147,7 @@ class PostgresServer:
                         "start",
                     ]
                 )
+                self._guard()
                 return
             except RuntimeError:
                 if attempt == 2:
@@ -135,6 +155,18 @@ class PostgresServer:
                     tail = log.read_text()[-2000:] if log.exists() else ""
                     message = f"the PostgreSQL test server did not start:\n{tail}"
                     raise RuntimeError(message) from None
+
+    def _guard(self) -> None:
+        """Stop the server when this process ends, even by SIGKILL (the module's docstring)."""
+        stop = [*self._as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate"]
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(self.root), *stop, "stop"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives a kill of our process group, to clean up after it
+        )
+        atexit.register(self.stop)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{database}"
@@ -158,5 +190,13 @@ class PostgresServer:
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, OSError, subprocess.TimeoutExpired):
-            self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"])
+            if self.data.exists():
+                pg_ctl = str(self.bin_dir / "pg_ctl")
+                self._run([pg_ctl, "-D", str(self.data), "-m", "fast", "stop"])
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:  # nothing left for it to stop: let it go
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                assert watchdog.stdin is not None
+                watchdog.stdin.close()
+                watchdog.wait(60)
         shutil.rmtree(self.root, ignore_errors=True)

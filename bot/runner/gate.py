@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from bot.runner.pool import RunRefused
 
@@ -19,6 +20,20 @@ class CoolingDown(RunRefused):
         super().__init__(f"Please wait {wait_s:.0f} s before running another snippet.")
 
 
+class Gate(Protocol):
+    """Admits a learner's snippet or refuses it (RunRefused): in this process (``RunGate``), or
+    for every bot process sharing a Redis (``bot.cluster.SharedRunGate``)."""
+
+    async def admit(self, user: str) -> None:
+        """Refuses (raises) what ``hold`` would refuse now; holds nothing."""
+        ...
+
+    def hold(self, user: str) -> AbstractAsyncContextManager[None]:
+        """Admits (or refuses) the learner's snippet and marks it running until exit, when
+        their cooldown starts."""
+        ...
+
+
 class RunGate:
     """Admits a learner's snippet, or refuses it (RunRefused) while their last one runs or
     within ``cooldown_s`` after it ended.
@@ -30,16 +45,19 @@ class RunGate:
         self._running: set[str] = set()
         self._finished: dict[str, float] = {}
 
-    def admit(self, user: str) -> None:
+    async def admit(self, user: str) -> None:
+        self._check(user)
+
+    def _check(self, user: str) -> None:
         if user in self._running:
             raise StillRunning()
         wait = self._finished.get(user, -1e18) + self.cooldown_s - time.monotonic()
         if wait > 0:
             raise CoolingDown(wait)
 
-    @contextmanager
-    def hold(self, user: str) -> Iterator[None]:
-        self.admit(user)
+    @asynccontextmanager
+    async def hold(self, user: str) -> AsyncIterator[None]:
+        self._check(user)
         self._running.add(user)
         try:
             yield

@@ -189,7 +189,7 @@ async def test_run_without_a_runner_says_so(env, runner):
     assert refusals(env) == ["Running snippets is not available on this bot right now."]
 
 
-def test_the_run_gate_forgets_pauses_that_are_over(monkeypatch):
+async def test_the_run_gate_forgets_pauses_that_are_over(monkeypatch):
     """One entry per learner whose pause still runs, not one per learner ever seen."""
     import time
 
@@ -199,8 +199,8 @@ def test_the_run_gate_forgets_pauses_that_are_over(monkeypatch):
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     gate = RunGate(cooldown_s=10)
     for user in range(1000):
-        with gate.hold(str(user)):
+        async with gate.hold(str(user)):
             clock[0] += 1
     assert len(gate._finished) <= 10
     with pytest.raises(RunRefused, match="Please wait 10 s"):
-        gate.admit("999")
+        await gate.admit("999")

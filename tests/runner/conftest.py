@@ -21,22 +21,10 @@ from bot.runner.result import RunResult
 from bot.runner.verify import Checked, check_snippets
 from bot.settings import RunnerSettings
 from bot.tutor.content import Bank, load_bank
-from tests.runner import corpus, redis_server
+from tests.runner import corpus
 from tests.runner.helpers import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis server of the test's own (tests/runner/redis_server.py). Skipped where
-    redis-server is not installed, but never on CI, which installs it (.ci/run)."""
-    if not redis_server.available():
-        if os.environ.get("CI"):
-            pytest.fail(redis_server.MISSING)
-        pytest.skip(redis_server.MISSING)
-    with redis_server.redis_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ class Run(commands.Cog):
 
     @app_commands.command(description="Run a TensorFlow/Keras snippet in the sandbox")
     async def run(self, interaction: discord.Interaction) -> None:
-        check_runnable(interaction)  # before the learner types anything
+        await check_runnable(interaction)  # before the learner types anything
         await interaction.response.send_modal(code_modal())
 
     async def run_message(self, interaction: discord.Interaction, message: discord.Message) -> None:

@@ -49,13 +49,13 @@ def code_modal() -> discord.ui.Modal:
     return stateless_modal("Run a TensorFlow snippet", CODE_MODAL, field)
 
 
-def check_runnable(interaction: discord.Interaction) -> SnippetRunner:
+async def check_runnable(interaction: discord.Interaction) -> SnippetRunner:
     """The runner, or a refusal (raised, answered privately) of what cannot run now: checked
     before any deferral or modal."""
     services = bot_of(interaction).services
     if services.runner is None:
         raise UserError(UNAVAILABLE)
-    services.run_gate.admit(str(interaction.user.id))
+    await services.run_gate.admit(str(interaction.user.id))
     return services.runner
 
 
@@ -64,7 +64,7 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
     (Discord allows 3 s; a run can take 30), then the "thinking" message becomes the result.
     A refusal (RunRefused: busy, cooling down, shutting down) reaches the learner through the
     error path, in the runner's own words."""
-    runner = check_runnable(interaction)
+    runner = await check_runnable(interaction)
     if not code.strip():
         raise UserError("There is no code to run.")
     if len(code) > MAX_CODE_CHARS:
@@ -73,7 +73,7 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
     services = bot_of(interaction).services
     # "Run it" under feedback only the learner sees (a study mode) answers privately too.
     private = interaction.message is not None and interaction.message.flags.ephemeral
-    with services.run_gate.hold(user):
+    async with services.run_gate.hold(user):
         await defer_thinking(interaction, ephemeral=private)
         # The learner's open question's own code shows its answer: said before it runs (the
         # "thinking" message says it until the result replaces it), recorded with the result.
