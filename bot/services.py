@@ -8,6 +8,7 @@ they nor the cogs build a service or open the database themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from enum import Enum
@@ -17,9 +18,11 @@ from bot.runner.api import SandboxUnavailable, SnippetRunner
 from bot.runner.cache import ResultCache
 from bot.runner.gate import RunGate
 from bot.runner.pool import Runner
+from bot.runner.practice import VariantBank
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.moderator import Moderator
+from bot.tutor.practice import TEMPLATES_DIR, Templates, load_templates
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
 
@@ -44,6 +47,7 @@ class Services:
     moderator: Moderator
     runner: SnippetRunner | None
     run_gate: RunGate
+    practice: VariantBank
 
     @property
     def files_dir(self) -> Path:
@@ -54,7 +58,9 @@ class Services:
         return Path(database).parent if database else Path("data")
 
     async def close(self) -> None:
-        """Stop the runner (snippets still running end now), then close the database."""
+        """Stop computing practice variants, stop the runner (snippets still running end now),
+        then close the database."""
+        await self.practice.close()
         if self.runner is not None:
             await self.runner.close()
         await self.store.close()
@@ -84,6 +90,7 @@ async def open_services(
     bank: Bank | None = None,
     store: SqlStore | None = None,
     runner: SnippetRunner | Start | None = Start.NOW,
+    templates: Templates | None = None,
 ) -> Services:
     """Everything not given is opened from ``settings``; ``Services.close`` closes it all,
     given or not. ``runner``: one to use (tests: a fake, or None for none), or when to start
@@ -92,15 +99,32 @@ async def open_services(
     store = (
         store if store is not None else await open_store(settings.database_url.get_secret_value())
     )
+    warm_up = runner is Start.NOW and settings.practice.warm_up
     if runner is Start.NOW:
         runner = await start_runner(settings)
     elif runner is Start.ON_FIRST_RUN:
         runner = build_runner(settings)
+    # Answers already computed are read from the results cache (shared with `content check
+    # --execute`); without a runner, only those are offered.
+    if templates is None:
+        templates = load_templates(settings.content_dir / TEMPLATES_DIR)
+    cache = ResultCache(settings.runner.cache_dir)
+    practice = await asyncio.to_thread(VariantBank, templates, cache, runner)
+    if warm_up:
+        practice.start_warming()
+    tutor = Tutor(
+        bank,
+        store,
+        shuffle=settings.quiz.shuffle_choices,
+        practice=practice,
+        practice_xp_rate=settings.practice.xp_rate,
+    )
     return Services(
         bank=bank,
         store=store,
-        tutor=Tutor(bank, store, shuffle=settings.quiz.shuffle_choices),
+        tutor=tutor,
         moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),
+        practice=practice,
     )

@@ -88,6 +88,19 @@ class QuizSettings(BaseModel):
     shuffle_choices: bool = True
 
 
+class PracticeSettings(BaseModel):
+    """/practice: generated questions (``TUTOR_PRACTICE__*``, bot/tutor/practice_mode.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A practice answer earns this fraction of a curriculum answer's XP, once per variant, so
+    # that the leaderboards keep rewarding the curriculum. 0 turns practice XP off.
+    xp_rate: float = Field(default=0.25, ge=0, le=1)
+    # The Discord bot computes the variants whose answers are not cached yet in the background,
+    # one at a time, from its start; off, each is computed when a learner first needs it.
+    warm_up: bool = True
+
+
 class Settings(BaseSettings):
     """The bot's settings. Environment: ``TUTOR_*`` and ``DISCORD_TOKEN``."""
 
@@ -109,3 +122,4 @@ class Settings(BaseSettings):
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     quiz: QuizSettings = Field(default_factory=QuizSettings)
+    practice: PracticeSettings = Field(default_factory=PracticeSettings)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.cogs.quiz._cog import Quiz
-from bot.cogs.quiz._views import DYNAMIC_ITEMS
+from bot.cogs.quiz._views import DYNAMIC_ITEMS, send_question
+
+__all__ = ["Quiz", "send_question", "setup"]
 
 if TYPE_CHECKING:
     from bot.client import TutorBot

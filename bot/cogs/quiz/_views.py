@@ -21,6 +21,7 @@ from bot.cogs.components import (
     template,
 )
 from bot.cogs.render import defer_silently, embed_for, learner, send, send_reply
+from bot.tutor.content import is_practice
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import MAX_ANSWER_CHARS
 
@@ -59,7 +60,7 @@ def question_view(
 def feedback_view(reply: Reply) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if Action.NEXT in reply.actions:
-        view.add_item(NextButton())
+        view.add_item(NextButton(practice=is_practice(reply.question_id or "")))
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
@@ -210,17 +211,30 @@ class SkipButton(QuestionButton, key="s", parts=(OWNER, QID)):
         await send_question(interaction, reply)
 
 
-class NextButton(PersistentButton, key="n"):
-    """Anyone may click it: it asks the clicker their own next question."""
+def _practice(_: str) -> bool:
+    return True
 
-    def __init__(self) -> None:
+
+# Present on the Next button under practice feedback (absent on older buttons: the quiz).
+PRACTICE = Part("p", "p", _practice, optional=True)
+
+
+class NextButton(PersistentButton, key="n", parts=(PRACTICE,)):
+    """Anyone may click it: it asks the clicker their own next question (under practice
+    feedback: their next practice question)."""
+
+    def __init__(self, practice: bool | None = None) -> None:
         style = discord.ButtonStyle.primary
-        super().__init__(label="Next question", emoji="➡️", style=style)
+        super().__init__("p" if practice else None, label="Next question", emoji="➡️", style=style)
+        self.practice = bool(practice)
 
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        await send_question(interaction, await tutor.quiz(learner(interaction)))
+        who = learner(interaction)
+        reply = await (tutor.practice(who) if self.practice else tutor.quiz(who))
+        await send_question(interaction, reply)
+
 
 
 DYNAMIC_ITEMS = (AnswerButton, ShortAnswerButton, HintButton, SkipButton, NextButton)
