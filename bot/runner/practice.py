@@ -23,11 +23,10 @@ import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from bot.runner.api import SnippetRunner
+from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
 from bot.runner.cache import ResultCache
-from bot.runner.pool import Runner, RunRefused
+from bot.runner.pool import Runner
 from bot.runner.result import RunResult, Status
-from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.verify import run_or_cached
 from bot.tutor.content import Problem, Question
 from bot.tutor.practice import OK, RUNS, Template, Templates, Variant, render, variants
