@@ -63,7 +63,8 @@ class RunnerSettings(BaseModel):
         default=Path("data/keras"), description="KERAS_HOME layout, mounted read-only"
     )
     cache_dir: Path = Field(
-        default=Path("data/runner-cache"), description="results of verified content snippets"
+        default=Path("data/runner-cache"),
+        description="results of verified content snippets and of practice variants",
     )
 
 
