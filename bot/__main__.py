@@ -232,7 +232,12 @@ async def _chat(settings: Settings, user: str, admin: bool = False, with_web: bo
     from bot.tutor.service import LearnerRef
 
     # The runner starts its sandboxed workers on the first /run, not before.
-    services = await open_services(settings, bank=_load(settings), runner=Start.ON_FIRST_RUN)
+    services = await open_services(
+        settings,
+        bank=_load(settings),
+        templates=_load_templates(settings),
+        runner=Start.ON_FIRST_RUN,
+    )
     web = None
     try:
         if with_web and settings.web.port is not None:
@@ -282,6 +287,7 @@ async def _discord(settings: Settings) -> int:
 
     assert settings.discord_token is not None
     bank = _load(settings)
+    _load_templates(settings)  # never start on broken templates (setup_hook loads them again)
     store = await open_store(settings.database_url.get_secret_value())
     # The services are built in setup_hook (bot.services), after logging in; the bot closes
     # them, the store included.

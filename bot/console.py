@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.console_admin import MOD_HELP, AdminCommands, whole_number
 from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
 from bot.tutor.commands import Command, help_reply
+from bot.tutor.content import is_practice
 from bot.tutor.moderator import Actor, Authority
 from bot.tutor.replies import Action, Align, Bars, Block, Kind, Reply, Table, Text
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
@@ -94,7 +95,12 @@ def render(reply: Reply) -> str:
         sections.append(f"(more on page {reply.page.number + 1})")
     hints = []
     if Action.NEXT in reply.actions:
-        hints.append("Enter or /quiz: next question")
+        practising = reply.question_id is not None and is_practice(reply.question_id)
+        hints.append(
+            "Enter or /practice: next practice question"
+            if practising
+            else "Enter or /quiz: next question"
+        )
     if Action.HINT in reply.actions:
         hints.append("/hint")
     if Action.SKIP in reply.actions:
@@ -123,6 +129,7 @@ class Chat:
         self.who = who
         self.files_dir = files_dir  # where charts are written
         self.admin = admin
+        self.practice_topic: str | None = None  # of the last /practice, for Enter after it
         self.last: Reply | None = None
         self.runner = runner
         self.notify = notify or (lambda text: None)
@@ -151,7 +158,10 @@ class Chat:
         text = line.strip()
         if not text:
             # Enter after feedback moves on; elsewhere an empty line does nothing.
-            if self.last is not None and Action.NEXT in self.last.actions:
+            last = self.last
+            if last is not None and Action.NEXT in last.actions:
+                if last.question_id is not None and is_practice(last.question_id):
+                    return await self.tutor.practice(self.who, self.practice_topic)
                 return await self.tutor.quiz(self.who)  # within the filters in force
             return NOTHING
         if not text.startswith("/"):
@@ -164,6 +174,9 @@ class Chat:
                 return await self.tutor.quiz(
                     self.who, asked.topic, asked.difficulty, count=asked.count, clear=asked.clear
                 )
+            case "practice":
+                self.practice_topic = args[0] if args else None
+                return await self.tutor.practice(self.who, self.practice_topic)
             case "review":
                 return await self.tutor.review(self.who, args[0] if args else None)
             case "settings":

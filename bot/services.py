@@ -8,6 +8,7 @@ they nor the cogs build a service or open the database themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
+from bot.runner.cache import ResultCache
 from bot.runner.gate import Gate, RunGate
 from bot.runner.local import LocalService
+from bot.runner.practice import VariantBank
 from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.moderator import Moderator
+from bot.tutor.practice import TEMPLATES_DIR, Templates, load_templates
 from bot.tutor.service import Tutor
 from bot.tutor.study import study_default
 from db import SqlStore, open_store
@@ -51,6 +55,7 @@ class Services:
     moderator: Moderator
     runner: SnippetRunner | None
     run_gate: Gate
+    practice: VariantBank  # /practice's variants and their answers
     web: WebAccess  # the web leaderboard switch and dashboard links (bot/web/)
     # With a shared Redis (several bot processes, docs/deploy.md): the IDENTIFY turns, and
     # the client behind them and the run gate (closed with the services).
@@ -66,7 +71,9 @@ class Services:
         return Path(database).parent if database else Path("data")
 
     async def close(self) -> None:
-        """Stop the runner (snippets still running end now), then close the database."""
+        """Stop computing practice variants, stop the runner (snippets still running end now),
+        then close the database."""
+        await self.practice.close()
         if self.runner is not None:
             await self.runner.close()
         if self.redis is not None:
@@ -109,6 +116,7 @@ async def open_services(
     bank: Bank | None = None,
     store: SqlStore | None = None,
     runner: SnippetRunner | Start | None = Start.NOW,
+    templates: Templates | None = None,
 ) -> Services:
     """Everything not given is opened from ``settings``; ``Services.close`` closes it all,
     given or not. ``runner``: one to use (tests: a fake, or None for none), or when to start
@@ -117,10 +125,19 @@ async def open_services(
     store = (
         store if store is not None else await open_store(settings.database_url.get_secret_value())
     )
+    warm_up = runner is Start.NOW and settings.practice.warm_up
     if runner is Start.NOW:
         runner = await start_runner(settings)
     elif runner is Start.ON_FIRST_RUN:
         runner = build_runner(settings)
+    # Answers already computed are read from the results cache (shared with `content check
+    # --execute`); without a runner, only those are offered.
+    if templates is None:
+        templates = load_templates(settings.content_dir / TEMPLATES_DIR)
+    cache = ResultCache(settings.runner.cache_dir)
+    practice = await asyncio.to_thread(VariantBank, templates, cache, runner)
+    if warm_up:
+        practice.start_warming()
     cooldown_s = settings.discord.run_cooldown_s
     run_gate: Gate = RunGate(cooldown_s)
     identify = redis = None
@@ -139,10 +156,13 @@ async def open_services(
             store,
             shuffle=settings.quiz.shuffle_choices,
             study_default=study_default(settings.discord.study_mode),
+            practice=practice,
+            practice_xp_rate=settings.practice.xp_rate,
         ),
         moderator=Moderator(bank, store.moderation),
         runner=runner,
         run_gate=run_gate,
+        practice=practice,
         web=build_web_access(settings, store),
         identify=identify,
         redis=redis,

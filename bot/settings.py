@@ -80,7 +80,8 @@ class RunnerSettings(BaseModel):
         default=Path("data/keras"), description="KERAS_HOME layout, mounted read-only"
     )
     cache_dir: Path = Field(
-        default=Path("data/runner-cache"), description="results of verified content snippets"
+        default=Path("data/runner-cache"),
+        description="results of verified content snippets and of practice variants",
     )
     # Where the bot finds its runner (docs/deploy.md). None: the runner service on
     # ``socket_path``, started by the bot as a child when none answers there. ``redis://HOST:
@@ -162,6 +163,19 @@ class WebSettings(BaseModel):
         return f"http://{self.host}:{self.port or 8080}"
 
 
+class PracticeSettings(BaseModel):
+    """/practice: generated questions (``TUTOR_PRACTICE__*``, bot/tutor/practice_mode.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # A practice answer earns this fraction of a curriculum answer's XP, once per variant, so
+    # that the leaderboards keep rewarding the curriculum. 0 turns practice XP off.
+    xp_rate: float = Field(default=0.25, ge=0, le=1)
+    # The Discord bot computes the variants whose answers are not cached yet in the background,
+    # one at a time, from its start; off, each is computed when a learner first needs it.
+    warm_up: bool = True
+
+
 class Settings(BaseSettings):
     """The bot's settings. Environment: ``TUTOR_*`` and ``DISCORD_TOKEN``."""
 
@@ -188,6 +202,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     quiz: QuizSettings = Field(default_factory=QuizSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    practice: PracticeSettings = Field(default_factory=PracticeSettings)
 
     @field_validator("redis_url")
     @classmethod

@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.logs import redact, safe_url
+from bot.tutor.content import PRACTICE_PREFIX
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, LearnerSettings, NewAttempt
@@ -220,11 +221,11 @@ class SqlStore:
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
-    ) -> tuple[NewAttempt, CardState] | None:
+    ) -> tuple[NewAttempt, CardState | None] | None:
         params = {"learner_id": learner_id, "question_id": answering.question_id}
         first_answer = False
 
-        def op(conn: Connection) -> tuple[NewAttempt, CardState] | None:
+        def op(conn: Connection) -> tuple[NewAttempt, CardState | None] | None:
             nonlocal first_answer
             sql = Sql(conn)
             # Closing the question and storing the answer in one transaction makes a double
@@ -241,7 +242,6 @@ class SqlStore:
             if answering.hinted or answering.revealed:
                 sql.run(q.SPEND_HINT, params)  # graded: the hint has been paid for
             row = sql.first(q.CARD_OF, params)
-            first_answer = row is None
             attempt, card = decide(build(CardState, row) if row else None)
             duration_ms = min(attempt.time_to_answer_ms, MAX_MS)
             stored = columns_of(attempt, learner_id=learner_id, time_to_answer_ms=duration_ms)
@@ -254,6 +254,9 @@ class SqlStore:
                 "correct": int(attempt.correct),
             }
             sql.run(q.ADD_TO_ROLLUP, rollup)
+            if card is None:  # not scheduled (a practice variant): no card, no review log
+                return attempt, None
+            first_answer = row is None
             sql.run(q.SAVE_CARD, columns_of(card, learner_id=learner_id))
             log_row = {
                 "learner_id": learner_id,
@@ -267,7 +270,7 @@ class SqlStore:
 
         self._open.forget(learner_id)
         counted = self._new_since.get(learner_id)
-        recorded: tuple[NewAttempt, CardState] | None = await self._write(op)
+        recorded: tuple[NewAttempt, CardState | None] | None = await self._write(op)
         if recorded:
             self._open.put(learner_id, None)
             if first_answer:  # one more new question: counted, or counted again when asked
@@ -275,9 +278,10 @@ class SqlStore:
                     self._new_since.put(learner_id, (counted[0], counted[1] + 1))
                 else:
                     self._new_since.forget(learner_id)  # also refuses a count being read
+            card = recorded[1]
             cards = self._cards.get(learner_id)
-            if cards is not MISSING:
-                cards[recorded[1].question_id] = recorded[1]
+            if cards is not MISSING and card is not None:
+                cards[card.question_id] = card
                 self._cards.put(learner_id, cards)  # weighs it again
         return recorded
 
@@ -363,7 +367,12 @@ class SqlStore:
         mark = self._new_since.reserve(learner_id)
         first_answers = (
             select(Attempt.question_id)
-            .where(Attempt.learner_id == learner_id, Attempt.reset_by.is_(None))
+            .where(
+                Attempt.learner_id == learner_id,
+                Attempt.reset_by.is_(None),
+                # Practice variants are not new questions of the curriculum (tutor/practice.py).
+                Attempt.question_id.not_like(f"{PRACTICE_PREFIX}%"),
+            )
             .group_by(Attempt.question_id)
             .having(func.min(Attempt.answered_at) >= since)
             .subquery()

@@ -17,12 +17,63 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from bot.runner.cache import ResultCache
+from bot.runner.result import ExceptionInfo, ModelInfo, RunResult, Status
+from bot.tutor.practice import Variant, load_templates, render
 from bot.tutor.service import LearnerRef
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BANK = Path(__file__).parent / "data" / "bank"
 # Questions for the grading rules (issue 16): a pinned choice, a snippet, a count.
 GRADES_BANK = Path(__file__).parent / "data" / "grades"
+
+# Practice templates whose variants build in well under a second (tests/data/practice).
+PRACTICE_TEMPLATES = Path(__file__).parent / "data" / "practice"
+# What the real runner explains when a head built for 16 features gets 8 (feature-size-mismatch in
+# bot/runner/explanations.yaml); the slow test checks that the sandbox says exactly this.
+FEATURES_EXPLAINED = (
+    "A layer receives features of a different size than it was built for: it expects (None, 16) "
+    "and gets (None, 8). Each backbone produces its own number of features (1280 for "
+    "MobileNetV2, 2048 for ResNet50 after pooling): build the head on the backbone's actual "
+    "output (base.output_shape) instead of a fixed number, or rebuild it after changing the "
+    "backbone."
+)
+
+
+def practice_result(variant: Variant) -> RunResult:
+    """What running a variant of PRACTICE_TEMPLATES gives, as the sandbox reports it (the fields
+    the answer is read from); the slow test (tests/runner/test_runner_practice.py) checks these
+    against real runs."""
+    units = int(str(variant.values["units"]))
+    if variant.template.id == "dense-params":
+        model = ModelInfo("model", "(None, 4)", f"(None, {units})", 5 * units, 5 * units)
+        return RunResult(Status.OK, models=(model,), duration_s=0.1)
+    if variant.values["built"] == 16:
+        message = "Input 0 ... expected shape=(None, 16), found shape=(None, 8)"
+        exception = ExceptionInfo("ValueError", message, 3)
+        return RunResult(
+            Status.ERROR, exception=exception, explanation=FEATURES_EXPLAINED, duration_s=0.1
+        )
+    params = 9 * units
+    model = ModelInfo("model", "(None, 8)", f"(None, {units})", params, params)
+    return RunResult(Status.OK, models=(model,), duration_s=0.1)
+
+
+def practice_variants(directory: Path = PRACTICE_TEMPLATES) -> list[Variant]:
+    """Every variant of the templates in ``directory``, in a fixed order."""
+    templates = load_templates(directory).templates
+    return [render(t, values) for t in templates for values in t.combinations()]
+
+
+def fill_practice_cache(directory: Path, only: str | None = None) -> ResultCache:
+    """A results cache holding every variant's result (``only``: that variant's), as `content
+    check --execute` would have left it."""
+    cache = ResultCache(directory)
+    for variant in practice_variants():
+        if only is None or variant.id == only:
+            cache.put(variant.code, practice_result(variant))
+    return cache
+
 
 # One valid question file: tests derive broken ones from it.
 VALID = """\
@@ -121,7 +172,12 @@ def chat_env(**more: str) -> dict[str, str]:
 
 
 def chat(
-    script: str, db: Path, *extra: str, user: str = "ada", shuffle: bool = False
+    script: str,
+    db: Path,
+    *extra: str,
+    user: str = "ada",
+    shuffle: bool = False,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         chat_argv(db, *extra, user=user),
@@ -130,7 +186,7 @@ def chat(
         text=True,
         cwd=ROOT,
         timeout=60,
-        env=chat_env(TUTOR_QUIZ__SHUFFLE_CHOICES=str(shuffle).lower()),
+        env=chat_env(TUTOR_QUIZ__SHUFFLE_CHOICES=str(shuffle).lower(), **(env or {})),
     )
 
 

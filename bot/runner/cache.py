@@ -1,8 +1,10 @@
 """Results of verified content snippets, on disk, keyed by the code and the TensorFlow version.
 
-Only ``content check --execute`` writes here, and only results that matched their question's
-``expect``; the runner reads it so that "Run it" on a content snippet answers at once. A new
-TensorFlow or Keras (or a change to how the worker runs code) changes every key.
+``content check --execute`` writes the results that matched their question's ``expect``; the
+runner reads them so that "Run it" on a content snippet answers at once. Practice variants' runs
+are kept here too (by the check, ``content practice`` and the bot's /practice: their answer is
+what the run did, bot/runner/practice.py). A new TensorFlow or Keras (or a change to how the
+worker runs code) changes every key.
 """
 
 from __future__ import annotations

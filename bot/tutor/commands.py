@@ -11,6 +11,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("quiz", "[topic]", "the next question: due reviews first, then new ones"),
     Command("review", "[topic]", "only questions that are due for review"),
     Command(
+        "practice",
+        "[topic]",
+        "a generated question whose answer was computed in the sandbox (less XP, once each)",
+    ),
+    Command(
         "hint",
         "",
         "a hint for the open question (a hinted answer earns half the XP; the hint stays with the "

@@ -26,6 +26,14 @@ from bot.tutor.safe_yaml import Problem as Problem
 
 M = TypeVar("M", bound=BaseModel)
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=60)]
+# Generated practice questions (bot/tutor/practice_mode.py) are stored under ids with this
+# prefix, so that their attempts are told apart in SQL too; no question file may use it.
+PRACTICE_PREFIX = "practice-"
+
+
+def is_practice(question_id: str) -> bool:
+    """Whether ``question_id`` names a generated practice variant, not a curriculum question."""
+    return question_id.startswith(PRACTICE_PREFIX)
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -214,6 +222,10 @@ def _questions(
     for question, here in valid:
         if question.id in locations:
             problems.append(_duplicate(question.id, here, locations[question.id]))
+            continue
+        if is_practice(question.id):
+            message = f"{question.id!r}: ids starting {PRACTICE_PREFIX!r} are for practice variants"
+            problems.append(Problem(here, message))
             continue
         questions.append(question)
         locations[question.id] = here

@@ -9,6 +9,8 @@ outcomes the template claims to produce ("ok" and exception class names); ``cont
 --execute`` runs every variant and fails when a claimed outcome never happens or an unclaimed
 one does.
 
+Learners get variants with ``/practice``; the rules for that are in ``practice_mode.py``.
+
 Pure: no TensorFlow, no runner; rendering and choosing variants are deterministic functions of
 the template and a seed.
 """
@@ -28,6 +30,7 @@ from pydantic import Field, HttpUrl, model_validator
 
 from bot.tutor import safe_yaml
 from bot.tutor.content import (
+    PRACTICE_PREFIX,
     ContentError,
     Location,
     Problem,
@@ -136,7 +139,7 @@ class Variant:
     def id(self) -> str:
         # Stable across runs and machines: the template and the code it produced.
         digest = hashlib.sha256(self.code.encode()).hexdigest()[:10]
-        return f"practice-{self.template.id[:30].rstrip('-_')}-{digest}"
+        return f"{PRACTICE_PREFIX}{self.template.id[:30].rstrip('-_')}-{digest}"
 
     def question(self, answer: str, explanation: str | None = None) -> Question:
         """The variant as a short-answer question whose one accepted answer is ``answer``."""

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.tutor import chart, grading, progress, review, session, streaks, study
-from bot.tutor.content import Bank, Question
+from bot.tutor import chart, grading, practice_mode, progress, review, session, streaks, study
+from bot.tutor.content import Bank, Question, is_practice
+from bot.tutor.practice_mode import PracticeSource, PracticeUnavailable
 from bot.tutor.progress import AttemptRow, LeaderRow
 from bot.tutor.replies import Kind, Page, Reply, Text, verbatim
 from bot.tutor.review import CardState
@@ -67,7 +68,8 @@ class LearnerSettings:
 
 
 # Given the review card as stored (None before the first answer), the attempt and new card to store.
-Decide = Callable[["CardState | None"], "tuple[NewAttempt, CardState]"]
+# None for the new card: the question is not scheduled (a practice variant, tutor/practice_mode.py).
+Decide = Callable[["CardState | None"], "tuple[NewAttempt, CardState | None]"]
 
 
 class Window(StrEnum):
@@ -103,7 +105,7 @@ class Store(Protocol):
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
-    ) -> tuple[NewAttempt, CardState] | None:
+    ) -> tuple[NewAttempt, CardState | None] | None:
         """Close ``answering`` and store the answer, in one transaction committed on return.
 
         ``decide`` gets the question's review card as it is in that transaction (None the first
@@ -223,10 +225,14 @@ class Tutor:
         rng: random.Random | None = None,
         shuffle: bool = True,
         study_default: study.Mode | None = None,
+        practice: PracticeSource | None = None,
+        practice_xp_rate: float = practice_mode.DEFAULT_XP_RATE,
     ) -> None:
         """``shuffle``: show each learner the choices in an order of their own, each time a
         question is asked (``rng`` draws it); off, in file order. ``study_default``: the study
-        mode of a server whose moderators chose none (None: automatic)."""
+        mode of a server whose moderators chose none (None: automatic). ``practice``: generated
+        questions for /practice (None: no practice here), earning ``practice_xp_rate`` of the
+        XP."""
         self.bank = bank
         self.store = store
         self.now = now
@@ -234,6 +240,19 @@ class Tutor:
         self.shuffle = shuffle
         # Where studying happens (Discord).
         self.study = StudyDesk(store.study, self._id, study_default)
+        self.practice_source = practice
+        self.practice_xp_rate = practice_xp_rate
+
+    def question(self, question_id: str) -> Question | None:
+        """A curriculum question, or a practice variant whose answer is known."""
+        found = self.bank.get(question_id)
+        if found is None and self.practice_source is not None and is_practice(question_id):
+            found = self.practice_source.question(question_id)
+        return found
+
+    @property
+    def practice_topics(self) -> tuple[str, ...]:
+        return self.practice_source.topics if self.practice_source is not None else ()
 
     async def _id(self, who: LearnerRef) -> int:
         # The store keeps ids (and display names) of recent learners in memory: no query when
@@ -405,7 +424,7 @@ class Tutor:
         current, refusal = await self._open(learner, question_id)
         if current is None:
             return refusal or _error(NO_OPEN_QUESTION)
-        question = self.bank.get(current.question_id)
+        question = self.question(current.question_id)
         if question is None:
             # The content changed since it was asked; nothing sensible to grade against.
             await self.store.set_open_question(learner, None)
@@ -418,6 +437,8 @@ class Tutor:
             result = session.grade(question, text, shown)
         except InvalidAnswer as exc:
             return _error(str(exc))
+        if is_practice(question.id):
+            return await self._answer_practice(learner, current, question, result)
         now = self.now()
         elapsed_s = max(0.0, (now - current.asked_at).total_seconds())
         fast_s = review.fast_threshold_s(question)
@@ -447,6 +468,7 @@ class Tutor:
         if recorded is None:
             return _error("That question was already answered. Type /quiz for a new one.")
         attempt, card = recorded
+        assert card is not None  # a curriculum question is always scheduled
         leech = review.became_leech(card)
         outcome = session.Outcome(
             result, hinted, current.revealed, attempt.retry, attempt.points, card, leech
@@ -487,7 +509,7 @@ class Tutor:
         """The learner's open question, if ``code`` is its own code (whose output shows the
         answer)."""
         current = await self.store.open_question(learner)
-        question = self.bank.get(current.question_id) if current else None
+        question = self.question(current.question_id) if current else None
         if current is None or question is None or not question.code:
             return None
         if not session.runs_question_code(code, question.code):
@@ -517,7 +539,7 @@ class Tutor:
         learner saw (e.g. a Hint button on an old message): any other is refused."""
         learner = await self._id(who)
         current, refusal = await self._open(learner, question_id)
-        question = self.bank.get(current.question_id) if current else None
+        question = self.question(current.question_id) if current else None
         if current is None or question is None:
             return refusal or _error(NO_OPEN_QUESTION)
         if not current.hinted:
@@ -539,11 +561,86 @@ class Tutor:
         if current is None:
             return refusal or _error(NO_OPEN_QUESTION)
         await self.store.set_open_question(learner, None)
+        if is_practice(current.question_id):  # skipping practice gives more practice
+            return await self._practice_next(learner, topic, {current.question_id})
         state = await self.store.study.state(learner)
         if topic is not None:  # as for /quiz: the topic asked for stays in force
             state = replace(state, filters=state.filters.changed(topic))
             await self.store.study.save_state(learner, state)
         return await self._ask_next(learner, state, {current.question_id})
+
+    # --- practice (tutor/practice_mode.py has the rules) -------------------------------------
+
+    async def practice(self, who: LearnerRef, topic: str | None = None) -> Reply:
+        """``/practice [topic]``: a generated question whose answer was computed by running it
+        (replacing any open question, which is not counted)."""
+        if self.practice_source is None:
+            return _error("Practice questions need the sandbox, which is not available here.")
+        if refused := unknown_topic(self.practice_topics, topic):
+            return refused
+        learner = await self._id(who)
+        current = await self.store.open_question(learner)
+        avoid = {current.question_id} if current else set()
+        return await self._practice_next(learner, topic, avoid)
+
+    async def _practiced(self, learner: int) -> set[str]:
+        """The practice variants the learner has answered (and not had reset)."""
+        rows = await self.store.attempts(learner)
+        return {r.question_id for r in rows if is_practice(r.question_id)}
+
+    async def _practice_next(self, learner: int, topic: str | None, avoid: set[str]) -> Reply:
+        if self.practice_source is None:
+            return _error("Practice questions need the sandbox, which is not available here.")
+        if topic is not None and topic not in self.practice_topics:
+            topic = None  # e.g. /skip with a curriculum topic that has no templates
+        answered = await self._practiced(learner)
+        try:
+            question = await self.practice_source.next(topic, answered, avoid, self.rng)
+        except PracticeUnavailable as exc:
+            return _error(str(exc))
+        if question is None:
+            return _error("There are no practice questions for that topic yet.")
+        now = self.now()
+        await self.store.set_open_question(learner, OpenQuestion(question.id, now))
+        opened = await self.store.open_question(learner)
+        hinted = opened is not None and opened.hinted
+        repeat = question.id in answered
+        return practice_mode.ask(question, self.practice_xp_rate, hinted=hinted, repeat=repeat)
+
+    async def _answer_practice(
+        self, learner: int, current: OpenQuestion, question: Question, result: session.Grade
+    ) -> Reply:
+        """Grade a practice variant: reduced XP, once per variant, and no review card."""
+        now = self.now()
+        elapsed_s = max(0.0, (now - current.asked_at).total_seconds())
+        hinted = current.hinted or current.revealed
+        # One open question per learner, closed atomically by record_answer: no other answer to
+        # this variant can be stored between this read and that write.
+        before = question.id in await self._practiced(learner)
+        xp = practice_mode.xp_for(question, result.correct, hinted, before, self.practice_xp_rate)
+
+        def decide(_card: CardState | None) -> tuple[NewAttempt, CardState | None]:
+            attempt = NewAttempt(
+                question.id,
+                question.topic,
+                result.answer,
+                result.correct,
+                hinted,
+                xp,
+                int(elapsed_s * 1000),
+                now,
+                revealed=current.revealed,
+                retry=before,
+            )
+            return attempt, None
+
+        recorded = await self.store.record_answer(learner, current, decide)
+        if recorded is None:
+            return _error("That question was already answered. Type /practice for another.")
+        outcome = session.Outcome(
+            result, hinted, current.revealed, before, xp, None, False, self.practice_xp_rate
+        )
+        return session.feedback(question, outcome)
 
     async def progress(self, who: LearnerRef, picture: bool = True) -> Reply:
         """Progress in words, with the chart as a PNG (``picture``) once there is something to

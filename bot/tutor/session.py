@@ -330,8 +330,11 @@ class Outcome:
     revealed: bool  # the learner ran the question's code first
     retry: bool  # answered less than a day after the last time (see xp_for)
     xp: int
-    card: CardState  # after this answer
+    card: CardState | None  # after this answer; None: not scheduled (a practice variant)
     leech: bool  # this wrong answer made the question a leech (parked)
+    # A practice variant's answer earns this fraction of the XP (practice.xp_for); its
+    # ``retry``: the learner answered that variant before.
+    practice_rate: float | None = None
 
 
 def related_example(bank: Bank, question: Question) -> Question | None:
@@ -348,9 +351,18 @@ def feedback(question: Question, outcome: Outcome, example: Question | None = No
     result = outcome.grade
     lines = []
     if result.correct:
+        rate = outcome.practice_rate
         if outcome.xp:
             how = " (ran its code first)" if outcome.revealed else " (with a hint)"
             earned = f"+{outcome.xp} XP" + (how if outcome.hinted else "")
+            if rate is not None:
+                earned += f" (practice: {rate:.0%} of the XP)"
+        elif rate is not None:
+            earned = (
+                "no XP this time: you answered this variant before"
+                if outcome.retry
+                else "no XP this time (practice)"
+            )
         elif outcome.retry:
             earned = (
                 "no XP this time: you saw the answer less than a day ago. It counts for your "
@@ -371,7 +383,7 @@ def feedback(question: Question, outcome: Outcome, example: Question | None = No
             lines.append(f"\n{chosen.feedback}")
     lines.append(f"\n{question.explanation}")
     if outcome.leech:
-        parked = outcome.card.parked_until
+        parked = outcome.card.parked_until if outcome.card else None
         back = f" It is parked until {parked:%Y-%m-%d} and" if parked else " It"
         lines.append(
             f"\n🩹 This question keeps tripping you up ({review.LEECH_LAPSES} wrong answers)."
@@ -380,9 +392,10 @@ def feedback(question: Question, outcome: Outcome, example: Question | None = No
     if question.references:
         lines.append("\nRead more: " + " · ".join(str(r) for r in question.references))
     card = outcome.card
-    # A parked question is not asked before its park ends, whatever FSRS says.
-    due = max(card.due, card.parked_until) if card.parked_until else card.due
-    lines.append(f"\nNext review of this question: {when(due, card.last_review or card.due)}.")
+    if card is not None:
+        # A parked question is not asked before its park ends, whatever FSRS says.
+        due = max(card.due, card.parked_until) if card.parked_until else card.due
+        lines.append(f"\nNext review of this question: {when(due, card.last_review or card.due)}.")
     if outcome.leech and example is not None:
         lines.append("\nRun this example to see it at work:")
     runnable = example if outcome.leech else question

@@ -113,12 +113,14 @@ async def test_help_lists_every_command(env):
 
     assert shown.ephemeral
     text = text_of(shown.response)
-    for command in ("/quiz", "/review", "/hint", "/skip", "/progress", "/settings", "/run"):
+    commands = ("/quiz", "/review", "/practice", "/hint", "/skip", "/progress", "/settings", "/run")
+    for command in commands:
         assert command in text
     assert "Topics: basics, shapes" in text
     assert set(alice.available_commands(channel)) == {
         "quiz",
         "review",
+        "practice",
         "settings timezone",
         "settings show",
         "settings retention",

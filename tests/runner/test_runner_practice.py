@@ -6,14 +6,17 @@ The shipped templates are checked where the shipped content is: `make test` ends
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 import pytest
 
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner
-from bot.runner.practice import answer_variants, check_templates
+from bot.runner.practice import VariantBank, answer_of, answer_variants, check_templates
 from bot.tutor.practice import load_templates, render
+from tests.helpers import PRACTICE_TEMPLATES, practice_result, practice_variants
 
 TEMPLATES = """\
 templates:
@@ -69,3 +72,39 @@ async def test_answers_come_from_the_run_and_claims_are_checked(runner: Runner, 
         f"{tmp_path / 't.yaml'}:2:5: parse: ValueError is not claimed, but text='seven' "
         "produces it",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_test_templates_answers_are_what_the_sandbox_computes(
+    runner: Runner, tmp_path: Path
+):
+    """tests/helpers.py's practice_result, which the fast tests answer from, is what real runs
+    give: the same answers, and the runner's own explanation of the failing variants."""
+    variants = practice_variants()
+    answered = await answer_variants(variants, runner, ResultCache(tmp_path / "cache"))
+    for item in answered:
+        expected = practice_result(item.variant)
+        assert item.answer == answer_of(item.variant.template, expected), item.variant.values
+        assert item.result.explanation == expected.explanation, item.variant.values
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_variant_is_computed_once_then_answered_from_the_cache(
+    runner: Runner, tmp_path: Path
+):
+    """The first /practice on a fresh deployment runs one variant; asking again (two learners
+    at once, or after a restart with no sandbox at all) runs nothing more."""
+    first = VariantBank(load_templates(PRACTICE_TEMPLATES), ResultCache(tmp_path / "c"), runner)
+    asked = await asyncio.gather(
+        *(first.next("debugging-errors", (), (), random.Random(0)) for _ in range(2))
+    )
+    assert first.runs == 1 and asked[0] is not None and asked[0] == asked[1]
+    assert asked[0].accept in {("10",), ("20",)}  # Dense(2) or Dense(4) on 4 features
+    assert await first.next("debugging-errors", (), (), random.Random(0)) == asked[0]
+    assert first.runs == 1
+
+    restarted = VariantBank(load_templates(PRACTICE_TEMPLATES), ResultCache(tmp_path / "c"), None)
+    assert await restarted.next("debugging-errors", (), (), random.Random(0)) == asked[0]
+    assert restarted.runs == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.cogs.quiz._cog import Quiz
-from bot.cogs.quiz._views import DYNAMIC_ITEMS
+from bot.cogs.quiz._views import DYNAMIC_ITEMS, ask
+
+__all__ = ["Quiz", "ask", "setup"]
 
 if TYPE_CHECKING:
     from bot.client import TutorBot

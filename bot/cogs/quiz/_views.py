@@ -23,6 +23,7 @@ from bot.cogs.components import (
 )
 from bot.cogs.quiz._places import REPLACED, attribution, mode_for, present
 from bot.cogs.render import defer_silently, embed_for, learner, send, send_reply
+from bot.tutor.content import is_practice
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import MAX_ANSWER_CHARS, is_stale
 from bot.tutor.study import Mode
@@ -62,7 +63,7 @@ def question_view(
 def feedback_view(reply: Reply, owner: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if Action.NEXT in reply.actions:
-        view.add_item(NextButton(owner))
+        view.add_item(NextButton(owner, practice=is_practice(reply.question_id or "")))
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
@@ -255,24 +256,37 @@ class SkipButton(QuestionButton, key="s", parts=(OWNER, QID)):
         await ask(interaction, asking)
 
 
-class NextButton(
-    PersistentButton, key="n", parts=(Part("for", OWNER.pattern, int, optional=True),)
-):
-    """Anyone may click it: it asks the clicker their own next question. The feedback's
-    learner gets it where they study; anyone else privately, so that their question does not
-    land in someone's study thread (buttons from before the learner was recorded: anyone's
-    study place)."""
+def _practice(_: str) -> bool:
+    return True
 
-    def __init__(self, learner_id: int | None = None) -> None:
+
+# Present on the Next button under practice feedback (absent on older buttons: the quiz).
+PRACTICE = Part("p", "p", _practice, optional=True)
+# The learner whose feedback it is under (absent on buttons from before that was recorded).
+FOR = Part("for", OWNER.pattern, int, optional=True)
+
+
+class NextButton(PersistentButton, key="n", parts=(FOR, PRACTICE)):
+    """Anyone may click it: it asks the clicker their own next question (under practice
+    feedback: their next practice question). The feedback's learner gets it where they study;
+    anyone else privately, so that their question does not land in someone's study thread
+    (buttons from before the learner was recorded: anyone's study place)."""
+
+    def __init__(self, learner_id: int | None = None, practice: bool | None = None) -> None:
         style = discord.ButtonStyle.primary
-        super().__init__(learner_id, label="Next question", emoji="➡️", style=style)
+        super().__init__(
+            learner_id, "p" if practice else None, label="Next question", emoji="➡️", style=style
+        )
         self.learner_id = learner_id
+        self.practice = bool(practice)
 
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
         theirs = self.learner_id is not None and self.learner_id != interaction.user.id
-        await ask(interaction, lambda: tutor.quiz(learner(interaction)), private=theirs)
+        who = learner(interaction)
+        asking = (lambda: tutor.practice(who)) if self.practice else (lambda: tutor.quiz(who))
+        await ask(interaction, asking, private=theirs)
 
 
 DYNAMIC_ITEMS = (AnswerButton, ShortAnswerButton, HintButton, SkipButton, NextButton)

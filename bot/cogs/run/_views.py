@@ -98,7 +98,8 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
 
 async def run_question(interaction: discord.Interaction, qid: str) -> None:
     """What "Run it" (``components.RunIt``) does: run the question's own snippet."""
-    question = bot_of(interaction).services.bank.get(qid)
+    # A curriculum question or a practice variant (whose code generated it).
+    question = bot_of(interaction).services.tutor.question(qid)
     if question is None or not question.code:
         raise UserError("That question has no snippet (any more).")
     await execute(interaction, question.code, title=f"Snippet of {qid}")

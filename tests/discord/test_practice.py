@@ -1,0 +1,85 @@
+"""/practice on Discord: generated questions answered through the quiz's Answer modal, with
+practice XP, the Next button that keeps practising, topic autocomplete. The answers come from a
+cache filled as `content check --execute` leaves it; test_practice_real.py has the sandbox
+compute one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, Settings
+from bot.tutor.practice import TEMPLATES_DIR
+from tests.discord.conftest import CONTENT
+from tests.discord.helpers import attempts, buttons, text_of, world
+from tests.helpers import PRACTICE_TEMPLATES, fill_practice_cache, practice_variants
+
+
+@pytest.fixture
+def content_dir(tmp_path: Path) -> Path:
+    """The Discord tests' questions, with the practice templates of tests/data/practice."""
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    shutil.copytree(PRACTICE_TEMPLATES, content / TEMPLATES_DIR)
+    return content
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """Every variant already computed, as `content check --execute` leaves the cache."""
+    fill_practice_cache(tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def settings(db_path: Path, content_dir: Path, cache_dir: Path) -> Settings:
+    return Settings(
+        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
+        content_dir=content_dir,
+        discord=DiscordSettings(shard_count=1),
+        quiz=QuizSettings(shuffle_choices=False),
+        runner=RunnerSettings(workers=1, cache_dir=cache_dir),
+    )
+
+
+async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, db_path):
+    guild, channel, alice = world(env)
+
+    asked = await alice.slash(channel, "practice", topic="debugging-errors")
+
+    assert asked.acknowledged and not asked.ephemeral
+    question = asked.response
+    assert "Practice · debugging-errors" in text_of(question) and "25% XP" in text_of(question)
+    assert "tf.keras.layers.Dense(" in question.embeds[0].description
+    assert set(buttons(question)) == {"Answer…", "Hint", "Skip"}
+    qid = next(v.id for v in practice_variants() if v.id in buttons(question)["Hint"]["custom_id"])
+
+    opened = await alice.click(question, label="Answer…")
+    answer = "10" if qid.endswith("8af1d513ca") else "20"  # Dense(2) or Dense(4) on 4 inputs
+    submitted = await alice.submit_modal(opened, {"answer": answer})
+
+    assert attempts(db_path) == [(qid, answer, 1, str(alice.id), str(guild.id))]
+    feedback = submitted.followups[0]
+    assert "Correct! +2 XP (practice: 25% of the XP)" in text_of(feedback)
+    assert "Next review" not in text_of(feedback)
+    assert set(buttons(feedback)) == {"Next question", "Run it"}
+    assert all(b.get("disabled") for b in buttons(question).values())
+
+    # Next under practice feedback asks the next practice question (another variant).
+    nexted = await alice.click(feedback, label="Next question")
+    (again,) = nexted.followups
+    assert "Practice · " in text_of(again)
+    assert qid not in buttons(again)["Hint"]["custom_id"]
+
+
+async def test_practice_topics_autocomplete_and_an_unknown_topic_is_refused(env):
+    _, channel, alice = world(env)
+
+    choices = await alice.autocomplete(channel, "practice", "topic", "")
+    assert [c["value"] for c in choices] == ["feature-extraction", "debugging-errors"]
+    refused = await alice.slash(channel, "practice", topic="basics")  # a quiz topic only
+    assert refused.ephemeral and not refused.deferred
+    assert "Topics: feature-extraction, debugging-errors" in text_of(refused.response)
