@@ -12,6 +12,7 @@ from bot.services import build_web_access
 from bot.settings import Settings
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.service import Tutor
+from bot.tutor.study import Filters, Mode, ServerStudy, StudyState
 from db import open_store
 from db.models import Base
 from tests.helpers import ROOT, learner
@@ -39,6 +40,10 @@ async def _history(url, bank, clock):
     await mods.exclude(MOD, "ada", "test account")
     await mods.set_role(MOD, "role-7", "leads")
     await build_web_access(Settings(), store).dashboard_link(MOD)  # a web_links row
+    ada = await store.learner_id(learner("Ada"))  # study settings, filters, a thread
+    await store.study.save_server("test", "g1", ServerStudy(Mode.THREAD, False, ("7",)))
+    await store.study.save_state(ada, StudyState(Mode.EPHEMERAL, Filters("shapes", 2)))
+    await store.study.save_thread(ada, "7", "8")
     await store.close()
 
 

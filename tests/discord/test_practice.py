@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, Settings
+from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, Settings, StudyMode
 from bot.tutor.practice import TEMPLATES_DIR
 from tests.discord.conftest import CONTENT
-from tests.discord.helpers import attempts, buttons, text_of, world
+from tests.discord.helpers import attempts, buttons, question_of, text_of, world
 from tests.helpers import PRACTICE_TEMPLATES, fill_practice_cache, practice_variants
 
 
@@ -35,11 +35,13 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_path: Path, content_dir: Path, cache_dir: Path) -> Settings:
+def settings(
+    db_path: Path, content_dir: Path, cache_dir: Path, study_mode: StudyMode
+) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1),
+        discord=DiscordSettings(shard_count=1, study_mode=study_mode),
         quiz=QuizSettings(shuffle_choices=False),
         runner=RunnerSettings(workers=1, cache_dir=cache_dir),
     )
@@ -50,8 +52,7 @@ async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, 
 
     asked = await alice.slash(channel, "practice", topic="debugging-errors")
 
-    assert asked.acknowledged and not asked.ephemeral
-    question = asked.response
+    question = question_of(asked)  # in the channel (the Discord tests' study mode)
     assert "Practice · debugging-errors" in text_of(question) and "25% XP" in text_of(question)
     assert "tf.keras.layers.Dense(" in question.embeds[0].description
     assert set(buttons(question)) == {"Answer…", "Hint", "Skip"}
@@ -70,7 +71,7 @@ async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, 
 
     # Next under practice feedback asks the next practice question (another variant).
     nexted = await alice.click(feedback, label="Next question")
-    (again,) = nexted.followups
+    again = question_of(nexted)
     assert "Practice · " in text_of(again)
     assert qid not in buttons(again)["Hint"]["custom_id"]
 

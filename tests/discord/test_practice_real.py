@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from bot.runner.api import SandboxUnavailable
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner
-from bot.settings import DiscordSettings, RunnerSettings, Settings
+from bot.settings import DiscordSettings, RunnerSettings, Settings, StudyMode
 from bot.tutor.practice import TEMPLATES_DIR
 from tests.discord.conftest import CONTENT
-from tests.discord.helpers import attempts, buttons, text_of, world
+from tests.discord.helpers import attempts, buttons, question_of, text_of, world
 from tests.helpers import FEATURES_EXPLAINED, practice_variants
 
 pytestmark = pytest.mark.slow
@@ -55,11 +55,13 @@ def content_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_path: Path, content_dir: Path, tmp_path: Path) -> Settings:
+def settings(
+    db_path: Path, content_dir: Path, tmp_path: Path, study_mode: StudyMode
+) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1),
+        discord=DiscordSettings(shard_count=1, study_mode=study_mode),
         # Nothing computed yet: a fresh deployment.
         runner=RunnerSettings(workers=1, cache_dir=tmp_path / "cache"),
     )
@@ -87,7 +89,7 @@ async def test_the_answer_is_computed_in_the_sandbox_and_explained(
 
     asked = await alice.slash(channel, "practice")
 
-    question = asked.response
+    question = question_of(asked)
     assert "A head built for 16 features" in text_of(question)
     opened = await alice.click(question, label="Answer…")
     submitted = await alice.submit_modal(opened, {"answer": "(None, 3)"})
