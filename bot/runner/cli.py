@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from bot.runner.cache import ResultCache
+from bot.runner.files import describe_saved, files_dir_of, save_files
 from bot.runner.pool import Runner, RunRefused
 from bot.runner.practice import answer_variants, check_templates
 from bot.runner.result import RunResult
@@ -27,17 +28,19 @@ def _refused(exc: Exception) -> str:
     return f"error: {exc}{cause}"
 
 
-def run_snippet(settings: Settings, source: str, as_json: bool) -> int:
-    """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run."""
+def run_snippet(settings: Settings, source: str, as_json: bool, layers: bool = False) -> int:
+    """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run.
+    With ``layers``, each model's layer table follows the result; without ``as_json``, the
+    files the snippet wrote are saved next to the database and their paths printed."""
     try:
         code = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: cannot read {source}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run_snippet(settings, code, as_json))
+    return asyncio.run(_run_snippet(settings, code, as_json, layers))
 
 
-async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
+async def _run_snippet(settings: Settings, code: str, as_json: bool, layers: bool) -> int:
     try:
         if settings.runner.url is not None:
             result = await _through_fleet(settings, code)
@@ -49,9 +52,19 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
         print(_refused(exc), file=sys.stderr)
         return 2
     if as_json:
+        # Everything, layers and files included: a program reads it and picks.
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(result.render())
+        return 0 if result.ok else 1
+    print(result.render())
+    if layers:
+        print("\n" + (result.layer_tables() or "No Keras model was left in the namespace."))
+    if result.files:
+        try:
+            paths = save_files(result, files_dir_of(settings.database_url.get_secret_value()))
+        except OSError as exc:
+            print(f"Could not save the files the snippet wrote: {exc}", file=sys.stderr)
+        else:
+            print("\n" + describe_saved(paths))
     return 0 if result.ok else 1
 
 

@@ -266,6 +266,20 @@ class FileInfo:
     def is_image(self) -> bool:
         return self.media_type in IMAGE_TYPES
 
+    @property
+    def safe_name(self) -> str:
+        """The name as one plain file name, for a folder on disk or a Discord attachment:
+        "plots/loss.png" -> "plots_loss.png"; only letters, digits, ".", "-" and "_"; never
+        hidden, never "..", at most 100 characters (the suffix kept)."""
+        parts = self.name.replace("\\", "/").split("/")
+        flat = "_".join(p for p in parts if p not in ("", ".", ".."))
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", flat).lstrip(".") or "file"
+        if len(safe) > 100:
+            dot = safe.rfind(".")
+            suffix = safe[dot:] if dot > 0 and len(safe) - dot <= 10 else ""
+            safe = safe[: 100 - len(suffix)] + suffix
+        return safe
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
