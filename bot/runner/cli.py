@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
@@ -18,8 +19,10 @@ from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.verify import Checked, check_snippets
 from bot.runner.weights import DEFAULT_MODELS, fetch, models_in
 from bot.settings import Settings
-from bot.tutor.content import Bank, iter_snippets
+from bot.tutor.content import Bank, iter_snippets, load_bank
 from bot.tutor.practice import Templates, render, variants
+
+log = logging.getLogger(__name__)
 
 
 def _refused(exc: Exception) -> str:
@@ -85,15 +88,31 @@ async def _through_fleet(settings: Settings, code: str) -> RunResult:
 
 def serve(settings: Settings, group: str | None, name: str | None, exit_with_stdin: bool) -> int:
     """``runner serve``: the local service on its socket, or a fleet host with a URL."""
+    bank = _prefill_bank(settings)
     if settings.runner.url is not None:
         from bot.runner.host import serve_fleet
 
-        return asyncio.run(serve_fleet(settings.runner, name))
+        return asyncio.run(serve_fleet(settings.runner, name, bank))
     from bot.runner.service import serve_socket
 
     s = settings.runner
-    service = serve_socket(s, s.socket_path, group=group, exit_with_stdin=exit_with_stdin)
+    service = serve_socket(
+        s, s.socket_path, group=group, exit_with_stdin=exit_with_stdin, bank=bank
+    )
     return asyncio.run(service)
+
+
+def _prefill_bank(settings: Settings) -> Bank | None:
+    """The content whose snippets the runner verifies in the background, if it can read it (a
+    runner host may have no content: then it only serves)."""
+    if not settings.runner.prefill_cache:
+        return None
+    try:
+        return load_bank(settings.content_dir)
+    except Exception as exc:  # ContentError, a missing folder: serve anyway
+        where = settings.content_dir
+        log.warning("no cache prefill: the content at %s cannot be read: %s", where, exc)
+        return None
 
 
 async def check_execute(

@@ -28,6 +28,7 @@ TEST_LIMITS = RunnerSettings(
     file_size_mb=4,
     tmpfs_mb=16,
     warmup_models=(),
+    prefill_cache=False,
 )
 
 # A snippet that leaves what a learner wants back: a plot (matplotlib, as in a training-curve
