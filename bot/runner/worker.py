@@ -580,7 +580,8 @@ def execute(code: str) -> dict[str, Any]:
     token = _notes.set(notes)
     me = os.getpid()
     exception: BaseException | None = None
-    before = list_files()
+    home = os.getcwd()  # the child's own fresh home: what is in it afterwards is the snippet's
+    before = list_files(home)
     baseline = _status_mib("VmRSS")
     fresh_peak = reset_peak_memory()
     started = time.perf_counter()
@@ -610,7 +611,7 @@ def execute(code: str) -> dict[str, Any]:
         }
     peak = (_status_mib("VmHWM") if fresh_peak else None) or peak_memory_mb()
     models = describe_models(namespace)
-    files, left_out = collect_files(before)
+    files, left_out = collect_files(before, home)
     return {
         "event": "result",
         "status": "ok" if exception is None else "error",
@@ -644,14 +645,17 @@ def list_files(root: str = ".") -> dict[str, tuple[int, int]]:
     return found
 
 
-def collect_files(before: dict[str, tuple[int, int]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The files the snippet wrote in its working directory (new or changed since ``before``),
-    within the limits, and notes naming those left out and why."""
+def collect_files(
+    before: dict[str, tuple[int, int]], root: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The files the snippet wrote in its working directory ``root`` (new or changed since
+    ``before``; wherever the snippet moved since), within the limits, and notes naming those
+    left out and why."""
     files: list[dict[str, Any]] = []
     too_big: list[str] = []
     too_many: list[str] = []
     total = 0
-    for name, signature in sorted(list_files().items()):
+    for name, signature in sorted(list_files(root).items()):
         if before.get(name) == signature:
             continue
         size = signature[0]
@@ -662,7 +666,7 @@ def collect_files(before: dict[str, tuple[int, int]]) -> tuple[list[dict[str, An
             too_many.append(name)
             continue
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
         except OSError:

@@ -36,6 +36,8 @@ for i in range(12):
 open("big.bin", "wb").write(b"x" * (3 * 1024 * 1024))
 open(".hidden", "w").write("not returned")
 os.symlink("/etc/passwd", "link.txt")
+os.chdir("/tmp")  # the working directory it started in is what comes back
+open("elsewhere.txt", "w").write("not returned")
 """
     result = await runner.run(code, user="files")
 
@@ -46,7 +48,7 @@ os.symlink("/etc/passwd", "link.txt")
     notes = " ".join(result.notes)
     assert "too large" in notes and "big.bin (3.0 MiB)" in notes
     assert "Only 10 files come back" in notes and "out/10.txt, out/11.txt" in notes
-    assert ".hidden" not in notes and "link.txt" not in notes
+    assert ".hidden" not in notes and "link.txt" not in notes and "elsewhere" not in notes
 
 
 async def test_memory_is_the_snippets_own_peak_over_the_warm_worker(runner: Runner):
