@@ -172,10 +172,21 @@ async def test_delete_is_for_the_owner_and_moderators(env, runner, settings):
     await env.advance_time(settings.discord.run_cooldown_s)
     other = (await run_code(alice, channel)).response
 
+    admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
+    boss = guild.add_member(env.create_user("boss"), roles=[admins])
+    tutors = guild.create_role("tutors")
+    dave = guild.add_member(env.create_user("dave"), roles=[tutors])
+    await env.advance_time(settings.discord.run_cooldown_s)
+    third = (await run_code(alice, channel)).response
+
     refused = await bob.click(mine, label="Delete")
     assert refused.ephemeral and "or a moderator" in text_of(refused.response)
+    early = await dave.click(third, label="Delete")  # not yet the tutor's moderator role
+    assert early.ephemeral and "or a moderator" in text_of(early.response)
     await alice.click(mine, label="Delete")
-    await carol.click(other, label="Delete")
+    await carol.click(other, label="Delete")  # Manage Messages
+    await boss.slash(channel, "mod settings role", role=tutors)
+    await dave.click(third, label="Delete")  # the tutor's moderator role
 
     remaining = {m.id for m in channel.history()}
-    assert mine.id not in remaining and other.id not in remaining
+    assert not remaining & {mine.id, other.id, third.id}
