@@ -190,3 +190,28 @@ async def test_delete_is_for_the_owner_and_moderators(env, runner, settings):
 
     remaining = {m.id for m in channel.history()}
     assert not remaining & {mine.id, other.id, third.id}
+
+
+async def test_everything_at_its_longest_still_fits_one_embed(env, runner):
+    long_model = ModelInfo("m" * 200, "(None, " + "9, " * 300 + ")", "(None, 5)", 5, 5)
+    runner.result = run_result(
+        Status.ERROR,
+        stdout="o" * 5000,
+        stderr="e" * 5000,
+        exception=ExceptionInfo("ValueError", "Expected something. " * 500, 30),
+        models=(long_model,) * 20,
+        explanation="Explained at length. " * 200,
+        notes=tuple(f"note {i} " * 40 for i in range(20)),
+        files=(FileInfo("loss.png", "image/png", PNG),),
+    )
+    _, channel, alice = world(env)
+
+    message = (await run_code(alice, channel, LONG)).response
+
+    embed = message.embeds[0]
+    assert len(embed) <= 6000 and len(embed.description or "") <= 4096
+    assert all(len(f.value) <= 1024 for f in embed.fields)
+    assert (embed.description or "").count("```") % 2 == 0  # no code block cut open
+    # A single line longer than the budget is cut, not left out.
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["stdout"].startswith("```\nooo") and fields["stderr"].endswith("eee\n```")

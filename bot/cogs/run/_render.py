@@ -116,6 +116,10 @@ def _fit(text: str, lines: int, chars: int, *, tail: bool) -> tuple[str, bool]:
         size += len(line) + 1
     if tail:
         kept.reverse()
+    if not kept and text.strip():  # one line longer than the budget: its start (or end) then
+        line = parts[-1] if tail else parts[0]
+        cut = "…" + line[len(line) - chars + 1 :] if tail else line[: chars - 1] + "…"
+        return cut, True
     return "\n".join(kept), len(kept) < len(parts)
 
 
