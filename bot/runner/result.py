@@ -437,10 +437,10 @@ class RunResult:
         return round(max(0.0, self.peak_memory_mb - self.baseline_memory_mb), 1)
 
     def memory_text(self) -> str | None:
-        """One wording of memory for every frontend, e.g. "memory 45 MiB (worker 310 MiB)"."""
+        """One wording for every frontend: "memory 45 MiB over the warm worker's 310 MiB"."""
         own, base = self.snippet_memory_mb, self.baseline_memory_mb
         if own is not None and base is not None:
-            return f"memory {own:,.0f} MiB (over the warm worker's {base:,.0f} MiB)"
+            return f"memory {own:,.0f} MiB over the warm worker's {base:,.0f} MiB"
         if self.peak_memory_mb is not None:
             return f"peak memory {self.peak_memory_mb:,.0f} MiB"
         return None

@@ -63,7 +63,7 @@ async def test_plots_files_and_the_layer_table_with_the_real_runner(env, runner,
     message = (await alice.submit_modal(opened, {"code": PLOT_SNIPPET})).response
 
     text = text_of(message)
-    assert "✅ Ran successfully" in text and "MiB (over the warm worker's" in text
+    assert "✅ Ran successfully" in text and "MiB over the warm worker's" in text
     assert [a.filename for a in message.attachments] == ["history.csv", "loss.png"]
     png = next(a for a in message.attachments if a.filename == "loss.png")
     assert (await png.read()).startswith(b"\x89PNG")

@@ -63,7 +63,7 @@ async def test_memory_is_the_snippets_own_over_the_warm_worker_in_mib(env, runne
 
     shown = text_of((await run_code(alice, channel)).response)
 
-    assert "1.5 s · memory 42 MiB (over the warm worker's 310 MiB)" in shown
+    assert "1.5 s · memory 42 MiB over the warm worker's 310 MiB" in shown
 
 
 async def test_plots_are_shown_and_files_attached_under_safe_names(env, runner):

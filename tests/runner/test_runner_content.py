@@ -222,7 +222,7 @@ def test_run_snippet_saves_the_files_next_to_the_database_and_shows_layers(tmp_p
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "Ran successfully" in out and "MiB (over the warm worker's" in out
+    assert "Ran successfully" in out and "MiB over the warm worker's" in out
     assert "▶ dense" in out and "Dense layer on a 4-D feature map" in out
     paths = [Path(line.strip()) for line in out.splitlines() if "run-files" in line]
     assert sorted(p.name for p in paths) == ["history.csv", "loss.png"]

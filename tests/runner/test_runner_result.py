@@ -164,7 +164,7 @@ def test_files_layers_and_memory_round_trip_and_old_results_still_load():
     old = RunResult.from_dict(data)
     assert old.files == () and old.models[0].layers == () and old.snippet_memory_mb is None
     assert old.memory_text() == "peak memory 350 MiB"
-    assert result.memory_text() == "memory 50 MiB (over the warm worker's 300 MiB)"
+    assert result.memory_text() == "memory 50 MiB over the warm worker's 300 MiB"
 
 
 def test_a_files_type_is_decided_by_its_bytes_not_its_name():
