@@ -105,10 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     snippet = sub.add_parser(
-        "run-snippet", help="run one snippet in the sandbox and print what it did"
+        "run-snippet",
+        parents=[common],  # --database-url: the returned files are written next to it
+        help="run one snippet in the sandbox and print what it did",
     )
     snippet.add_argument("file", help="a Python file, or - for standard input")
     snippet.add_argument("--json", action="store_true", help="the result as one JSON object")
+    snippet.add_argument(
+        "--layers", action="store_true", help="each model's layer table (name, shape, params)"
+    )
     snippet.add_argument(
         "--runner-url",
         default=None,
@@ -459,7 +464,7 @@ def _command(args: argparse.Namespace, settings: Settings, secrets: list[str]) -
         case "run-snippet":
             from bot.runner.cli import run_snippet
 
-            return run_snippet(settings, args.file, args.json)
+            return run_snippet(settings, args.file, args.json, args.layers)
         case "runner":
             from bot.runner.cli import serve
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.console_admin import MOD_HELP, AdminCommands, whole_number
-from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
+from bot.runner.api import RunRefused, RunResult, SandboxUnavailable, SnippetRunner
+from bot.runner.files import describe_saved, save_files
 from bot.tutor.commands import Command, help_reply
 from bot.tutor.content import is_practice
 from bot.tutor.moderator import Actor, Authority
@@ -38,6 +39,7 @@ RUN = Command(
     "[code]",
     "run code in the sandbox; alone: type several lines and /end (or run the question's code)",
 )
+LAYERS = Command("layers", "", "the layer table of each model the last /run left")
 END = "/end"
 NOTHING = Reply(text="", kind=Kind.INFO)  # a line that needs no answer (see Reply.empty)
 
@@ -135,6 +137,7 @@ class Chat:
         self.notify = notify or (lambda text: None)
         self.code_lines: list[str] | None = None  # lines typed after a bare /run, until /end
         self.question_code: str | None = None  # the code of the last question shown
+        self.last_run: RunResult | None = None  # for /layers
 
     @property
     def collecting(self) -> bool:
@@ -198,10 +201,12 @@ class Chat:
                 return await self.admin.handle(args)
             case "run":
                 return await self._run_command(rest)
+            case "layers" if self.runner is not None:
+                return self._layers()
             case "quit" | "exit":
                 return None
             case _:
-                extra = (RUN, QUIT) if self.runner is not None else (QUIT,)
+                extra = (RUN, LAYERS, QUIT) if self.runner is not None else (QUIT,)
                 more = (MOD_HELP,) if self.admin is not None else ()
                 return help_reply(self.tutor.bank.topics, extra, *more)
 
@@ -287,7 +292,23 @@ class Chat:
             return Reply(text=str(exc), kind=Kind.ERROR)
         if revealing is not None:
             await self.tutor.ran(self.who, code)  # committed before the output is shown
-        return Reply(text=result.render(), kind=Kind.INFO, title="Run result")
+        self.last_run = result
+        text = result.render()
+        if result.files:  # a terminal cannot show a plot: written next to the database
+            try:
+                saved = save_files(result, self.files_dir, self.who.user_id)
+                text += "\n\n" + describe_saved(saved)
+            except OSError as exc:
+                text += f"\n\n(Could not save the files the snippet wrote: {exc})"
+        if any(m.layers for m in result.models):
+            text += "\n(/layers shows each model's layers.)"
+        return Reply(text=text, kind=Kind.INFO, title="Run result")
+
+    def _layers(self) -> Reply:
+        tables = self.last_run.layer_tables() if self.last_run is not None else ""
+        if not tables:
+            return Reply(text="No model to show: /run a snippet that builds one.", kind=Kind.ERROR)
+        return Reply(text=tables, kind=Kind.INFO, title="Layers")
 
     async def _leaderboard(self, args: list[str]) -> Reply:
         window, page, topic = Window.ALL, 1, None

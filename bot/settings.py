@@ -83,6 +83,10 @@ class RunnerSettings(BaseModel):
         default=Path("data/runner-cache"),
         description="results of verified content snippets and of practice variants",
     )
+    # A runner service or fleet host verifies the content's snippets in the background when it
+    # starts, one at a time while it is free, so "Run it" answers from the cache at once on a
+    # fresh deployment (bot.runner.prefill). The tests turn it off where they do not test it.
+    prefill_cache: bool = True
     # Where the bot finds its runner (docs/deploy.md). None: the runner service on
     # ``socket_path``, started by the bot as a child when none answers there. ``redis://HOST:
     # PORT/DB``: a fleet of runner hosts behind Redis Streams (bot.runner.fleet).

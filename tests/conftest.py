@@ -21,6 +21,11 @@ from tests.helpers import SAMPLE_BANK, Clock
 from tests.postgres import INSTALL, PostgresServer, find_bin_dir, require_postgres
 from tests.runner import redis_server
 
+# A runner started by a test (the bot's child service, a fleet host) verifies no content in the
+# background unless that test asks for it (tests/runner/test_runner_prefill.py): it would
+# compete with the test's own snippets for the machine's two cores.
+os.environ.setdefault("TUTOR_RUNNER__PREFILL_CACHE", "false")
+
 
 @pytest.fixture
 def bank() -> Bank:

@@ -24,7 +24,8 @@ from bot.runner.result import RunResult
 log = logging.getLogger(__name__)
 
 # Bump when the worker's way of running code changes what a result holds.
-WORKER_VERSION = "2"  # 2: graph mode as plain Keras (no eager default), model facts
+# 2: graph mode as plain Keras (no eager default), model facts; 3: layers, files, baseline memory
+WORKER_VERSION = "3"
 
 
 @functools.cache

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
 
 from bot.runner.cache import ResultCache
+from bot.runner.files import describe_saved, files_dir_of, save_files
 from bot.runner.pool import Runner, RunRefused
 from bot.runner.practice import answer_variants, check_templates
 from bot.runner.result import RunResult
@@ -17,8 +19,10 @@ from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.verify import Checked, check_snippets
 from bot.runner.weights import DEFAULT_MODELS, fetch, models_in
 from bot.settings import Settings
-from bot.tutor.content import Bank, iter_snippets
+from bot.tutor.content import Bank, iter_snippets, load_bank
 from bot.tutor.practice import Templates, render, variants
+
+log = logging.getLogger(__name__)
 
 
 def _refused(exc: Exception) -> str:
@@ -27,17 +31,19 @@ def _refused(exc: Exception) -> str:
     return f"error: {exc}{cause}"
 
 
-def run_snippet(settings: Settings, source: str, as_json: bool) -> int:
-    """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run."""
+def run_snippet(settings: Settings, source: str, as_json: bool, layers: bool = False) -> int:
+    """Exit 0 when the snippet ran without error, 1 when it did not, 2 when it could not run.
+    With ``layers``, each model's layer table follows the result; without ``as_json``, the
+    files the snippet wrote are saved next to the database and their paths printed."""
     try:
         code = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: cannot read {source}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run_snippet(settings, code, as_json))
+    return asyncio.run(_run_snippet(settings, code, as_json, layers))
 
 
-async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
+async def _run_snippet(settings: Settings, code: str, as_json: bool, layers: bool) -> int:
     try:
         if settings.runner.url is not None:
             result = await _through_fleet(settings, code)
@@ -49,9 +55,19 @@ async def _run_snippet(settings: Settings, code: str, as_json: bool) -> int:
         print(_refused(exc), file=sys.stderr)
         return 2
     if as_json:
+        # Everything, layers and files included: a program reads it and picks.
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(result.render())
+        return 0 if result.ok else 1
+    print(result.render())
+    if layers:
+        print("\n" + (result.layer_tables() or "No Keras model was left in the namespace."))
+    if result.files:
+        try:
+            paths = save_files(result, files_dir_of(settings.database_url.get_secret_value()))
+        except OSError as exc:
+            print(f"Could not save the files the snippet wrote: {exc}", file=sys.stderr)
+        else:
+            print("\n" + describe_saved(paths))
     return 0 if result.ok else 1
 
 
@@ -72,15 +88,31 @@ async def _through_fleet(settings: Settings, code: str) -> RunResult:
 
 def serve(settings: Settings, group: str | None, name: str | None, exit_with_stdin: bool) -> int:
     """``runner serve``: the local service on its socket, or a fleet host with a URL."""
+    bank = _prefill_bank(settings)
     if settings.runner.url is not None:
         from bot.runner.host import serve_fleet
 
-        return asyncio.run(serve_fleet(settings.runner, name))
+        return asyncio.run(serve_fleet(settings.runner, name, bank))
     from bot.runner.service import serve_socket
 
     s = settings.runner
-    service = serve_socket(s, s.socket_path, group=group, exit_with_stdin=exit_with_stdin)
+    service = serve_socket(
+        s, s.socket_path, group=group, exit_with_stdin=exit_with_stdin, bank=bank
+    )
     return asyncio.run(service)
+
+
+def _prefill_bank(settings: Settings) -> Bank | None:
+    """The content whose snippets the runner verifies in the background, if it can read it (a
+    runner host may have no content: then it only serves)."""
+    if not settings.runner.prefill_cache:
+        return None
+    try:
+        return load_bank(settings.content_dir)
+    except Exception as exc:  # ContentError, a missing folder: serve anyway
+        where = settings.content_dir
+        log.warning("no cache prefill: the content at %s cannot be read: %s", where, exc)
+        return None
 
 
 async def check_execute(

@@ -17,14 +17,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from bot.runner.pipes import Pipe, first_message, start_failure
-from bot.runner.result import ExceptionInfo, Limit, ModelInfo, RunResult, Status
+from bot.runner.result import (
+    ExceptionInfo,
+    FileInfo,
+    LayerInfo,
+    Limit,
+    ModelInfo,
+    RunResult,
+    Status,
+    media_type,
+)
 from bot.runner.zygote import ChildProcess, Zygotes, normal_priority
 from bot.settings import RunnerSettings
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 180.0  # a child's warm-up on a busy machine
-CONTROL_LIMIT = 1024 * 1024  # all a worker may say on its channel; the worker trims its report
+# All a worker may say on its channel; the worker trims its report: 1 MiB, and the files it
+# returns (worker.MAX_FILES_BYTES, 4 MiB, in base64).
+CONTROL_LIMIT = 7 * 1024 * 1024
+MAX_FILES = 10  # worker.MAX_FILES
+MAX_FILE_BYTES = 2 * 1024 * 1024  # worker.MAX_FILE_BYTES
 MESSAGE_LIMIT = 64 * 1024  # an exception message is kept whole up to this (the worker's bound)
 DIAG_KEEP = 8 * 1024  # start-up noise kept to explain a worker that failed to start
 DIAG_LIMIT = 1024 * 1024  # start-up noise read at most (a few KiB in practice)
@@ -69,6 +82,21 @@ def _facts(value: Any) -> Any:
 Fact = bool | int | float | str  # bool first: pydantic would otherwise read True as 1
 
 
+class _LayerMessage(BaseModel):
+    name: Annotated[str, _cut(200)]
+    type: Annotated[str, _cut(200)]
+    output_shape: Annotated[str | None, _cut(2000)] = None
+    params: int | None = None
+    trainable: bool = False
+
+
+class _FileMessage(BaseModel):
+    name: Annotated[str, _cut(200)]
+    data: Annotated[bytes, Field(max_length=MAX_FILE_BYTES)]  # base64 in the JSON
+
+    model_config = {"ser_json_bytes": "base64", "val_json_bytes": "base64"}
+
+
 class _ModelMessage(BaseModel):
     name: Annotated[str, _cut(200)]
     input_shape: Annotated[str | None, _cut(2000)] = None
@@ -76,6 +104,7 @@ class _ModelMessage(BaseModel):
     params: int | None = None
     trainable_params: int | None = None
     facts: Annotated[dict[str, Fact], BeforeValidator(_facts)] = Field(default_factory=dict)
+    layers: Annotated[list[_LayerMessage], _cut(300)] = Field(default_factory=list)
 
 
 class _ResultMessage(BaseModel):
@@ -89,6 +118,8 @@ class _ResultMessage(BaseModel):
     notes: Annotated[list[Annotated[str, _cut(2000)]], _cut(20)] = Field(default_factory=list)
     duration_s: float = Field(ge=0)
     peak_memory_mb: float | None = None
+    baseline_memory_mb: float | None = None
+    files: Annotated[list[_FileMessage], _cut(MAX_FILES)] = Field(default_factory=list)
 
     @classmethod
     def parse(cls, line: bytes) -> _ResultMessage | None:
@@ -183,6 +214,7 @@ class Worker:
         out = Pipe(self.process.out, cap, limit=cap + 1, on_data=count)
         err = Pipe(self.process.err, cap, limit=cap + 1, on_data=count)
         peak: float | None = self.memory_mb()
+        baseline = self.rss_mb()  # the warm worker, before the snippet (if it cannot report)
         cpu_at_start = cpu = self.cpu_s()
         started = time.monotonic()
         killed_for: str | None = None
@@ -251,7 +283,8 @@ class Worker:
             used = None if cpu is None or cpu_at_start is None else cpu - cpu_at_start
             ending = _Ending(exit_code, exit_reported, used)
         elapsed = time.monotonic() - started
-        return _result(s, message, killed_for, ending, out.text, err.text, elapsed, peak, total)
+        memory = (peak, baseline)
+        return _result(s, message, killed_for, ending, out.text, err.text, elapsed, memory, total)
 
     async def _reap(self, *pipes: Pipe) -> int:
         exit_code, _ = await self.process.wait()
@@ -371,7 +404,7 @@ def _result(
     stdout: str,
     stderr: str,
     elapsed: float,
-    peak: float | None,
+    memory: tuple[float | None, float | None],
     output_bytes: int,
 ) -> RunResult:
     """Everything known about the run -> status, limit and notes (without the explanation).
@@ -379,9 +412,22 @@ def _result(
     notes = [n for n in message.notes if n] if message else []
     exc = message.exception if message else None
     exception = ExceptionInfo(exc.type, exc.message, exc.line) if exc else None
+    peak, baseline = memory
     models = tuple(
-        ModelInfo(m.name, m.input_shape, m.output_shape, m.params, m.trainable_params, m.facts)
+        ModelInfo(
+            m.name,
+            m.input_shape,
+            m.output_shape,
+            m.params,
+            m.trainable_params,
+            m.facts,
+            tuple(LayerInfo(**layer.model_dump()) for layer in m.layers),
+        )
         for m in (message.models if message else ())
+    )
+    files = tuple(
+        FileInfo(f.name, media_type(f.name, f.data), f.data)
+        for f in (message.files if message else ())
     )
     limit: Limit | None = None
     if killed_for == "output":
@@ -405,6 +451,7 @@ def _result(
             status, limit = _classify(s, exc, status)
         elapsed = message.duration_s
         peak = message.peak_memory_mb or peak
+        baseline = message.baseline_memory_mb or baseline
     else:
         assert ending is not None  # no result: the process ended while the snippet ran
         status, limit, how = _without_result(s, ending, stderr)
@@ -422,6 +469,8 @@ def _result(
         notes=tuple(notes),
         duration_s=round(elapsed, 3),
         peak_memory_mb=peak,
+        baseline_memory_mb=baseline,
+        files=files,
     )
 
 

@@ -40,10 +40,12 @@ from bot.runner.fleet import (
     result_key,
 )
 from bot.runner.pool import Runner, RunRefused
+from bot.runner.prefill import start_filling
 from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.service import READY, build_pool
 from bot.runner.wire import BadMessage, Job, outcome
 from bot.settings import RunnerSettings
+from bot.tutor.content import Bank
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +196,12 @@ class FleetHost:
                 log.error("fleet host %s: heartbeat failed: %s", self.name, exc)
 
 
-async def serve_fleet(settings: RunnerSettings, name: str | None = None) -> int:
-    """A fleet host until SIGTERM/SIGINT."""
+async def serve_fleet(
+    settings: RunnerSettings, name: str | None = None, bank: Bank | None = None
+) -> int:
+    """A fleet host until SIGTERM/SIGINT; with ``bank``, filling the results cache meanwhile
+    (bot.runner.prefill; hosts sharing a cache directory each fill it, which only repeats
+    work)."""
     pool = build_pool(settings)
     try:
         await pool.start()
@@ -211,8 +217,11 @@ async def serve_fleet(settings: RunnerSettings, name: str | None = None) -> int:
         sys.stdout.buffer.write(READY)
         sys.stdout.flush()
 
+    filling = start_filling(pool, bank)
     try:
         await host.run(ready)
     finally:
+        if filling is not None:
+            filling.cancel()
         await pool.close()
     return 0

@@ -6,6 +6,7 @@ learner's code is ever raised to the caller as an exception.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,6 +180,155 @@ Fact = bool | int | float | str
 
 
 @dataclass(frozen=True)
+class LayerInfo:
+    """One row of a model's layer table (a nested model, e.g. a backbone, is one row)."""
+
+    name: str
+    type: str  # the layer's class, e.g. "Dense"
+    output_shape: str | None  # as Python prints it, e.g. "(None, 7, 7, 1280)"
+    params: int | None
+    trainable: bool
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, "name", "type", "output_shape", clean=clean_line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "output_shape": self.output_shape,
+            "params": self.params,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerInfo:
+        params = data.get("params")
+        return cls(
+            str(data.get("name", "?")),
+            str(data.get("type", "?")),
+            None if data.get("output_shape") is None else str(data["output_shape"]),
+            params if isinstance(params, int) and not isinstance(params, bool) else None,
+            bool(data.get("trainable", False)),
+        )
+
+
+def rank(shape: str | None) -> int | None:
+    """How many axes a shape as Python prints it has: "(None, 7, 7, 1280)" -> 4."""
+    if not shape or not shape.startswith("(") or "(" in shape[1:]:
+        return None
+    inner = shape.strip("()").rstrip(", ")
+    return len(inner.split(",")) if inner else 0
+
+
+@dataclass(frozen=True)
+class Surprise:
+    """The first row of a layer table whose shape a learner would not expect, and why."""
+
+    index: int
+    reason: str
+
+
+def surprise(layers: tuple[LayerInfo, ...]) -> Surprise | None:
+    """A Dense layer on a feature map (4-D or more: it then runs on every position, and the
+    head's output keeps the spatial axes), or an axis of size 0 (an image too small for the
+    layers before)."""
+    for i, layer in enumerate(layers):
+        axes = rank(layer.output_shape)
+        if layer.output_shape and re.search(r"[(,]\s*0\s*[,)]", layer.output_shape):
+            return Surprise(i, f"{layer.name} has an axis of size 0: the input is too small")
+        if layer.type == "Dense" and axes is not None and axes >= 4:
+            return Surprise(
+                i,
+                f"{layer.name} is a Dense layer on a {axes}-D feature map: it runs on every "
+                "position, so its output keeps the spatial axes. Put GlobalAveragePooling2D "
+                "(or Flatten) before it.",
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file the snippet wrote in its working directory, returned with the result."""
+
+    name: str  # its path relative to the working directory, e.g. "plots/loss.png"
+    media_type: str
+    data: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, "name", clean=clean_line)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type in IMAGE_TYPES
+
+    @property
+    def safe_name(self) -> str:
+        """The name as one plain file name, for a folder on disk or a Discord attachment:
+        "plots/loss.png" -> "plots_loss.png"; only letters, digits, ".", "-" and "_"; never
+        hidden, never "..", at most 100 characters (the suffix kept)."""
+        parts = self.name.replace("\\", "/").split("/")
+        flat = "_".join(p for p in parts if p not in ("", ".", ".."))
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", flat).lstrip(".") or "file"
+        if len(safe) > 100:
+            dot = safe.rfind(".")
+            suffix = safe[dot:] if dot > 0 and len(safe) - dot <= 10 else ""
+            safe = safe[: 100 - len(suffix)] + suffix
+        return safe
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "media_type": self.media_type,
+            "size": self.size,
+            "data": base64.b64encode(self.data).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileInfo:
+        content = base64.b64decode(str(data.get("data", "")), validate=True)
+        name = str(data.get("name", "file"))
+        return cls(name, media_type(name, content), content)
+
+
+# The types a frontend shows as pictures; every other file is offered as an attachment.
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+_BY_SUFFIX = {
+    ".svg": "image/svg+xml",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".html": "text/html",
+    ".md": "text/markdown",
+    ".py": "text/x-python",
+}
+
+
+def media_type(name: str, data: bytes) -> str:
+    """Decided here, not by the snippet: pictures by their first bytes (a "plot.png" that is
+    not a PNG is not shown as one), other files by their suffix."""
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return _BY_SUFFIX.get(suffix, "application/octet-stream")
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """A Keras model left in the snippet's namespace, under the variable ``name``."""
 
@@ -192,9 +342,16 @@ class ModelInfo:
     # fit_used_old_trainable, input_min, input_max, backbone, backbone_input_range. Unknown
     # facts are absent.
     facts: Mapping[str, Fact] = field(default_factory=dict, hash=False)
+    # Its own layers, for the layer table a learner asks for (not compared by equality tests).
+    layers: tuple[LayerInfo, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         _clean_fields(self, "name", "input_shape", "output_shape", clean=clean_line)
+        object.__setattr__(
+            self,
+            "layers",
+            tuple(x if isinstance(x, LayerInfo) else LayerInfo.from_dict(x) for x in self.layers),
+        )
         # Facts can come from a cache file or a remote runner: keep only plain values.
         cleaned = {
             clean_line(str(k)): clean_line(v) if isinstance(v, str) else v
@@ -211,7 +368,12 @@ class ModelInfo:
             "params": self.params,
             "trainable_params": self.trainable_params,
             "facts": dict(self.facts),
+            "layers": [layer.to_dict() for layer in self.layers],
         }
+
+    @property
+    def surprise(self) -> Surprise | None:
+        return surprise(self.layers)
 
 
 @dataclass(frozen=True)
@@ -249,7 +411,11 @@ class RunResult:
     explanation: str | None = None
     notes: tuple[str, ...] = ()
     duration_s: float = 0.0
+    # MiB (2**20 bytes) everywhere: the worker's peak resident memory while the snippet ran,
+    # and what the warm worker held just before it started (TensorFlow imported, warmed up).
     peak_memory_mb: float | None = None
+    baseline_memory_mb: float | None = None
+    files: tuple[FileInfo, ...] = ()
     # Not part of the JSON contract: the result came from the verified-content cache.
     cached: bool = field(default=False, compare=False)
 
@@ -262,6 +428,22 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def snippet_memory_mb(self) -> float | None:
+        """The snippet's own peak: the worker's peak over its warm baseline."""
+        if self.peak_memory_mb is None or self.baseline_memory_mb is None:
+            return None
+        return round(max(0.0, self.peak_memory_mb - self.baseline_memory_mb), 1)
+
+    def memory_text(self) -> str | None:
+        """One wording for every frontend: "memory 45 MiB over the warm worker's 310 MiB"."""
+        own, base = self.snippet_memory_mb, self.baseline_memory_mb
+        if own is not None and base is not None:
+            return f"memory {own:,.0f} MiB over the warm worker's {base:,.0f} MiB"
+        if self.peak_memory_mb is not None:
+            return f"peak memory {self.peak_memory_mb:,.0f} MiB"
+        return None
 
     def model(self, name: str | None = None) -> ModelInfo | None:
         """The model called ``name``; without a name the only model, else the one named
@@ -285,6 +467,9 @@ class RunResult:
             "notes": list(self.notes),
             "duration_s": self.duration_s,
             "peak_memory_mb": self.peak_memory_mb,
+            "baseline_memory_mb": self.baseline_memory_mb,
+            "snippet_memory_mb": self.snippet_memory_mb,
+            "files": [f.to_dict() for f in self.files],
         }
 
     @classmethod
@@ -302,6 +487,8 @@ class RunResult:
             notes=tuple(data.get("notes", ())),
             duration_s=float(data.get("duration_s", 0.0)),
             peak_memory_mb=data.get("peak_memory_mb"),
+            baseline_memory_mb=data.get("baseline_memory_mb"),
+            files=tuple(FileInfo.from_dict(f) for f in data.get("files", ())),
             cached=cached,
         )
 
@@ -317,8 +504,9 @@ class RunResult:
             Status.LOST: "The runner was lost",
         }[self.status]
         timing = f"{self.duration_s:.2f} s"
-        if self.peak_memory_mb is not None:
-            timing += f", {self.peak_memory_mb:.0f} MiB peak"
+        memory = self.memory_text()
+        if memory is not None:
+            timing += f", {memory}"
         out = [f"{headline} ({timing})."]
         if self.limit:
             out.append(f"Limit reached: {self.limit.describe()}.")
@@ -342,6 +530,36 @@ class RunResult:
             out += ["", "What it means: " + self.explanation]
         out += [f"Note: {note}" for note in self.notes]
         return "\n".join(out)
+
+    def layer_tables(self) -> str:
+        """Every model's layer table as fixed-width text, the surprising row marked."""
+        return "\n\n".join(layer_table(m) for m in self.models if m.layers)
+
+
+def layer_table(model: ModelInfo) -> str:
+    """One model's layers: name, class, output shape, parameters, trainable; "▶" marks the first
+    surprising row, explained under the table."""
+    rows = [("", "layer", "type", "output shape", "params", "trainable")]
+    found = model.surprise
+    for i, layer in enumerate(model.layers):
+        mark = "▶" if found is not None and found.index == i else ""
+        rows.append(
+            (mark, layer.name, layer.type, layer.output_shape or "?", _count(layer.params),
+             "yes" if layer.trainable else "no")
+        )  # fmt: skip
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    right = {4}
+    lines = [
+        " ".join(
+            (cell.rjust(widths[c]) if c in right else cell.ljust(widths[c]))
+            for c, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+    out = [f"Model `{model.name}`", *lines]
+    if found is not None:
+        out.append(f"▶ {found.reason}")
+    return "\n".join(out)
 
 
 LOST_MESSAGE = (

@@ -300,6 +300,10 @@ class Sandbox:
             "KERAS_HOME": WEIGHTS,
             "KERAS_BACKEND": "tensorflow",
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            # matplotlib draws to files (no display here), and keeps its config and font cache
+            # in /tmp: nothing of its own lands among the files a snippet gets back.
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
             # Fewer glibc malloc arenas: a third less address space, and some hangs near the
             # memory limit become a clean MemoryError (FACTS.md).
             "MALLOC_ARENA_MAX": "2",

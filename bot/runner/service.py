@@ -22,9 +22,11 @@ from pathlib import Path
 
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner
+from bot.runner.prefill import start_filling
 from bot.runner.sandbox import SandboxUnavailable
 from bot.runner.wire import MAX_LINE, BadMessage, Job, decode, encode, outcome
 from bot.settings import RunnerSettings
+from bot.tutor.content import Bank
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +108,16 @@ def _unlink_stale(path: Path) -> None:
 
 
 async def serve_socket(
-    settings: RunnerSettings, path: Path, *, group: str | None = None, exit_with_stdin: bool = False
+    settings: RunnerSettings,
+    path: Path,
+    *,
+    group: str | None = None,
+    exit_with_stdin: bool = False,
+    bank: Bank | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT (or, with ``exit_with_stdin``, until the parent that started
-    us closes our standard input: a bot killed with -9 takes its runner with it)."""
+    us closes our standard input: a bot killed with -9 takes its runner with it). With
+    ``bank``, its snippets' verified results are cached in the background (bot.runner.prefill)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _unlink_stale(path)
     pool = build_pool(settings)
@@ -138,11 +146,14 @@ async def serve_socket(
     log.info("runner service on %s (%d workers)", path, settings.workers)
     sys.stdout.buffer.write(READY)
     sys.stdout.flush()
+    filling = start_filling(pool, bank) if unavailable is None else None
     try:
         await stop.wait()
     finally:
         if watch is not None:
             watch.cancel()
+        if filling is not None:
+            filling.cancel()
         server.close()
         await pool.close()
         with contextlib.suppress(FileNotFoundError):

@@ -33,6 +33,7 @@ import math
 import os
 import posix
 import resource
+import stat
 import sys
 import time
 import traceback
@@ -46,6 +47,14 @@ SNIPPET = "<snippet>"
 # "defined at" stack); frontends shorten them when they render. This only bounds the report.
 MAX_MESSAGE_CHARS = 64 * 1024
 MAX_MODELS = 20
+MAX_LAYERS = 300  # rows of one model's layer table (ResNet152 has 517 layers: the rest is cut)
+# Files the snippet leaves in its working directory come back with the result (a plot, a small
+# CSV): at most MAX_FILES, each at most MAX_FILE_BYTES and all together MAX_FILES_BYTES (the
+# report carries them in base64, within the pool's bound on it); the rest are named in a note.
+MAX_FILES = 10
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILES_BYTES = 4 * 1024 * 1024
+MAX_SCANNED = 1000  # directory entries looked at, however many the snippet made
 # Where get_file() points when a weights file is not in the read-only cache; Model.load_weights
 # treats this prefix as "keep the random initial weights".
 MISSING_WEIGHTS = "/nonexistent/tutor-missing-weights/"
@@ -128,6 +137,29 @@ def check_no_capabilities() -> None:
 
 def peak_memory_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _status_mib(key: str) -> float | None:
+    """A memory figure of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def reset_peak_memory() -> bool:
+    """Start the peak resident memory (VmHWM) afresh, so that the peak after the snippet is the
+    snippet's own and not the warm-up's (Linux 4.0+: "5" to clear_refs resets it)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 # --- TensorFlow set-up -------------------------------------------------------------------------
@@ -477,11 +509,41 @@ def describe_models(namespace: dict[str, Any]) -> list[dict[str, Any]]:
                 "params": _params(value),
                 "trainable_params": _params(value, trainable=True),
                 "facts": _facts(value),
+                "layers": describe_layers(value),
             }
         )
         if len(found) == MAX_MODELS:
             break
     return found
+
+
+def describe_layers(model: Any) -> list[dict[str, Any]]:
+    """The model's own layers (a nested backbone is one row): name, class, output shape as
+    Python prints it, parameters and whether it trains. Unknown values are None."""
+    rows = []
+    try:
+        layers = list(model.layers)[:MAX_LAYERS]
+    except Exception:  # an odd subclass: no table rather than no report
+        return []
+    for layer in layers:
+        try:
+            shape: str | None = str(tuple(layer.output.shape))
+        except Exception:  # not called yet, or called on several inputs
+            shape = None
+        try:
+            params: int | None = int(layer.count_params())
+        except Exception:  # not built yet
+            params = None
+        rows.append(
+            {
+                "name": str(getattr(layer, "name", "?")),
+                "type": type(layer).__name__,
+                "output_shape": shape,
+                "params": params,
+                "trainable": bool(getattr(layer, "trainable", False)),
+            }
+        )
+    return rows
 
 
 def _facts(model: Any) -> dict[str, Any]:
@@ -518,6 +580,10 @@ def execute(code: str) -> dict[str, Any]:
     token = _notes.set(notes)
     me = os.getpid()
     exception: BaseException | None = None
+    home = os.getcwd()  # the child's own fresh home: what is in it afterwards is the snippet's
+    before = list_files(home)
+    baseline = _status_mib("VmRSS")
+    fresh_peak = reset_peak_memory()
     started = time.perf_counter()
     try:
         exec(compile(code, SNIPPET, "exec"), namespace)
@@ -543,15 +609,89 @@ def execute(code: str) -> dict[str, Any]:
             "line": snippet_line(exception),
             "errno": getattr(exception, "errno", None),
         }
+    peak = (_status_mib("VmHWM") if fresh_peak else None) or peak_memory_mb()
+    models = describe_models(namespace)
+    files, left_out = collect_files(before, home)
     return {
         "event": "result",
         "status": "ok" if exception is None else "error",
         "exception": info,
-        "models": describe_models(namespace),
-        "notes": notes,
+        "models": models,
+        "notes": notes + left_out,
         "duration_s": round(duration, 3),
-        "peak_memory_mb": peak_memory_mb(),
+        "peak_memory_mb": peak,
+        "baseline_memory_mb": baseline,
+        "files": files,
     }
+
+
+def list_files(root: str = ".") -> dict[str, tuple[int, int]]:
+    """Regular files under ``root`` (not hidden, no symlinks followed): path -> size, mtime."""
+    found: dict[str, tuple[int, int]] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(names):
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns)
+            if len(found) >= MAX_SCANNED:
+                return found
+    return found
+
+
+def collect_files(
+    before: dict[str, tuple[int, int]], root: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The files the snippet wrote in its working directory ``root`` (new or changed since
+    ``before``; wherever the snippet moved since), within the limits, and notes naming those
+    left out and why."""
+    files: list[dict[str, Any]] = []
+    too_big: list[str] = []
+    too_many: list[str] = []
+    total = 0
+    for name, signature in sorted(list_files(root).items()):
+        if before.get(name) == signature:
+            continue
+        size = signature[0]
+        if size > MAX_FILE_BYTES or total + size > MAX_FILES_BYTES:
+            too_big.append(f"{name} ({size / 1024 / 1024:.1f} MiB)")
+            continue
+        if len(files) == MAX_FILES:
+            too_many.append(name)
+            continue
+        try:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            continue
+        if len(data) > MAX_FILE_BYTES or total + len(data) > MAX_FILES_BYTES:
+            too_big.append(f"{name} ({len(data) / 1024 / 1024:.1f} MiB)")
+            continue
+        total += len(data)
+        files.append({"name": name, "size": len(data), "data": base64.b64encode(data).decode()})
+    notes = []
+    if too_big:
+        notes.append(
+            f"Not returned, too large (at most {MAX_FILE_BYTES // 2**20} MiB a file, "
+            f"{MAX_FILES_BYTES // 2**20} MiB in all): {', '.join(too_big[:5])}"
+            + (f" and {len(too_big) - 5} more" if len(too_big) > 5 else "")
+            + "."
+        )
+    if too_many:
+        notes.append(
+            f"Only {MAX_FILES} files come back; not returned: {', '.join(too_many[:5])}"
+            + (f" and {len(too_many) - 5} more" if len(too_many) > 5 else "")
+            + "."
+        )
+    return files, notes
+
 
 
 # --- set-up step --------------------------------------------------------------------------------

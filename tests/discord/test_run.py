@@ -37,7 +37,7 @@ async def test_run_is_acknowledged_at_once_and_answered_when_the_snippet_ends(en
     message = submitted.response
     assert not message.flags.loading and not message.ephemeral
     text = text_of(message)
-    assert "✅ Ran successfully" in text and "1.5 s · peak memory 512 MB" in text
+    assert "✅ Ran successfully" in text and "1.5 s · peak memory 512 MiB" in text
     assert "sequential: output (None, 5)" in text and "45 params" in text
     assert "stdout\n```\nhello\n```" in text
 
@@ -105,7 +105,10 @@ async def test_run_it_runs_the_questions_snippet(env, runner):
 
     question_code = env.bot.services.bank.get("head-output-shape").code
     assert runner.calls == [(question_code, str(bob.id))]
-    assert ran.acknowledged and "Snippet of head-output-shape" in text_of(ran.response)
+    # Titled as learners know the question (its prompt), not by its id.
+    text = text_of(ran.response)
+    assert ran.acknowledged and "**What is `model.output_shape`?**" in text
+    assert "head-output-shape" not in text
 
 
 async def test_errors_limits_and_explanations_are_named(env, runner):

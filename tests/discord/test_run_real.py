@@ -10,6 +10,7 @@ from bot.runner.api import SandboxUnavailable
 from bot.runner.pool import Runner
 from bot.settings import Settings
 from tests.discord.helpers import text_of, world
+from tests.runner.helpers import PLOT_SNIPPET
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +53,30 @@ async def test_run_with_the_real_runner(env, runner):
     # What the snippet printed cannot ping or break out of its code block.
     stdout = next(f.value for f in message.embeds[0].fields if f.name == "stdout")
     assert "```" not in stdout.removeprefix("```\n").removesuffix("\n```")
+
+
+@pytest.mark.simcord(settle_timeout=300)
+async def test_plots_files_and_the_layer_table_with_the_real_runner(env, runner, settings):
+    _, channel, alice = world(env)
+
+    opened = await alice.slash(channel, "run")
+    message = (await alice.submit_modal(opened, {"code": PLOT_SNIPPET})).response
+
+    text = text_of(message)
+    assert "✅ Ran successfully" in text and "MiB over the warm worker's" in text
+    assert [a.filename for a in message.attachments] == ["history.csv", "loss.png"]
+    png = next(a for a in message.attachments if a.filename == "loss.png")
+    assert (await png.read()).startswith(b"\x89PNG")
+    assert message.embeds[0].image.url == "attachment://loss.png"
+    assert "Dense layer on a 4-D feature map" in text
+
+    table = await alice.click(message, label="Layers")
+
+    shown = text_of(table.response)
+    assert table.ephemeral and "conv2d" in shown and "(None, 6, 6, 4)" in shown
+    assert "▶ dense" in shown and "(None, 6, 6, 2)" in shown
+
+    await env.advance_time(settings.discord.run_cooldown_s)
+    opened = await alice.slash(channel, "run")
+    asked = (await alice.submit_modal(opened, {"code": "size = int(input())\n"})).response
+    assert "input() on line 1 waits for someone to type" in text_of(asked)

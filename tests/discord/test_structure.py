@@ -75,7 +75,7 @@ def test_no_frontend_builds_a_service_or_reaches_the_store():
 
 
 def test_every_persistent_button_shares_one_base():
-    for name in ("bot.cogs.quiz._views", "bot.cogs.progress", "bot.cogs.run._views"):
+    for name in ("bot.cogs.quiz._views", "bot.cogs.progress", "bot.cogs.run._buttons"):
         importlib.import_module(name)
 
     def subclasses(cls: type) -> Iterator[type]:
@@ -88,7 +88,8 @@ def test_every_persistent_button_shares_one_base():
     ours = {c for c in items if issubclass(c, PersistentButton)}
     assert ours and ours == items
     keys = {c.key for c in ours if c.key}
-    assert keys == {"a", "sa", "h", "s", "n", "r", "lb"}  # the seven buttons
+    # The seven buttons, and a run result's three: edit and run, layers, delete.
+    assert keys == {"a", "sa", "h", "s", "n", "r", "lb", "rx", "rl", "rd"}
     # Each declares only what differs: no button parses its custom_id or checks the clicker.
     for cls in ours - {PersistentButton}:
         assert "from_custom_id" not in vars(cls) and "interaction_check" not in vars(cls), cls

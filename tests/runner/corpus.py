@@ -153,7 +153,8 @@ def run_plain(snippets: list[Snippet], weights_dir: Path) -> dict[str, dict[str,
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_HOME": str(Path(tmp) / "keras")}
         env.pop("DISCORD_TOKEN", None)
         done = subprocess.run(
-            [sys.executable, str(PLAIN), str(jobs)],
+            # No stdin, as in the sandbox: input() meets the end of the input there too.
+            [sys.executable, str(PLAIN), str(jobs)], stdin=subprocess.DEVNULL,
             capture_output=True, text=True, env=env, cwd=tmp, timeout=1800,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]

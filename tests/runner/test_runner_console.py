@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.console import Chat
 from bot.runner.pool import Runner
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.service import LearnerRef
+from tests.runner.helpers import PLOT_SNIPPET
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -58,3 +61,23 @@ async def test_one_line_run_and_errors_are_explained(runner: Runner):
     assert reply is not None
     assert "ValueError (line 1): Input size must be at least 32x32" in reply.text
     assert "What it means:" in reply.text
+
+
+async def test_run_writes_the_files_next_to_the_database_and_layers_shows_the_table(
+    runner: Runner, tmp_path: Path
+):
+    chat = Chat(tutor=None, who=WHO, files_dir=tmp_path, runner=runner)  # type: ignore[arg-type]
+    nothing = await chat.handle("/layers\n")
+    assert nothing is not None and "/run a snippet" in nothing.text  # nothing ran yet
+
+    chat.code_lines = [PLOT_SNIPPET]
+    reply = await chat.finish()
+
+    assert reply is not None and "Files the snippet wrote:" in reply.text
+    paths = [Path(line.strip()) for line in reply.text.splitlines() if "run-files" in line]
+    assert sorted(p.name for p in paths) == ["history.csv", "loss.png"]
+    assert all(p.is_file() and p.is_relative_to(tmp_path / "run-files") for p in paths)
+    assert "/layers shows" in reply.text
+    layers = await chat.handle("/layers\n")
+    assert layers is not None and layers.title == "Layers"
+    assert "Model `model`" in layers.text and "▶ dense" in layers.text

@@ -22,6 +22,7 @@ from bot.runner.pool import Runner
 from bot.runner.result import ExceptionInfo, ModelInfo, RunResult, Status
 from bot.runner.verify import check_snippets, compare
 from bot.tutor.content import Expect, ExpectedError, load_bank
+from tests.runner.helpers import PLOT_SNIPPET
 
 # Two questions with snippets: one says what its snippet does, one does not.
 BANK = """\
@@ -184,6 +185,10 @@ def test_run_snippet_command_json_contract(tmp_path: Path):
         "notes",
         "duration_s",
         "peak_memory_mb",
+        # added since, compatibly
+        "baseline_memory_mb",
+        "snippet_memory_mb",
+        "files",
     }
     assert data["status"] == "ok" and data["stdout"] == "(2, 3)\n"
     assert data["exception"] is None and data["limit"] is None
@@ -203,3 +208,25 @@ def test_run_snippet_from_stdin_prints_for_people():
     assert run.returncode == 1
     assert "ValueError (line 2): Input size must be at least 32x32" in run.stdout
     assert "What it means: Your images are too small" in run.stdout
+
+
+@pytest.mark.slow
+def test_run_snippet_saves_the_files_next_to_the_database_and_shows_layers(tmp_path: Path):
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(PLOT_SNIPPET)
+    db = tmp_path / "db" / "tutor.db"
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run-snippet", str(snippet), "--layers",
+         "--database-url", f"sqlite+aiosqlite:///{db}"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "Ran successfully" in out and "MiB over the warm worker's" in out
+    assert "▶ dense" in out and "Dense layer on a 4-D feature map" in out
+    paths = [Path(line.strip()) for line in out.splitlines() if "run-files" in line]
+    assert sorted(p.name for p in paths) == ["history.csv", "loss.png"]
+    for path in paths:
+        assert path.parent.parent == db.parent / "run-files"
+    png = next(p for p in paths if p.name == "loss.png")
+    assert png.read_bytes().startswith(b"\x89PNG")

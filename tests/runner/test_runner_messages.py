@@ -91,7 +91,7 @@ def test_render_and_discord_shorten_but_the_result_keeps_the_whole_message():
     text = result.render()
     assert EXPECTED in text and len(text) < MESSAGE_SHOWN + 200
     shown: Any = result  # RunResultLike is a structural protocol of the Discord layer
-    embed, _ = result_message(shown)
+    (embed,), _ = result_message(shown)
     assert embed.description is not None and EXPECTED in embed.description
     assert len(embed) <= 6000 and len(embed.description) < EXCEPTION_CHARS + 200
 
@@ -110,5 +110,5 @@ async def test_a_real_double_batch_message_is_whole_in_the_result_and_shown_with
     assert expected in message
     assert expected in result.render()
     shown: Any = result
-    embed, _ = result_message(shown)
+    (embed,), _ = result_message(shown)
     assert embed.description is not None and expected in embed.description

@@ -64,7 +64,8 @@ def test_environment_is_only_what_the_worker_needs(monkeypatch: pytest.MonkeyPat
     # LD_LIBRARY_PATH: where libpython is inside, for a Python installed outside /usr.
     assert names - {"LD_LIBRARY_PATH"} == {
         "PATH", "HOME", "TMPDIR", "LANG", "PYTHONDONTWRITEBYTECODE", "KERAS_HOME",
-        "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "MALLOC_ARENA_MAX"}  # fmt: skip
+        "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "MALLOC_ARENA_MAX", "MPLBACKEND",
+        "MPLCONFIGDIR"}  # fmt: skip
     assert not any("secret" in a for a in args)
 
 

@@ -21,7 +21,13 @@ from bot.runner.local import LocalService, RunnerRestarting
 from bot.runner.result import Status
 from bot.settings import RunnerSettings
 from tests.helpers import ROOT, chat_argv
-from tests.runner.helpers import PLANTED_DB_URL, PLANTED_TOKEN, TEST_LIMITS
+from tests.runner.helpers import (
+    PLANTED_DB_URL,
+    PLANTED_TOKEN,
+    PLOT_SNIPPET,
+    TEST_LIMITS,
+    check_plot_result,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -144,6 +150,14 @@ async def test_a_crashing_snippet_leaves_the_runner_service_up(service):
     assert result.status is Status.CRASHED
     assert service.child.returncode is None and service.child.pid == pid
     assert (await service.run("print('still here')", "ada")).stdout == "still here\n"
+
+
+async def test_files_and_layer_tables_cross_the_services_wire(service):
+    result = await service.run(PLOT_SNIPPET, "ada")
+
+    check_plot_result(result.to_dict())
+    assert [f.name for f in result.files] == ["history.csv", "loss.png"]
+    assert result.files[1].data.startswith(b"\x89PNG") and result.models[0].surprise is not None
 
 
 async def test_a_runner_already_on_the_socket_is_used_not_started_again(service, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.cogs.components import RunIt
+from bot.cogs.run._buttons import DYNAMIC_ITEMS
 from bot.cogs.run._cog import Run
 from bot.cogs.run._views import run_question
 
@@ -14,5 +15,5 @@ if TYPE_CHECKING:
 
 async def setup(bot: TutorBot) -> None:
     RunIt.run_question = run_question
-    bot.add_dynamic_items(RunIt)
+    bot.add_dynamic_items(RunIt, *DYNAMIC_ITEMS)
     await bot.add_cog(Run(bot))

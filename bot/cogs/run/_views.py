@@ -1,80 +1,51 @@
-"""The "Run it" button under a question's feedback, the code modal, and the run itself."""
+"""The run itself, for /run, "Run snippet", "Run it" and "Edit and run": acknowledged at once,
+answered with the result (or the result message it re-runs updated in place)."""
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
 
 import discord
 
 from bot.cogs._handling import bot_of
-from bot.cogs.components import UNAVAILABLE, stateless_modal
-from bot.cogs.render import defer_thinking, learner, send
+from bot.cogs.components import UNAVAILABLE
+from bot.cogs.render import clip, defer_thinking, learner
+from bot.cogs.run._buttons import result_view
+from bot.cogs.run._code import check_code, check_runnable
 from bot.cogs.run._render import result_message
+from bot.cogs.run._state import Ran, recent_runs
 from bot.errors import UserError
-from bot.runner.api import SandboxUnavailable, SnippetRunner
+from bot.runner.api import SandboxUnavailable
+from bot.tutor.content import Question
 
 log = logging.getLogger(__name__)
 
-MAX_CODE_CHARS = 4000
-CODE_MODAL = "tlt:run"
-CODE_MODAL_ID = re.compile(re.escape(CODE_MODAL))
-CODE_FIELD = "code"
-# The first fenced block of a message, preferably marked python/py.
-_BLOCK = re.compile(r"```(?P<lang>[A-Za-z0-9_+-]*)[ \t]*\n(?P<code>.*?)```", re.S)
-_INLINE_BLOCK = re.compile(r"```(?P<code>[^`\n][^`]*?)```", re.S)
+Target = discord.Message | discord.PartialMessage
+TITLE_CHARS = 100
 
 
-def code_from_message(content: str) -> str | None:
-    blocks = [(m["lang"].lower(), m["code"]) for m in _BLOCK.finditer(content)]
-    for lang, code in blocks:
-        if lang in ("python", "py", "python3", "py3"):
-            return code
-    for lang, code in blocks:
-        if lang == "":
-            return code
-    single = _INLINE_BLOCK.search(content)
-    return single["code"].strip() if single else None
-
-
-def code_modal() -> discord.ui.Modal:
-    field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Python code",
-        custom_id=CODE_FIELD,
-        style=discord.TextStyle.paragraph,
-        placeholder="import tensorflow as tf\nmodel = tf.keras.Sequential([...])",
-        max_length=MAX_CODE_CHARS,
-    )
-    return stateless_modal("Run a TensorFlow snippet", CODE_MODAL, field)
-
-
-async def check_runnable(interaction: discord.Interaction) -> SnippetRunner:
-    """The runner, or a refusal (raised, answered privately) of what cannot run now: checked
-    before any deferral or modal."""
-    services = bot_of(interaction).services
-    if services.runner is None:
-        raise UserError(UNAVAILABLE)
-    await services.run_gate.admit(str(interaction.user.id))
-    return services.runner
-
-
-async def execute(interaction: discord.Interaction, code: str, title: str | None = None) -> None:
+async def execute(
+    interaction: discord.Interaction,
+    code: str,
+    title: str | None = None,
+    *,
+    target: Target | None = None,
+    source: int | None = None,
+) -> None:
     """Run ``code`` for the interaction's user and answer with the result. Acknowledged at once
-    (Discord allows 3 s; a run can take 30), then the "thinking" message becomes the result.
-    A refusal (RunRefused: busy, cooling down, shutting down) reaches the learner through the
-    error path, in the runner's own words."""
+    (Discord allows 3 s; a run can take 30), then the "thinking" message becomes the result;
+    with ``target`` (a re-run), that result message is updated instead and the learner told so
+    privately. ``source``: the message a "Run snippet" ran. A refusal (RunRefused: busy,
+    cooling down, shutting down) reaches the learner through the error path, in the runner's
+    own words."""
     runner = await check_runnable(interaction)
-    if not code.strip():
-        raise UserError("There is no code to run.")
-    if len(code) > MAX_CODE_CHARS:
-        raise UserError(f"That snippet is too long (at most {MAX_CODE_CHARS:,} characters).")
+    check_code(code)
     user = str(interaction.user.id)
     services = bot_of(interaction).services
     # "Run it" under feedback only the learner sees (a study mode) answers privately too.
     private = interaction.message is not None and interaction.message.flags.ephemeral
     async with services.run_gate.hold(user):
-        await defer_thinking(interaction, ephemeral=private)
+        await defer_thinking(interaction, ephemeral=private or target is not None)
         # The learner's open question's own code shows its answer: said before it runs (the
         # "thinking" message says it until the result replaces it), recorded with the result.
         revealing = await services.tutor.reveal(learner(interaction), code)
@@ -92,8 +63,51 @@ async def execute(interaction: discord.Interaction, code: str, title: str | None
             raise UserError(UNAVAILABLE) from exc
         if revealing is not None:
             await services.tutor.ran(learner(interaction), code)
-        embed, files = result_message(result, title)
-        await send(interaction, embed=embed, ephemeral=private, files=files)
+        embeds, files = result_message(result, title, code)
+        view = result_view(interaction.user.id, any(m.layers for m in result.models))
+        shown = await _deliver(interaction, embeds, files, view, target)
+        ran = Ran(code, interaction.user.id, title, result.models, source)
+        recent_runs(interaction.client).add(shown, ran)
+
+
+async def _deliver(
+    interaction: discord.Interaction,
+    embeds: list[discord.Embed],
+    files: list[discord.File],
+    view: discord.ui.View,
+    target: Target | None,
+) -> int:
+    """Show the result; returns the id of the message that shows it."""
+    if target is not None:
+        try:
+            await target.edit(content=None, embeds=embeds, attachments=files, view=view)
+        except discord.NotFound:  # deleted since: the result becomes a new message
+            channel = interaction.channel
+            if not isinstance(channel, discord.abc.Messageable):
+                raise
+            for file in files:
+                file.reset()
+            message = await channel.send(embeds=embeds, files=files, view=view)
+            again = "🔁 Ran it again: the result is below."
+            await interaction.edit_original_response(content=again)
+            return message.id
+        await interaction.edit_original_response(
+            content=f"🔁 Ran it again: the result is updated ({target.jump_url})."
+        )
+        return target.id
+    # content=None clears a progress line ("you are number 2 in the queue").
+    await interaction.edit_original_response(
+        content=None, embeds=embeds, attachments=files, view=view
+    )
+    return (await interaction.original_response()).id
+
+
+def question_title(question: Question) -> str:
+    """What a learner knows the question by: its prompt's first line, cut at a word."""
+    first = next((line.strip() for line in question.prompt.splitlines() if line.strip()), "")
+    if len(first) > TITLE_CHARS:
+        first = clip(first[:TITLE_CHARS].rsplit(" ", 1)[0], TITLE_CHARS - 1) + "…"
+    return first or question.id
 
 
 async def run_question(interaction: discord.Interaction, qid: str) -> None:
@@ -102,4 +116,4 @@ async def run_question(interaction: discord.Interaction, qid: str) -> None:
     question = bot_of(interaction).services.tutor.question(qid)
     if question is None or not question.code:
         raise UserError("That question has no snippet (any more).")
-    await execute(interaction, question.code, title=f"Snippet of {qid}")
+    await execute(interaction, question.code, title=question_title(question))
