@@ -9,9 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, Settings
 from bot.tutor.practice import TEMPLATES_DIR
 from tests.discord.conftest import CONTENT
 from tests.discord.helpers import attempts, buttons, text_of, world
@@ -30,19 +28,7 @@ def content_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     """Every variant already computed, as `content check --execute` leaves the cache."""
-    fill_practice_cache(tmp_path / "cache")
-    return tmp_path / "cache"
-
-
-@pytest.fixture
-def settings(db_path: Path, content_dir: Path, cache_dir: Path) -> Settings:
-    return Settings(
-        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1),
-        quiz=QuizSettings(shuffle_choices=False),
-        runner=RunnerSettings(workers=1, cache_dir=cache_dir),
-    )
+    return fill_practice_cache(tmp_path / "cache").directory
 
 
 async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, db_path):
