@@ -117,6 +117,7 @@ async def test_a_practice_answer_is_graded_at_the_reduced_rate_and_not_scheduled
     assert await store.leaderboard("test", "g1", None, 10, 0, "feature-extraction") == []
     shown = await practising.progress(ada, picture=False)
     assert "XP: 2" in shown.text and "Reviews due now: 0" in shown.text
+    assert "Of which practice: 1 answer, 2 XP" in shown.text
 
 
 async def test_a_variant_earns_xp_once_then_repeats_say_so(practising: Tutor, store, clock):

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.tutor import review, streaks
-from bot.tutor.content import Bank
+from bot.tutor.content import Bank, is_practice
 from bot.tutor.replies import (
     Align,
     Bar,
@@ -64,6 +64,8 @@ class Progress:
     due: int  # reviews due now
     topics: tuple[TopicProgress, ...]
     leeches: tuple[Leech, ...] = ()
+    practice_answers: int = 0  # of ``attempts``: answers to generated practice questions
+    practice_xp: int = 0  # of ``xp``
 
     @property
     def accuracy(self) -> float | None:
@@ -101,6 +103,8 @@ def compute(
             for q in bank.questions
             if (card := cards.get(q.id)) is not None and card.parked_until is not None
         ),
+        practice_answers=sum(1 for r in rows if is_practice(r.question_id)),
+        practice_xp=sum(r.points for r in rows if is_practice(r.question_id)),
     )
 
 
@@ -119,6 +123,9 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         f" · best {streak.best} · freezes held: {streak.freezes}",
         f"Reviews due now: {progress.due}" + (" (/review)" if progress.due else ""),
     ]
+    if progress.practice_answers:
+        n = progress.practice_answers
+        lines.insert(2, f"Of which practice: {n} answer{'s' * (n != 1)}, {progress.practice_xp} XP")
     mastery = Bars(
         tuple(Bar(t.topic, t.mastered, t.total) for t in progress.topics),
         caption="Mastery (questions you would recall now)",

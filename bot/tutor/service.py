@@ -167,11 +167,37 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _attempt(
+    question: Question,
+    result: session.Grade,
+    asked: OpenQuestion,
+    now: datetime,
+    xp: int,
+    retry: bool,
+) -> NewAttempt:
+    """The attempt to store for ``result``, an answer to ``asked`` given ``now``."""
+    elapsed_s = max(0.0, (now - asked.asked_at).total_seconds())
+    hinted = asked.hinted or asked.revealed
+    return NewAttempt(
+        question.id,
+        question.topic,
+        result.answer,
+        result.correct,
+        hinted,
+        xp,
+        int(elapsed_s * 1000),
+        now,
+        revealed=asked.revealed,
+        retry=retry,
+    )
+
+
 def _error(text: str) -> Reply:
     return Reply(text=text, kind=Kind.ERROR, ephemeral=True)
 
 
 NO_OPEN_QUESTION = "No question is open. Type /quiz to get one."
+NO_PRACTICE = "Practice questions need the sandbox, which is not available here."
 NOT_OPEN = "That question is no longer open. Type /quiz for a new one."
 
 
@@ -450,18 +476,7 @@ class Tutor:
             # card: the schedule and the XP always follow from the card as stored.
             xp = session.xp_for(question, result.correct, hinted, before, now)
             rating = review.rating_for(result.correct, hinted, elapsed_s, fast_s)
-            attempt = NewAttempt(
-                question.id,
-                question.topic,
-                result.answer,
-                result.correct,
-                hinted,
-                xp,
-                int(elapsed_s * 1000),
-                now,
-                revealed=current.revealed,
-                retry=review.is_retry(before, now),
-            )
+            attempt = _attempt(question, result, current, now, xp, review.is_retry(before, now))
             return attempt, review.review(before, question.id, rating, now, retention)
 
         recorded = await self.store.record_answer(learner, current, decide)
@@ -575,7 +590,7 @@ class Tutor:
         """``/practice [topic]``: a generated question whose answer was computed by running it
         (replacing any open question, which is not counted)."""
         if self.practice_source is None:
-            return _error("Practice questions need the sandbox, which is not available here.")
+            return _error(NO_PRACTICE)
         if refused := unknown_topic(self.practice_topics, topic):
             return refused
         learner = await self._id(who)
@@ -590,7 +605,7 @@ class Tutor:
 
     async def _practice_next(self, learner: int, topic: str | None, avoid: set[str]) -> Reply:
         if self.practice_source is None:
-            return _error("Practice questions need the sandbox, which is not available here.")
+            return _error(NO_PRACTICE)
         if topic is not None and topic not in self.practice_topics:
             topic = None  # e.g. /skip with a curriculum topic that has no templates
         answered = await self._practiced(learner)
@@ -612,7 +627,6 @@ class Tutor:
     ) -> Reply:
         """Grade a practice variant: reduced XP, once per variant, and no review card."""
         now = self.now()
-        elapsed_s = max(0.0, (now - current.asked_at).total_seconds())
         hinted = current.hinted or current.revealed
         # One open question per learner, closed atomically by record_answer: no other answer to
         # this variant can be stored between this read and that write.
@@ -620,19 +634,7 @@ class Tutor:
         xp = practice_mode.xp_for(question, result.correct, hinted, before, self.practice_xp_rate)
 
         def decide(_card: CardState | None) -> tuple[NewAttempt, CardState | None]:
-            attempt = NewAttempt(
-                question.id,
-                question.topic,
-                result.answer,
-                result.correct,
-                hinted,
-                xp,
-                int(elapsed_s * 1000),
-                now,
-                revealed=current.revealed,
-                retry=before,
-            )
-            return attempt, None
+            return _attempt(question, result, current, now, xp, retry=before), None
 
         recorded = await self.store.record_answer(learner, current, decide)
         if recorded is None:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
 from bot.runner.api import SnippetRunner
-from bot.settings import DiscordSettings, QuizSettings, StudyMode
+from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, StudyMode
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -42,14 +42,22 @@ def study_mode() -> StudyMode:
 
 
 @pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """The runner's results cache (practice answers too): the test's own, empty unless a test
+    fills it."""
+    return tmp_path / "runner-cache"
+
+
+@pytest.fixture
 def settings(
-    db_path: Path, content_dir: Path, shuffle_choices: bool, study_mode: StudyMode
+    db_path: Path, content_dir: Path, shuffle_choices: bool, study_mode: StudyMode, cache_dir: Path
 ) -> Settings:
     return Settings(
         database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
         content_dir=content_dir,
         discord=DiscordSettings(shard_count=1, study_mode=study_mode),
         quiz=QuizSettings(shuffle_choices=shuffle_choices),
+        runner=RunnerSettings(cache_dir=cache_dir),
     )
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import simcord
 
 from bot import Settings, create_bot
 from bot.client import TutorBot, sync_commands
-from bot.runner.api import SnippetRunner
+from bot.runner.api import SandboxUnavailable, SnippetRunner
+from bot.runner.pool import Runner
 
 # A snippet for /run (the fake runners never run it).
 CODE = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(5)])\n"
@@ -130,3 +132,20 @@ async def run_code(member: Any, channel: Any, code: str = CODE) -> Any:
     opened = await member.slash(channel, "run")
     assert opened.modal is not None
     return await member.submit_modal(opened, {"code": code})
+
+
+@asynccontextmanager
+async def warm_runner(settings: Settings) -> AsyncIterator[Runner]:
+    """The real runner with one warm worker, started outside the bot so that SimCord does not
+    wait for its warm-up; the test is skipped where the sandbox cannot run."""
+    runner = Runner(settings.runner.model_copy(update={"workers": 1}))
+    try:
+        await runner.start()
+        await runner.wait_idle(within_s=300)
+    except SandboxUnavailable as exc:  # no bubblewrap: `make install` installs it as root
+        await runner.close()
+        pytest.skip(f"the sandbox cannot run here: {exc}")
+    try:
+        yield runner
+    finally:
+        await runner.close()

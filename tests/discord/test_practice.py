@@ -9,11 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from bot.settings import DiscordSettings, QuizSettings, RunnerSettings, Settings, StudyMode
 from bot.tutor.practice import TEMPLATES_DIR
 from tests.discord.conftest import CONTENT
+from tests.discord.fakes import FakeRunner
 from tests.discord.helpers import attempts, buttons, question_of, text_of, world
 from tests.helpers import PRACTICE_TEMPLATES, fill_practice_cache, practice_variants
 
@@ -28,26 +27,18 @@ def content_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path) -> Path:
-    """Every variant already computed, as `content check --execute` leaves the cache."""
-    fill_practice_cache(tmp_path / "cache")
-    return tmp_path / "cache"
+def runner() -> FakeRunner:
+    """For "Run it": every answer is in the cache, so /practice itself never runs anything."""
+    return FakeRunner()
 
 
 @pytest.fixture
-def settings(
-    db_path: Path, content_dir: Path, cache_dir: Path, study_mode: StudyMode
-) -> Settings:
-    return Settings(
-        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1, study_mode=study_mode),
-        quiz=QuizSettings(shuffle_choices=False),
-        runner=RunnerSettings(workers=1, cache_dir=cache_dir),
-    )
+def cache_dir(tmp_path: Path) -> Path:
+    """Every variant already computed, as `content check --execute` leaves the cache."""
+    return fill_practice_cache(tmp_path / "cache").directory
 
 
-async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, db_path):
+async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, db_path, runner):
     guild, channel, alice = world(env)
 
     asked = await alice.slash(channel, "practice", topic="debugging-errors")
@@ -68,6 +59,14 @@ async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, 
     assert "Next review" not in text_of(feedback)
     assert set(buttons(feedback)) == {"Next question", "Run it"}
     assert all(b.get("disabled") for b in buttons(question).values())
+
+    # "Run it" runs the variant's own code; nothing else ran (the answers were cached).
+    runner.env = env
+    ran = await alice.click(feedback, label="Run it")
+    [variant] = [v for v in practice_variants() if v.id == qid]
+    assert runner.calls == [(variant.code, str(alice.id))]
+    title = next(line.strip() for line in variant.prompt.splitlines() if line.strip())[:60]
+    assert ran.acknowledged and title in text_of(ran.response)  # titled with its prompt
 
     # Next under practice feedback asks the next practice question (another variant).
     nexted = await alice.click(feedback, label="Next question")

@@ -9,15 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from bot.runner.api import SandboxUnavailable
 from bot.runner.cache import ResultCache
 from bot.runner.pool import Runner
-from bot.settings import DiscordSettings, RunnerSettings, Settings, StudyMode
+from bot.settings import Settings
 from bot.tutor.practice import TEMPLATES_DIR
 from tests.discord.conftest import CONTENT
-from tests.discord.helpers import attempts, buttons, question_of, text_of, world
+from tests.discord.helpers import attempts, buttons, question_of, text_of, warm_runner, world
 from tests.helpers import FEATURES_EXPLAINED, practice_variants
 
 pytestmark = pytest.mark.slow
@@ -55,30 +53,10 @@ def content_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(
-    db_path: Path, content_dir: Path, tmp_path: Path, study_mode: StudyMode
-) -> Settings:
-    return Settings(
-        database_url=SecretStr(f"sqlite+aiosqlite:///{db_path}"),
-        content_dir=content_dir,
-        discord=DiscordSettings(shard_count=1, study_mode=study_mode),
-        # Nothing computed yet: a fresh deployment.
-        runner=RunnerSettings(workers=1, cache_dir=tmp_path / "cache"),
-    )
-
-
-@pytest.fixture
 async def runner(settings: Settings) -> AsyncIterator[Runner]:
-    """One warm worker, started outside the bot so SimCord does not wait for its warm-up."""
-    runner = Runner(settings.runner)
-    try:
-        await runner.start()
-        await runner.wait_idle(within_s=300)
-    except SandboxUnavailable as exc:  # no bubblewrap: `make install` installs it as root
-        await runner.close()
-        pytest.skip(f"the sandbox cannot run here: {exc}")
-    yield runner
-    await runner.close()
+    # The cache (the conftest's cache_dir) is empty: a fresh deployment.
+    async with warm_runner(settings) as runner:
+        yield runner
 
 
 @pytest.mark.simcord(settle_timeout=300)

@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.runner.api import SandboxUnavailable
 from bot.runner.pool import Runner
 from bot.settings import Settings
-from tests.discord.helpers import text_of, world
+from tests.discord.helpers import text_of, warm_runner, world
 from tests.runner.helpers import PLOT_SNIPPET
 
 pytestmark = pytest.mark.slow
@@ -24,16 +23,8 @@ model.summary(print_fn=lambda line: print("<@123> @everyone ```", line[:0]))
 
 @pytest.fixture
 async def runner(settings: Settings) -> AsyncIterator[Runner]:
-    """One warm worker, started outside the bot so SimCord does not wait for its warm-up."""
-    runner = Runner(settings.runner.model_copy(update={"workers": 1}))
-    try:
-        await runner.start()
-        await runner.wait_idle(within_s=300)
-    except SandboxUnavailable as exc:  # no bubblewrap: `make install` installs it as root
-        await runner.close()
-        pytest.skip(f"the sandbox cannot run here: {exc}")
-    yield runner
-    await runner.close()
+    async with warm_runner(settings) as runner:
+        yield runner
 
 
 @pytest.mark.simcord(settle_timeout=300)
