@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.services import build_web_access
+from bot.settings import Settings
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.service import Tutor
 from db import open_store
@@ -21,7 +23,8 @@ MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 async def _history(url, bank, clock):
     """Something in every table: answers, a hint, an open question, every kind of action."""
     store = await open_store(url)
-    tutor, mods = Tutor(bank, store, now=clock), Moderator(bank, store.moderation, now=clock)
+    tutor = Tutor(bank, store, now=clock, shuffle=False)
+    mods = Moderator(bank, store.moderation, now=clock)
     for name in ("Ada", "Bob", "Cy"):
         for text in ("2", "global average pooling"):
             await tutor.quiz(learner(name))
@@ -35,6 +38,7 @@ async def _history(url, bank, clock):
     await mods.reset(MOD, "cy", "spam")
     await mods.exclude(MOD, "ada", "test account")
     await mods.set_role(MOD, "role-7", "leads")
+    await build_web_access(Settings(), store).dashboard_link(MOD)  # a web_links row
     await store.close()
 
 
@@ -73,7 +77,8 @@ async def test_a_sqlite_database_is_copied_to_postgresql_whole(sqlite_url, pg_ur
 
     # The copy is a working store: new rows get new ids (sequences moved past the copied ones).
     store = await open_store(pg_url)
-    tutor, mods = Tutor(bank, store, now=clock), Moderator(bank, store.moderation, now=clock)
+    tutor = Tutor(bank, store, now=clock, shuffle=False)
+    mods = Moderator(bank, store.moderation, now=clock)
     await tutor.quiz(learner("Dee"))
     await tutor.answer(learner("Dee"), "2")
     assert "action #6" in (await mods.exclude(MOD, "dee", "again")).text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bot.tutor.replies import Kind, Reply
 from bot.tutor.review import LEECH_LAPSES
 from bot.tutor.service import Tutor, Window
 from db import SqlStore, open_store
-from tests.helpers import GRADES_BANK, Clock, learner
+from tests.helpers import GRADES_BANK, Clock, learner, select
 
 MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 CODE = "shape = (None, 5)\nprint(shape)\n"
@@ -35,9 +34,6 @@ def right_number(reply: Reply, text: str) -> str:
     return str(reply.choices.index(text) + 1)
 
 
-def db_rows(db_url: str, sql: str) -> list[tuple]:
-    with sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///")) as conn:
-        return conn.execute(sql).fetchall()
 
 
 async def test_choice_order_is_stored_with_the_question_and_survives_a_restart(
@@ -52,7 +48,7 @@ async def test_choice_order_is_stored_with_the_question_and_survives_a_restart(
         assert asked.choices[3] == "All of the above"  # pinned
     assert len(orders) > 1
     await store.close()
-    stored = db_rows(db_url, "select choice_order from open_questions")
+    stored = await select(db_url, "select choice_order from open_questions")
     assert stored == [(",".join(map(str, asked.order)),)]
 
     store = await open_store(db_url)  # a restart: the number means what the learner saw
@@ -60,7 +56,7 @@ async def test_choice_order_is_stored_with_the_question_and_survives_a_restart(
     reply = await tutor.answer(ada, right_number(asked, "Alpha"))
     assert reply.correct and "+20 XP" in reply.text
     await store.close()
-    assert db_rows(db_url, "select answer, correct from attempts") == [("Alpha", 1)]
+    assert await select(db_url, "select answer, correct from attempts") == [("Alpha", 1)]
 
 
 async def test_a_click_is_graded_in_the_order_of_its_own_message(grades: Bank, store, clock):
@@ -112,8 +108,8 @@ async def test_running_the_open_questions_code_counts_as_a_hint_through_skip_and
     assert "+5 XP (ran its code first)" in reply.text
     assert (await store.cards(lid))["printed-shape"].last_rating == Rating.Hard
     await store.close()
-    assert db_rows(db_url, "select hinted, revealed, points from attempts") == [(1, 1, 5)]
-    assert db_rows(db_url, "select * from hints") == []  # spent
+    assert await select(db_url, "select hinted, revealed, points from attempts") == [(1, 1, 5)]
+    assert await select(db_url, "select * from hints") == []  # spent
 
 
 async def test_retries_count_for_the_schedule_but_not_the_leaderboard(
@@ -207,9 +203,9 @@ async def test_settings_desired_retention_and_daily_new_limit(
 async def test_desired_retention_changes_the_schedule(grades: Bank, db_url: str, clock: Clock):
     dues = []
     for retention in ("0.8", "0.95"):
-        store = await open_store(db_url.replace("tutor.db", f"{retention}.db"))
+        store = await open_store(db_url)
         tutor = Tutor(grades, store, now=Clock(), shuffle=False)
-        ada = learner()
+        ada = learner(f"ada-{retention}")  # one learner per retention, on their own clock
         await tutor.set_learning(ada, retention=retention)
         for _ in range(3):
             await tutor.quiz(ada, "basics")

@@ -60,7 +60,7 @@ async def web_services(
 ) -> Services:
     settings = Settings(web=WebSettings(port=8080, public_url=base))
     services = await open_services(settings, bank=bank, store=store, runner=None)
-    services.tutor = Tutor(bank, store, now=clock)
+    services.tutor = Tutor(bank, store, now=clock, shuffle=False)
     services.moderator = Moderator(bank, store.moderation, now=clock)
     services.web = WebAccess(
         WebQueries(store.database), base, timedelta(hours=1), now=clock, new_token=tokens
