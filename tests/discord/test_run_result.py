@@ -12,7 +12,7 @@ from bot.cogs.run._render import OUTPUT_LINES
 from bot.runner.api import ExceptionInfo, ModelInfo, Status
 from bot.runner.result import FileInfo, LayerInfo
 from tests.discord.fakes import FakeRunner, run_result
-from tests.discord.helpers import buttons, run_code, text_of, world
+from tests.discord.helpers import buttons, restart, run_code, text_of, world
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 LONG = "".join(f"x{i} = {i}\n" for i in range(1, 30)) + "x30 = 1 / 0\n" + "y = 2\n" * 5
@@ -215,3 +215,16 @@ async def test_everything_at_its_longest_still_fits_one_embed(env, runner):
     # A single line longer than the budget is cut, not left out.
     fields = {f.name: f.value for f in embed.fields}
     assert fields["stdout"].startswith("```\nooo") and fields["stderr"].endswith("eee\n```")
+
+
+async def test_after_a_restart_older_results_say_to_run_again(env, runner, settings, bots):
+    _, channel, alice = world(env)
+    message = (await run_code(alice, channel)).response
+    await restart(env, settings, bots, runner=runner)
+    runner.env = env
+
+    edit = await alice.click(message, label="Edit and run")
+    assert edit.ephemeral and edit.modal is None
+    assert "use /run again" in text_of(edit.response)
+    await alice.click(message, label="Delete")  # needs nothing remembered
+    assert message.id not in {m.id for m in channel.history()}
