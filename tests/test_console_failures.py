@@ -214,7 +214,7 @@ def test_a_database_from_a_newer_version_is_left_alone(tmp_path: Path):
     for command in (["chat", "--user", "ada"], ["db", "upgrade"], ["run"]):
         result = cli(*command, db=db, stdin="/quiz\n")
         one_line_error(result, TOO_NEW, "the database was migrated by a newer version")
-        assert "revision 9999; this version knows up to 0005_grades_rules" in result.stderr
+        assert "revision 9999; this version knows up to 0006_study_modes" in result.stderr
     with sqlite3.connect(db) as raw:
         assert raw.execute("select version_num from alembic_version").fetchall() == [("9999",)]
     assert attempts(db) == [("easy-choice", "Right one", 1, 0, 10)]
