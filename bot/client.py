@@ -32,6 +32,7 @@ ErrorAnswer = Callable[[discord.Interaction, app_commands.AppCommandError], Awai
 EXTENSIONS: Final = (
     "bot.cogs.errors",  # first: the tree's error handler
     "bot.cogs.quiz",
+    "bot.cogs.reports",  # "Report a problem" under the quiz's feedback
     "bot.cogs.run",
     "bot.cogs.progress",
     "bot.cogs.help",

@@ -20,6 +20,7 @@ from bot.runner.api import RunRefused, SandboxUnavailable, SnippetRunner
 from bot.tutor.commands import Command, help_reply
 from bot.tutor.moderator import Actor, Authority
 from bot.tutor.replies import Action, Align, Bars, Block, Kind, Reply, Table, Text
+from bot.tutor.reports import Reports
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
 from bot.tutor.session import is_text
 
@@ -117,6 +118,7 @@ class Chat:
         admin: AdminCommands | None = None,
         runner: SnippetRunner | None = None,
         notify: Callable[[str], None] | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self.tutor = tutor
         self.who = who
@@ -128,6 +130,8 @@ class Chat:
         self.notify = notify or (lambda text: None)
         self.code_lines: list[str] | None = None  # lines typed after a bare /run, until /end
         self.question_code: str | None = None  # the code of the last question shown
+        self.question_id: str | None = None  # the last question shown (for /report)
+        self.reports = reports
 
     @property
     def collecting(self) -> bool:
@@ -183,6 +187,8 @@ class Chat:
                 return await self.admin.handle(args)
             case "run":
                 return await self._run_command(rest)
+            case "report":
+                return await self._report(rest)
             case "quit" | "exit":
                 return None
             case _:
@@ -223,9 +229,21 @@ class Chat:
 
     def seen(self, reply: Reply) -> None:
         """Remember a reply shown to the learner (the last question's code, or the example a
-        feedback shows, for /run)."""
+        feedback shows, for /run; the question, for /report)."""
         if reply.kind is Kind.QUESTION or (reply.kind is Kind.FEEDBACK and reply.code):
             self.question_code = reply.code
+        if reply.kind in (Kind.QUESTION, Kind.FEEDBACK) and reply.question_id:
+            self.question_id = reply.question_id
+
+    async def _report(self, note: str) -> Reply:
+        """/report NOTE: a problem with the last question shown, for the moderators."""
+        if self.reports is None or self.question_id is None:
+            return Reply(
+                text="/report goes with a question: answer one (/quiz), then /report what is "
+                "wrong with it.",
+                kind=Kind.ERROR,
+            )
+        return await self.reports.report(self.who, self.question_id, note)
 
     async def finish(self) -> Reply | None:
         """End of the code typed after /run (``/end`` or end of input): run it."""
@@ -312,14 +330,24 @@ async def run_chat(
     commands = None
     if admin:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name, Authority.MANAGER)
-        commands = AdminCommands(services.moderator, actor, files_dir, services.web)
+        commands = AdminCommands(
+            services.moderator, actor, files_dir, services.web, services.reports
+        )
 
     def say(text: str) -> None:
         stdout.write(text + "\n")
         stdout.flush()
 
     tutor = services.tutor
-    chat = Chat(tutor, who, files_dir, commands, runner=services.runner, notify=say)
+    chat = Chat(
+        tutor,
+        who,
+        files_dir,
+        commands,
+        runner=services.runner,
+        notify=say,
+        reports=services.reports,
+    )
 
     say(
         f"Hello {who.display_name}! I'm your transfer-learning tutor "

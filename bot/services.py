@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.tutor.content import Bank, load_bank
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.moderator import Moderator
+from bot.tutor.reports import Reports
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
 
@@ -50,6 +51,7 @@ class Services:
     runner: SnippetRunner | None
     run_gate: RunGate
     web: WebAccess  # the web leaderboard switch and dashboard links (bot/web/)
+    reports: Reports  # learners' reports on questions, per-question statistics
 
     @property
     def files_dir(self) -> Path:
@@ -121,7 +123,14 @@ async def open_services(
         runner=runner,
         run_gate=RunGate(settings.discord.run_cooldown_s),
         web=build_web_access(settings, store),
+        reports=build_reports(bank, store),
     )
+
+
+def build_reports(bank: Bank, store: SqlStore) -> Reports:
+    from db.reports import ReportQueries
+
+    return Reports(bank, ReportQueries(store.database, store.learner_id), store.moderation)
 
 
 def build_web_access(settings: Settings, store: SqlStore) -> WebAccess:

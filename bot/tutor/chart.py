@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.tutor.progress import AttemptRow, Progress
+from bot.tutor.replies import counted
 
 DAYS = 30
 NAME_CHARS = 60
@@ -57,7 +58,7 @@ def progress_png(
     right_ax.set_xticklabels([f"{days[i]:%d %b}" for i in (0, DAYS // 2, DAYS - 1)])
     right_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     streak = progress.streak.days
-    right_ax.set_title(f"Last {DAYS} days · streak {streak} day{'s' * (streak != 1)}")
+    right_ax.set_title(f"Last {DAYS} days · streak {counted(streak, 'day')}")
     right_ax.legend(loc="upper left", fontsize=8)
     # Plain text: matplotlib would read "$...$" in a name as maths (and raise on bad maths), or
     # hand it to TeX if a matplotlibrc turned that on.

@@ -88,7 +88,7 @@ def test_every_persistent_button_shares_one_base():
     ours = {c for c in items if issubclass(c, PersistentButton)}
     assert ours and ours == items
     keys = {c.key for c in ours if c.key}
-    assert keys == {"a", "sa", "h", "s", "n", "r", "lb"}  # the seven buttons
+    assert keys == {"a", "sa", "h", "s", "n", "r", "lb", "rq"}  # the eight buttons
     # Each declares only what differs: no button parses its custom_id or checks the clicker.
     for cls in ours - {PersistentButton}:
         assert "from_custom_id" not in vars(cls) and "interaction_check" not in vars(cls), cls

@@ -21,6 +21,7 @@ from bot.cogs.components import (
     template,
 )
 from bot.cogs.render import defer_silently, embed_for, learner, send, send_reply
+from bot.cogs.reports import ReportButton
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import MAX_ANSWER_CHARS
 
@@ -63,6 +64,8 @@ def feedback_view(reply: Reply) -> discord.ui.View:
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
+    if reply.question_id:
+        view.add_item(ReportButton(reply.question_id))  # handled by bot.cogs.reports
     return view
 
 
