@@ -10,32 +10,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from bot.tutor.commands import Frontend, listed
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.grading import parse_number
 from bot.tutor.moderation import ActionKind
 from bot.tutor.moderator import Actor, Moderator
-from bot.tutor.replies import Command, Commands, Kind, Reply, Text, verbatim
+from bot.tutor.replies import Kind, Reply, Text, verbatim
 from bot.tutor.reports import Reports
 from bot.tutor.service import MAX_PAGE, Window
 
-MOD_HELP = Commands(
-    (
-        Command("mod learner", "NAME", "a learner's activity, accuracy and flags"),
-        Command("mod reset", "NAME REASON", "hide their progress (recoverable with /mod undo)"),
-        Command("mod exclude", "NAME REASON", "leave them out of leaderboards"),
-        Command("mod include", "NAME REASON", "put them back"),
-        Command("mod undo", "ACTION_ID [REASON]", "reverse an action"),
-        Command(
-            "mod export", "[week|month|all]", "the leaderboard and answers: two CSV tables, zipped"
-        ),
-        Command("mod log", "[page]", "every moderator action"),
-        Command("mod dashboard", "[revoke]", "a link to the web dashboard (or revoke them all)"),
-        Command("mod settings web-leaderboard", "on|off", "publish the leaderboard on the web"),
-        Command("mod reports", "[page|export]", "learners' reports on questions (export: CSV)"),
-        Command("mod questions", "", "how the questions fare: most missed, hints, median time"),
-    ),
-    caption="Moderator commands",
-)
+MOD_HELP = listed(Frontend.TERMINAL, moderators=True)
 
 
 # Record ids and page numbers: SQLite's integers are 64-bit.

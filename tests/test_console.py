@@ -54,7 +54,8 @@ def test_bad_input_gets_a_clear_message_and_records_nothing(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("No question is open. Type /quiz to get one.") == 2
-    assert "/leaderboard [week|month|all] [page]" in out  # unknown command: the help
+    assert "Unknown command /" in out  # an unknown command is said so, then the help:
+    assert "/leaderboard [week|month|all] [topic] [page]" in out
     assert "Choose a number from 1 to 3." in out
     assert "Answer with the number of a choice, 1 to 3." in out
     assert "Usage: /leaderboard" in out
@@ -243,12 +244,14 @@ def test_a_report_keeps_its_prose_around_the_table():
 
 def test_help_aligns_the_commands_and_bars_align_their_labels():
     from bot.console import render
-    from bot.tutor.commands import help_reply
+    from bot.tutor.commands import Frontend, help_reply, listed
     from bot.tutor.replies import Bar, Bars, Reply
 
-    lines = render(help_reply(("basics", "shapes"))).split("\n")
-    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == 40
-    assert all(line.index(" ", 3) <= 40 for line in lines[1:9])
+    reply = help_reply(Frontend.TERMINAL, ("basics", "shapes"), listed(Frontend.TERMINAL))
+    lines = render(reply).split("\n")
+    width = len("  /leaderboard [week|month|all] [topic] [page]  ")
+    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == width
+    assert all(line.index(" ", 3) <= width for line in lines[1:9])
     assert "Topics: basics, shapes" in lines
     bars = Reply(text="", blocks=(Bars((Bar("a", 1, 2), Bar("longer", 0, 2)), "Mastery"),))
     assert render(bars) == "Mastery:\n  a      █████░░░░░ 1/2\n  longer ░░░░░░░░░░ 0/2"
@@ -272,4 +275,3 @@ def test_reports_from_the_terminal(tmp_path: Path):
     assert "easy-choice,basics,ada,ada,Choice 1 is right too" in exported.read_text("utf-8-sig")
     assert "easy-choice (basics) · missed 100% of 1 · hints 0% · median " in admin
     assert "· 1 report" in admin
-

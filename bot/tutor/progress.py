@@ -23,6 +23,7 @@ from bot.tutor.replies import (
     Page,
     Reply,
     Table,
+    Text,
     counted,
     verbatim,
 )
@@ -134,6 +135,14 @@ def compute(
     )
 
 
+# Learners see a topic's mastery drop minutes after a right answer and ask why: say it once.
+WHY_MASTERY_FALLS = (
+    f"Mastery counts the questions you would still recall now ({review.MASTERY_RETRIEVABILITY:.0%} "
+    "sure or more). Memory fades fastest right after you learn something, so a question answered "
+    "minutes ago can drop out until reviews make it stick; a wrong answer takes it out too."
+)
+
+
 def progress_reply(name: str, progress: Progress) -> Reply:
     title = f"{verbatim(name)}'s progress"
     if not progress.attempts:
@@ -153,7 +162,7 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         tuple(Bar(t.topic, t.mastered, t.total) for t in progress.topics),
         caption="Mastery (questions you would recall now)",
     )
-    blocks: tuple[Block, ...] = (mastery,)
+    blocks: tuple[Block, ...] = (mastery, Text(WHY_MASTERY_FALLS))
     if progress.leeches:
         leeches = Table(
             (Column(), Column()),

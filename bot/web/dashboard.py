@@ -140,7 +140,9 @@ async def overview(request: Request, s: Session) -> Response:
         learners_chart=bar_chart([(f"{d.day:%m-%d}", d.learners) for d in days]),
         days=days,
         total_answers=sum(d.answers for d in days),
-        stats=question_stats(attempts)[:15],
+        stats=question_stats(
+            attempts, await services.reports.store.report_counts(actor.platform, actor.guild_id)
+        )[:15],
         learners=learners if isinstance(learners, list) else [],
         log=log_rows[:LOG_PAGE],
         log_page=page,

@@ -81,8 +81,8 @@ async def test_help_lists_commands_with_their_usage_as_code(env):
     shown = (await alice.slash(channel, "help")).response.embeds[0]
 
     lines = shown.description.split("\n")
-    assert "`/quiz [topic]` the next question: due reviews first, then new ones" in lines
-    assert "`/leaderboard [week|month|all] [page]` the ranking in this server" in lines
+    assert "`/quiz topic difficulty` the next question: due reviews first, then new ones" in lines
+    assert "`/leaderboard window topic` the ranking, with your rank" in lines
     assert any(line.startswith("`/run` run a TensorFlow snippet") for line in lines)
     assert "Topics: basics, shapes" in lines
     assert "```" not in shown.description  # no terminal layout squeezed into a code block
@@ -96,7 +96,8 @@ async def test_progress_shows_stats_then_the_mastery_bars_in_a_code_block(env):
 
     embed = (await alice.slash(channel, "progress")).response.embeds[0]
 
-    stats, bars = embed.description.split("\n\n")
+    stats, bars, why = embed.description.split("\n\n")
+    assert why.startswith("Mastery counts the questions you would still recall now (90% sure")
     assert stats.startswith("XP: 10\nAnswers: 1 · correct: 1 (100%)")
     assert bars == (
         "**Mastery (questions you would recall now)**\n"

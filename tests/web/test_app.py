@@ -26,6 +26,7 @@ from tests.web.helpers import (
     link_token,
     populate,
     web_services,
+    who,
 )
 
 LIMIT = 8  # token checks per client and minute, in these tests
@@ -170,8 +171,11 @@ async def test_terminal_learners_have_their_own_page(client, services):
 
 
 async def test_a_dashboard_link_opens_its_own_guild_only(client, services):
+    await services.reports.report(who("Bob"), "easy-choice", "Two choices look right.")
     await logged_in(client, services)
     page = await client.get("/dashboard")
+    assert '<th class="num">Reports</th>' in page.text
+    assert re.search(r"<code>easy-choice</code>.*?<td class=\"num\">1</td></tr>", page.text)
     assert page.status_code == 200
     assert "Moderator dashboard" in page.text and "signed in as Mo" in page.text
     assert "Ada" in page.text and "Gus" not in page.text

@@ -106,6 +106,18 @@ class Moderation(
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await reply)
 
+    async def _page(
+        self, interaction: discord.Interaction, reply: Awaitable[Reply], older: str
+    ) -> None:
+        """A page of a longer list, with where the next one is (``older`` page:N+1)."""
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            shown = await reply
+            embed = embed_for(shown)
+            if shown.page is not None and shown.page.has_more:
+                embed.set_footer(text=f"{older} page:{shown.page.number + 1}")
+            await send(interaction, embed=embed, ephemeral=True)
+
     async def _confirm(
         self,
         interaction: discord.Interaction,
@@ -214,13 +226,7 @@ class Moderation(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
     ) -> None:
         actor = await self.actor_of(interaction)
-        async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=True)
-            reply = await self.moderator.log(actor, page)
-            embed = embed_for(reply)
-            if reply.page is not None and reply.page.has_more:
-                embed.set_footer(text=f"Older actions: /mod log page:{reply.page.number + 1}")
-            await send(interaction, embed=embed, ephemeral=True)
+        await self._page(interaction, self.moderator.log(actor, page), "Older actions: /mod log")
 
     @app_commands.command(description="Learners' reports of problems with questions")
     @app_commands.describe(
@@ -233,16 +239,11 @@ class Moderation(
         export: bool = False,
     ) -> None:
         actor = await self.actor_of(interaction)
-        async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=True)
-            if export:
-                await send_reply(interaction, await self.notes.export(actor))
-                return
-            reply = await self.notes.listing(actor, page)
-            embed = embed_for(reply)
-            if reply.page is not None and reply.page.has_more:
-                embed.set_footer(text=f"Older reports: /mod reports page:{reply.page.number + 1}")
-            await send(interaction, embed=embed, ephemeral=True)
+        if export:
+            await self._answer(interaction, self.notes.export(actor))
+            return
+        older = "Older reports: /mod reports"
+        await self._page(interaction, self.notes.listing(actor, page), older)
 
     @app_commands.command(description="How the questions fare here: most missed, hints, time")
     async def questions(self, interaction: discord.Interaction) -> None:
