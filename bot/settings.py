@@ -81,6 +81,7 @@ class RunnerSettings(BaseModel):
     heartbeat_s: float = Field(default=2.0, gt=0)
     lost_after_s: float = Field(default=15.0, gt=0)
 
+
     @field_validator("url")
     @classmethod
     def _redis_only(cls, url: SecretStr | None) -> SecretStr | None:

@@ -107,7 +107,9 @@ async def _play(store, namespace: str, history: list[Answer | Moderate]) -> None
                 actions.append(await store.moderation.reset(mod, target, "r", now))
             elif step.kind in ("exclude", "include"):
                 excluded = step.kind == "exclude"
-                actions.append(await store.moderation.set_excluded(mod, target, excluded, "r", now))
+                actions.append(
+                    await store.moderation.set_excluded(mod, target, excluded, "r", now)
+                )
             elif actions:
                 undone = actions[step.action % len(actions)]
                 action_guild = guild  # an action of another guild is "not found": also fine

@@ -2,6 +2,7 @@
 than its column): the store stores the same thing on both, or refuses the same way, so that a
 learner on PostgreSQL never meets a database error that SQLite would not have given."""
 
+
 import pytest
 
 from bot.tutor.moderator import Actor, Authority, Moderator
