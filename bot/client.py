@@ -33,6 +33,7 @@ EXTENSIONS: Final = (
     "bot.cogs.errors",  # first: the tree's error handler
     "bot.cogs.quiz",
     "bot.cogs.practice",
+    "bot.cogs.reports",  # "Report a problem" under the quiz's feedback
     "bot.cogs.run",
     "bot.cogs.progress",
     "bot.cogs.help",

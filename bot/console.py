@@ -15,13 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.console_admin import MOD_HELP, AdminCommands, whole_number
+from bot.console_admin import AdminCommands, whole_number
+from bot.console_io import LineReader, terminal_width, wrapped
 from bot.runner.api import RunRefused, RunResult, SandboxUnavailable, SnippetRunner
 from bot.runner.files import describe_saved, save_files
-from bot.tutor.commands import Command, help_reply
+from bot.tutor.commands import Frontend, help_reply, listed
 from bot.tutor.content import is_practice
 from bot.tutor.moderator import Actor, Authority
 from bot.tutor.replies import Action, Align, Bars, Block, Kind, Reply, Table, Text
+from bot.tutor.reports import Reports
 from bot.tutor.service import MAX_PAGE, LearnerRef, Tutor, Window
 from bot.tutor.session import is_text
 from bot.tutor.study import quiz_request
@@ -33,13 +35,6 @@ PLATFORM = "terminal"
 # Everyone using the terminal on this machine shares one leaderboard.
 GUILD = "local"
 
-QUIT = Command("quit", "", "leave the chat (your progress is saved)")
-RUN = Command(
-    "run",
-    "[code]",
-    "run code in the sandbox; alone: type several lines and /end (or run the question's code)",
-)
-LAYERS = Command("layers", "", "the layer table of each model the last /run left")
 END = "/end"
 NOTHING = Reply(text="", kind=Kind.INFO)  # a line that needs no answer (see Reply.empty)
 
@@ -126,6 +121,7 @@ class Chat:
         admin: AdminCommands | None = None,
         runner: SnippetRunner | None = None,
         notify: Callable[[str], None] | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self.tutor = tutor
         self.who = who
@@ -138,6 +134,9 @@ class Chat:
         self.code_lines: list[str] | None = None  # lines typed after a bare /run, until /end
         self.question_code: str | None = None  # the code of the last question shown
         self.last_run: RunResult | None = None  # for /layers
+        self.question_id: str | None = None  # the last question shown (for /report)
+        self.runs = 0  # snippets run so far in this chat
+        self.reports = reports
 
     @property
     def collecting(self) -> bool:
@@ -203,12 +202,27 @@ class Chat:
                 return await self._run_command(rest)
             case "layers" if self.runner is not None:
                 return self._layers()
+            case "report":
+                return await self._report(rest)
             case "quit" | "exit":
                 return None
+            case "help":
+                return self.help()
             case _:
-                extra = (RUN, LAYERS, QUIT) if self.runner is not None else (QUIT,)
-                more = (MOD_HELP,) if self.admin is not None else ()
-                return help_reply(self.tutor.bank.topics, extra, *more)
+                # Said first, then the list: what was typed is not a command here.
+                unknown = Text(f"Unknown command /{name}; here is what I know:")
+                reply = self.help()
+                return replace(reply, kind=Kind.ERROR, blocks=(unknown, *reply.blocks))
+
+    def help(self) -> Reply:
+        """/help: the registry's terminal commands (/run where a sandbox is), and the local
+        admin's."""
+        mine = listed(Frontend.TERMINAL)
+        if self.runner is None:  # no sandbox here: nothing to run, no layers to show
+            ran = ("run", "layers")
+            mine = replace(mine, commands=tuple(c for c in mine.commands if c.name not in ran))
+        lists = [mine, listed(Frontend.TERMINAL, moderators=True)] if self.admin else [mine]
+        return help_reply(Frontend.TERMINAL, self.tutor.bank.topics, *lists)
 
     async def _settings(self, args: list[str]) -> Reply:
         what = args[0].lower() if args else ""
@@ -243,9 +257,21 @@ class Chat:
 
     def seen(self, reply: Reply) -> None:
         """Remember a reply shown to the learner (the last question's code, or the example a
-        feedback shows, for /run)."""
+        feedback shows, for /run; the question, for /report)."""
         if reply.kind is Kind.QUESTION or (reply.kind is Kind.FEEDBACK and reply.code):
             self.question_code = reply.code
+        if reply.kind in (Kind.QUESTION, Kind.FEEDBACK) and reply.question_id:
+            self.question_id = reply.question_id
+
+    async def _report(self, note: str) -> Reply:
+        """/report NOTE: a problem with the last question shown, for the moderators."""
+        if self.reports is None or self.question_id is None:
+            return Reply(
+                text="/report goes with a question: answer one (/quiz), then /report what is "
+                "wrong with it.",
+                kind=Kind.ERROR,
+            )
+        return await self.reports.report(self.who, self.question_id, note)
 
     async def finish(self) -> Reply | None:
         """End of the code typed after /run (``/end`` or end of input): run it."""
@@ -281,10 +307,20 @@ class Chat:
         revealing = await self.tutor.reveal(self.who, code) if self.tutor is not None else None
         if revealing is not None:
             self.notify(render(revealing))
-        self.notify("Running it in the sandbox...")
+        first, self.runs = self.runs == 0, self.runs + 1
+        # The terminal starts the sandbox on its first /run: the wait then is the start, not a
+        # queue (being first in line only means no sandbox is ready yet).
+        self.notify(
+            "Starting the sandbox for your first run (this takes a few seconds)..."
+            if first
+            else "Running it in the sandbox..."
+        )
 
         def place(position: int) -> None:
-            self.notify(f"Waiting for a free sandbox: you are number {position} in line.")
+            if position > 1:
+                self.notify(f"Waiting for a free sandbox: you are number {position} in line.")
+            elif not first:
+                self.notify("Waiting for the sandbox to be ready...")
 
         try:
             result = await self.runner.run(code, self.who.user_id, on_position=place)
@@ -348,39 +384,64 @@ async def run_chat(
     commands = None
     if admin:
         actor = Actor(who.platform, who.guild_id, who.user_id, who.display_name, Authority.MANAGER)
-        commands = AdminCommands(services.moderator, actor, files_dir, services.web)
+        commands = AdminCommands(
+            services.moderator, actor, files_dir, services.web, services.reports
+        )
+
+    width = terminal_width(interactive)
 
     def say(text: str) -> None:
-        stdout.write(text + "\n")
+        stdout.write(wrapped(text, width) + "\n")
         stdout.flush()
 
     tutor = services.tutor
-    chat = Chat(tutor, who, files_dir, commands, runner=services.runner, notify=say)
+    chat = Chat(
+        tutor,
+        who,
+        files_dir,
+        commands,
+        runner=services.runner,
+        notify=say,
+        reports=services.reports,
+    )
+    reader = LineReader(stdin, interactive and stdin is sys.stdin, files_dir / ".chat-history")
 
     say(
         f"Hello {who.display_name}! I'm your transfer-learning tutor "
         f"({len(tutor.bank)} questions on {len(tutor.bank.topics)} topics)."
     )
     say("Type /quiz to start, /help for commands, /quit to leave.\n")
+    try:
+        await _loop(chat, reader, say, interactive)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Ctrl-C: leave at once (asyncio.run cancels this task, then raises KeyboardInterrupt
+        # for the command line to end quietly); every answer given so far is committed.
+        say("")
+        say("Bye! Your progress is saved.")
+        reader.close()
+        raise
+    reader.close()
+    say("Bye! Your progress is saved.")
+    return 0
+
+
+async def _loop(
+    chat: Chat, reader: LineReader, say: Callable[[str], None], interactive: bool
+) -> None:
     while True:
         prompt = "... " if chat.collecting else "> "
-        if interactive:
-            stdout.write(prompt)
-            stdout.flush()
-        line = await asyncio.to_thread(stdin.readline)
+        line = await reader.read(prompt)
         if not line:  # end of input: code typed after /run still runs
             reply = await chat.finish()
             if reply is not None and not reply.empty:
                 say(render(reply) + "\n")
-            break
+            return
         if not interactive:
             say(f"{prompt}{_printable(line.rstrip())}")
         reply = await chat.handle(line)
         if reply is None:
-            break
+            return
         if not reply.empty:
             chat.last = reply
             say(render(reply) + "\n")
         chat.seen(reply)
-    say("Bye! Your progress is saved.")
-    return 0

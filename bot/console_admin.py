@@ -7,28 +7,19 @@ Discord asks for a button press.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
+from bot.tutor.commands import Frontend, listed
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.grading import parse_number
+from bot.tutor.moderation import ActionKind
 from bot.tutor.moderator import Actor, Moderator
-from bot.tutor.replies import Command, Commands, Kind, Reply
+from bot.tutor.replies import Kind, Reply, Text, verbatim
+from bot.tutor.reports import Reports
 from bot.tutor.service import MAX_PAGE, Window
 
-MOD_HELP = Commands(
-    (
-        Command("mod learner", "NAME", "a learner's activity, accuracy and flags"),
-        Command("mod reset", "NAME REASON", "hide their progress (recoverable with /mod undo)"),
-        Command("mod exclude", "NAME REASON", "leave them out of leaderboards"),
-        Command("mod include", "NAME REASON", "put them back"),
-        Command("mod undo", "ACTION_ID [REASON]", "reverse an action"),
-        Command("mod export", "[week|month|all]", "the leaderboard and answers as CSV"),
-        Command("mod log", "[page]", "every moderator action"),
-        Command("mod dashboard", "[revoke]", "a link to the web dashboard (or revoke them all)"),
-        Command("mod settings web-leaderboard", "on|off", "publish the leaderboard on the web"),
-    ),
-    caption="Moderator commands",
-)
+MOD_HELP = listed(Frontend.TERMINAL, moderators=True)
 
 
 # Record ids and page numbers: SQLite's integers are 64-bit.
@@ -48,9 +39,15 @@ def _usage(error: str = "") -> Reply:
 
 class AdminCommands:
     def __init__(
-        self, moderator: Moderator, actor: Actor, files_dir: Path, web: WebAccess | None = None
+        self,
+        moderator: Moderator,
+        actor: Actor,
+        files_dir: Path,
+        web: WebAccess | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self.moderator = moderator
+        self.reports = reports
         self.web = web
         self.actor = actor
         self.files_dir = files_dir
@@ -75,15 +72,12 @@ class AdminCommands:
             case "reset" | "exclude" | "include" if len(rest) >= 2:
                 name, reason = rest[0], " ".join(rest[1:])
                 act = {"reset": mod.reset, "exclude": mod.exclude, "include": mod.include}
-                self.pending = lambda: act[command](actor, name, reason)
-                return Reply(
-                    text=f"{command.capitalize()} {name} ({reason})? Type yes to confirm.",
-                    kind=Kind.INFO,
-                )
+                preview = await mod.preview(actor, ActionKind(command), name)
+                return self._ask(preview, lambda: act[command](actor, name, reason), reason)
             case "undo" if rest and (action_id := whole_number(rest[0])) is not None:
                 reason = " ".join(rest[1:])
-                self.pending = lambda: mod.undo(actor, action_id, reason)
-                return Reply(text=f"Undo action #{action_id}? Type yes to confirm.", kind=Kind.INFO)
+                preview = await mod.preview(actor, ActionKind.UNDO, action_id=action_id)
+                return self._ask(preview, lambda: mod.undo(actor, action_id, reason), reason)
             case "export" if len(rest) <= 1:
                 window = rest[0].lower() if rest else "all"
                 if window not in Window.__members__.values():
@@ -111,8 +105,25 @@ class AdminCommands:
                     text=f"{what} the terminal leaderboard on the web? Type yes to confirm.",
                     kind=Kind.INFO,
                 )
+            case "reports" if self.reports is not None and rest == ["export"]:
+                return self._save(await self.reports.export(actor))
+            case "reports" if self.reports is not None and len(rest) <= 1:
+                page = whole_number(rest[0], MAX_PAGE) if rest else 1
+                if page is None:
+                    return _usage(f"Pages go from 1 to {MAX_PAGE:,}.")
+                return await self.reports.listing(actor, page)
+            case "questions" if self.reports is not None and not rest:
+                return await self.reports.questions(actor)
             case _:
                 return _usage()
+
+    def _ask(self, preview: Reply, action: Callable[[], Awaitable[Reply]], reason: str) -> Reply:
+        """What the action will do, and "yes" to do it; or why it cannot be done."""
+        if preview.kind is Kind.ERROR:
+            return preview
+        self.pending = action
+        why = f"Reason: {verbatim(reason)}\n" if reason else ""
+        return replace(preview, blocks=(*preview.blocks, Text.of(f"{why}Type yes to confirm.")))
 
     def _save(self, reply: Reply) -> Reply:
         if reply.attachment is None:

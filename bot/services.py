@@ -26,6 +26,7 @@ from bot.tutor.content import Bank, load_bank
 from bot.tutor.dashboard import WebAccess
 from bot.tutor.moderator import Moderator
 from bot.tutor.practice import TEMPLATES_DIR, Templates, load_templates
+from bot.tutor.reports import Reports
 from bot.tutor.service import Tutor
 from bot.tutor.study import study_default
 from db import SqlStore, open_store
@@ -57,6 +58,7 @@ class Services:
     run_gate: Gate
     practice: VariantBank  # /practice's variants and their answers
     web: WebAccess  # the web leaderboard switch and dashboard links (bot/web/)
+    reports: Reports  # learners' reports on questions, per-question statistics
     # With a shared Redis (several bot processes, docs/deploy.md): the IDENTIFY turns, and
     # the client behind them and the run gate (closed with the services).
     identify: IdentifyLock | None = None
@@ -164,9 +166,16 @@ async def open_services(
         run_gate=run_gate,
         practice=practice,
         web=build_web_access(settings, store),
+        reports=build_reports(bank, store),
         identify=identify,
         redis=redis,
     )
+
+
+def build_reports(bank: Bank, store: SqlStore) -> Reports:
+    from db.reports import ReportQueries
+
+    return Reports(bank, ReportQueries(store.database, store.learner_id), store.moderation)
 
 
 def build_web_access(settings: Settings, store: SqlStore) -> WebAccess:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.tutor.progress import LeaderRow
+from bot.tutor.progress import LeaderRow, Standing, shared_ranks
 from db.models import Attempt, LeaderboardDay, Learner
 from db.statements import build
 
@@ -131,27 +131,53 @@ def _rolled_up(
     return union_all(rolled, first_day)
 
 
+def _grouped(scores: Select[str, str, int, int, int]) -> Select[str, str, int, int, int]:
+    return scores.group_by(Learner.id, Learner.user_id, Learner.display_name)
+
+
 def _ranked(
-    scores: Select[str, int, int, int], limit: int, offset: int
+    scores: Select[str, str, int, int, int], limit: int, offset: int
 ) -> Callable[[Connection], list[LeaderRow]]:
-    """A read operation: one page of ``scores`` (name, score, attempts, correct per learner),
-    ranked by XP, then right answers, then name (learners of one name in the order they
-    joined, so that every page is cut from the same order)."""
+    """A read operation: one page of ``scores`` (user id, name, score, attempts, correct per
+    learner), ranked by XP, then right answers, then name (learners of one name in the order
+    they joined, so that every page is cut from the same order). Equal XP shares a rank
+    (``shared_ranks``): a page's first rank counts the learners with more XP."""
     score, right = scores.selected_columns.score, scores.selected_columns.correct
     query = (
-        scores.group_by(Learner.id, Learner.display_name)
+        _grouped(scores)
         .order_by(score.desc(), right.desc(), Learner.display_name, Learner.id)
         .limit(limit)
         .offset(offset)
     )
+    everyone = _grouped(scores).subquery()
 
     def op(conn: Connection) -> list[LeaderRow]:
-        return [
-            build(LeaderRow, row._mapping, rank=offset + i + 1)
-            for i, row in enumerate(conn.execute(query))
-        ]
+        rows = [build(LeaderRow, row._mapping, rank=0) for row in conn.execute(query)]
+        if not rows:
+            return rows
+        above = conn.execute(
+            select(func.count()).select_from(everyone).where(everyone.c.score > rows[0].score)
+        ).scalar_one()
+        return shared_ranks(rows, first_rank=int(above) + 1, offset=offset)
 
     return op
+
+
+def _window_scores(
+    platform: str, guild_id: str, since: datetime | None, topic: str | None, excluded: bool
+) -> Select[str, str, int, int, int]:
+    totals = _rolled_up(platform, guild_id, since, topic).subquery()
+    return (
+        select(
+            Learner.user_id,
+            Learner.display_name,
+            func.sum(totals.c.xp).label("score"),
+            func.sum(totals.c.answers).label("attempts"),
+            func.sum(totals.c.correct).label("correct"),
+        )
+        .join(totals, totals.c.learner_id == Learner.id)
+        .where(Learner.excluded.is_(excluded))
+    )
 
 
 def leaderboard(
@@ -161,20 +187,33 @@ def leaderboard(
     limit: int,
     offset: int,
     topic: str | None,
+    excluded: bool = False,
 ) -> Callable[[Connection], list[LeaderRow]]:
-    """A read operation: one page of the guild's leaderboard, from the rollup."""
-    totals = _rolled_up(platform, guild_id, since, topic).subquery()
-    scores = (
-        select(
-            Learner.display_name,
-            func.sum(totals.c.xp).label("score"),
-            func.sum(totals.c.answers).label("attempts"),
-            func.sum(totals.c.correct).label("correct"),
-        )
-        .join(totals, totals.c.learner_id == Learner.id)
-        .where(Learner.excluded.is_(False))
-    )
-    return _ranked(scores, limit, offset)
+    """A read operation: one page of the guild's leaderboard, from the rollup (``excluded``:
+    of the learners left out of it instead, ranked among themselves)."""
+    return _ranked(_window_scores(platform, guild_id, since, topic, excluded), limit, offset)
+
+
+def standing(
+    platform: str, guild_id: str, since: datetime | None, topic: str | None, user_id: str
+) -> Callable[[Connection], Standing]:
+    """A read operation: the learner's rank and XP on the leaderboard (rank None when they are
+    not on it: no answer in the window, or excluded), and how many learners it ranks."""
+    everyone = _grouped(_window_scores(platform, guild_id, since, topic, False)).subquery()
+
+    def op(conn: Connection) -> Standing:
+        mine = conn.execute(
+            select(everyone.c.score).where(everyone.c.user_id == user_id)
+        ).scalar_one_or_none()
+        learners = int(conn.execute(select(func.count()).select_from(everyone)).scalar_one())
+        if mine is None:
+            return Standing(None, 0, learners)
+        above = conn.execute(
+            select(func.count()).select_from(everyone).where(everyone.c.score > mine)
+        ).scalar_one()
+        return Standing(int(above) + 1, int(mine), learners)
+
+    return op
 
 
 def leaderboard_from_attempts(
@@ -189,6 +228,7 @@ def leaderboard_from_attempts(
     # XP already excludes early repeats (session.xp_for), so the score is a plain sum.
     scores = (
         select(
+            Learner.user_id,
             Learner.display_name,
             func.sum(Attempt.points).label("score"),
             func.count().label("attempts"),

@@ -284,3 +284,19 @@ class StudyThread(Base):
     )
     channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     thread_id: Mapped[str] = mapped_column(String(64))
+
+
+class QuestionReport(Base):
+    """A learner's note on a problem with a question ("Report a problem with this question"),
+    for the guild's moderators (/mod reports) and the content's authors (its export)."""
+
+    __tablename__ = "question_reports"
+    __table_args__ = (Index("ix_question_reports_guild", "platform", "guild_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    guild_id: Mapped[str] = mapped_column(String(64))
+    question_id: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
-from bot.tutor.moderator import Actor, ModerationError, Target
+from bot.tutor.moderator import Actor, ModerationError, Target, place
 from bot.tutor.progress import LeaderRow
 from db import statements as q
 from db.database import Database
 from db.leaderboard import counted_on_leaderboard, leaderboard, rebuild_rollup
-from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewLog
+from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewCard, ReviewLog
 from db.statements import Sql, build
+
+LEARNER_ACTIONS = 20  # the latest actions on a learner, shown in their report
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ _ATTEMPT_COLUMNS = (
     Attempt.answered_at,
     Attempt.revealed,
     Attempt.retry,
+    Attempt.answer,
+    Attempt.points,
 )
 
 
@@ -263,7 +267,7 @@ class ModerationQueries:
                 )
             ).first()
             if row is None:
-                raise ModerationError(f"There is no action #{action_id} in this server.")
+                raise ModerationError(f"There is no action #{action_id} {place(actor.platform)}.")
             action = build(Action, row._mapping)
             if action.undone_by is not None:
                 raise ModerationError(
@@ -288,9 +292,9 @@ class ModerationQueries:
             self._changed(learner_id)
         return int(undo_id)
 
-    async def mod_log(
-        self, platform: str, guild_id: str, limit: int, offset: int = 0
-    ) -> Sequence[ModActionRow]:
+    async def _log_rows(
+        self, *where: ColumnElement[bool], limit: int, offset: int = 0
+    ) -> list[ModActionRow]:
         query = (
             select(
                 ModAction.id,
@@ -302,7 +306,7 @@ class ModerationQueries:
                 ModAction.undone_by,
             )
             .outerjoin(Learner, Learner.id == ModAction.learner_id)
-            .where(ModAction.platform == platform, ModAction.guild_id == guild_id)
+            .where(*where)
             .order_by(ModAction.id.desc())
             .limit(limit)
             .offset(offset)
@@ -313,6 +317,35 @@ class ModerationQueries:
                 build(ModActionRow, row._mapping, action=ActionKind(row.action))
                 for row in conn.execute(query)
             ]
+
+        return await self._db.read(op)
+
+    async def mod_log(
+        self, platform: str, guild_id: str, limit: int, offset: int = 0
+    ) -> Sequence[ModActionRow]:
+        where = (ModAction.platform == platform, ModAction.guild_id == guild_id)
+        return await self._log_rows(*where, limit=limit, offset=offset)
+
+    async def action(self, platform: str, guild_id: str, action_id: int) -> ModActionRow | None:
+        found = await self._log_rows(
+            ModAction.id == action_id,
+            ModAction.platform == platform,
+            ModAction.guild_id == guild_id,
+            limit=1,
+        )
+        return found[0] if found else None
+
+    async def learner_actions(self, learner_id: int) -> Sequence[ModActionRow]:
+        return await self._log_rows(ModAction.learner_id == learner_id, limit=LEARNER_ACTIONS)
+
+    async def reset_impact(self, learner_id: int) -> tuple[int, int]:
+        answers = select(func.count()).where(
+            Attempt.learner_id == learner_id, Attempt.reset_by.is_(None)
+        )
+        cards = select(func.count()).where(ReviewCard.learner_id == learner_id)
+
+        def op(conn: Connection) -> tuple[int, int]:
+            return int(conn.execute(answers).scalar_one()), int(conn.execute(cards).scalar_one())
 
         return await self._db.read(op)
 
@@ -334,7 +367,9 @@ class ModerationQueries:
         )
 
         def op(conn: Connection) -> tuple[list[ReportAttempt], list[datetime]]:
-            found = [build(ReportAttempt, row._mapping) for row in conn.execute(attempts)]
+            found = [
+                build(ReportAttempt, row._mapping, user_id="") for row in conn.execute(attempts)
+            ]
             return found, list(conn.execute(resets).scalars())
 
         return await self._db.read(op)
@@ -344,7 +379,7 @@ class ModerationQueries:
     ) -> list[tuple[str, ReportAttempt]]:
         """The attempts that count on this guild's leaderboard, oldest first."""
         query = (
-            select(Learner.display_name, *_ATTEMPT_COLUMNS)
+            select(Learner.display_name, Learner.user_id, *_ATTEMPT_COLUMNS)
             .join(Attempt, Attempt.learner_id == Learner.id)
             .where(*counted_on_leaderboard(platform, guild_id))
             .order_by(Attempt.answered_at, Attempt.id)
@@ -368,5 +403,7 @@ class ModerationQueries:
         limit: int,
         offset: int,
         topic: str | None = None,
+        excluded: bool = False,
     ) -> Sequence[LeaderRow]:
-        return await self._db.read(leaderboard(platform, guild_id, since, limit, offset, topic))
+        board = leaderboard(platform, guild_id, since, limit, offset, topic, excluded)
+        return await self._db.read(board)

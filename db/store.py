@@ -36,7 +36,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.logs import redact, safe_url
 from bot.tutor.content import PRACTICE_PREFIX
-from bot.tutor.progress import AttemptRow, LeaderRow
+from bot.tutor.progress import AttemptRow, LeaderRow, Standing
 from bot.tutor.review import CardState
 from bot.tutor.service import Decide, LearnerRef, LearnerSettings, NewAttempt
 from bot.tutor.session import OpenQuestion
@@ -44,7 +44,7 @@ from db import statements as q
 from db.cache import MISSING, Lru
 from db.database import Database, connect
 from db.errors import StoreError
-from db.leaderboard import day_number, leaderboard
+from db.leaderboard import day_number, leaderboard, standing
 from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
@@ -396,6 +396,16 @@ class SqlStore:
         topic: str | None = None,
     ) -> Sequence[LeaderRow]:
         return await self._db.read(leaderboard(platform, guild_id, since, limit, offset, topic))
+
+    async def standing(
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        topic: str | None,
+        user_id: str,
+    ) -> Standing:
+        return await self._db.read(standing(platform, guild_id, since, topic, user_id))
 
 
 async def open_store(url: str, *, migrate: bool = True) -> SqlStore:

@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def test_bad_input_gets_a_clear_message_and_records_nothing(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("No question is open. Type /quiz to get one.") == 2
-    assert "/leaderboard [week|month|all] [page]" in out  # unknown command: the help
+    assert "Unknown command /" in out  # an unknown command is said so, then the help:
+    assert "/leaderboard [week|month|all] [topic] [page]" in out
     assert "Choose a number from 1 to 3." in out
     assert "Answer with the number of a choice, 1 to 3." in out
     assert "Usage: /leaderboard" in out
@@ -191,14 +193,18 @@ def test_local_admin_moderates_from_the_terminal(tmp_path: Path):
         user="root",
     ).stdout
     assert "Cancelled; nothing was changed." in out
-    assert "Excluded ada from this server's leaderboards (action #1)" in out
+    assert "Excluded ada from this computer's leaderboards (action #1)" in out
+    assert "server" not in out  # the terminal has no server
     assert "Nobody has answered yet" in out  # ada excluded
-    assert "Undid action #1 (recorded as #2)." in out
+    assert "Undo action #1 (exclusion of ada by root on " in out  # what #1 was, before "yes"
+    assert ", recorded as #2." in out
     assert "1. ada · 10 XP" in out
     assert "· root · exclude ada (undone by #2) · spam bot" in out
-    csv_path = tmp_path / f"leaderboard-all-{datetime.now(UTC):%Y%m%d}.csv"
-    assert f"Written to {csv_path}" in out
-    assert "leaderboard,1,ada,10,1,1" in csv_path.read_text()
+    zip_path = tmp_path / f"export-all-{datetime.now(UTC):%Y%m%d}.zip"
+    assert f"Written to {zip_path}" in out
+    with zipfile.ZipFile(zip_path) as archive:
+        (board,) = [n for n in archive.namelist() if n.startswith("leaderboard-")]
+        assert "1,ada,ada,on leaderboard,10,1,1" in archive.read(board).decode("utf-8-sig")
     assert "/mod learner NAME" in out  # unknown subcommand: the usage
     with sqlite3.connect(db) as raw:
         assert raw.execute("select count(*) from mod_actions").fetchone() == (2,)
@@ -238,12 +244,34 @@ def test_a_report_keeps_its_prose_around_the_table():
 
 def test_help_aligns_the_commands_and_bars_align_their_labels():
     from bot.console import render
-    from bot.tutor.commands import help_reply
+    from bot.tutor.commands import Frontend, help_reply, listed
     from bot.tutor.replies import Bar, Bars, Reply
 
-    lines = render(help_reply(("basics", "shapes"))).split("\n")
-    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == 40
-    assert all(line.index(" ", 3) <= 40 for line in lines[1:9])
+    reply = help_reply(Frontend.TERMINAL, ("basics", "shapes"), listed(Frontend.TERMINAL))
+    lines = render(reply).split("\n")
+    width = len("  /leaderboard [week|month|all] [topic] [page]  ")
+    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == width
+    assert all(line.index(" ", 3) <= width for line in lines[1:9])
     assert "Topics: basics, shapes" in lines
     bars = Reply(text="", blocks=(Bars((Bar("a", 1, 2), Bar("longer", 0, 2)), "Mastery"),))
     assert render(bars) == "Mastery:\n  a      █████░░░░░ 1/2\n  longer ░░░░░░░░░░ 0/2"
+
+
+def test_reports_from_the_terminal(tmp_path: Path):
+    """A learner reports a problem with the question they just answered; the local admin reads
+    it (/mod reports), exports it for the authors, and sees how the questions fare."""
+    db = tmp_path / "t.db"
+    early = chat("/report too early\n", db, user="ada").stdout
+    assert "/report goes with a question" in early
+    out = chat("/quiz\n1\n/report Choice 1 is right too\n/report x\n", db, user="ada").stdout
+    assert "your report on question easy-choice is with the moderators" in out
+    assert "at least 5 characters" in out  # "x": nothing reported
+    admin = chat(
+        "/mod reports\n/mod reports export\n/mod questions\n", db, "--admin", user="root"
+    ).stdout
+    assert "easy-choice · ada" in admin and "Choice 1 is right too" in admin
+    exported = tmp_path / f"question-reports-{datetime.now(UTC):%Y%m%d}.csv"
+    assert f"Written to {exported}" in admin
+    assert "easy-choice,basics,ada,ada,Choice 1 is right too" in exported.read_text("utf-8-sig")
+    assert "easy-choice (basics) · missed 100% of 1 · hints 0% · median " in admin
+    assert "· 1 report" in admin

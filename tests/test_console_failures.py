@@ -112,10 +112,12 @@ def test_page_numbers_of_any_size_or_spelling_get_a_clear_message(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Pages go from 1 to 1,000,000.") == len(pages) + 1
     assert "Usage: /leaderboard" in result.stdout  # abc
-    assert "Page 3 is past the end of this leaderboard." in result.stdout
+    assert "Page 3 is past the end of this leaderboard (it has 1 page; try page 1)." in (
+        result.stdout
+    )
     # Digits of any script read as answers do (grading.parse_number): "²" is page 2.
-    assert "Page 2 is past the end of this leaderboard." in result.stdout
-    assert "Moderator commands:" in result.stdout  # /mod undo with no usable id: the usage
+    assert "Page 2 is past the end of this leaderboard (it has 1 page" in result.stdout
+    assert "Moderators:" in result.stdout  # /mod undo with no usable id: the usage
     assert "Undo action" not in result.stdout
 
 

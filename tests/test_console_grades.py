@@ -103,7 +103,7 @@ async def test_run_right_after_a_question_is_announced_and_graded_as_hinted(grad
     await session.say("/run")
     assert runner.calls[0][0] == asked.code  # the question's own code ran
     assert "Running it shows the answer" in session.notes[0]  # said before it ran
-    assert session.notes[1] == "Running it in the sandbox..."
+    assert session.notes[1].startswith("Starting the sandbox for your first run")
     feedback = await session.say("None×5")
     assert "+5 XP (ran its code first)" in feedback.text
     # After the feedback, /run is "Run it": no longer a reveal (nothing is open).
@@ -148,6 +148,7 @@ def test_run_after_a_question_in_the_real_sandbox_counts_as_a_hint(tmp_path: Pat
         out.index("Running it shows the answer"),
         out.index("(None, 5)\n", out.index("/run")),
     )
-    assert said < out.index("Running it in the sandbox...") < ran, out
+    assert said < out.index("Starting the sandbox for your first run") < ran, out
+    assert "in line" not in out  # the first run waits for the sandbox to start, not in a queue
     assert "✅ Correct! +5 XP (ran its code first)" in out
     assert attempts(tmp_path / "t.db")[0][:2] == ("printed-shape", "None, 5")

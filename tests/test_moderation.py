@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -37,7 +38,10 @@ async def test_reset_hides_progress_and_undo_brings_it_back(tutor, store, bank, 
 
     assert (await mods.reset(MOD, "ada", "  ")).kind is Kind.ERROR  # a reason is required
     done = await mods.reset(MOD, "ada", "shared account")
-    assert done.text.startswith("Reset Ada's progress in this server (action #1)")
+    assert done.text == (
+        "Reset Ada's progress in this server: hid 4 answers and 4 review cards (action #1). "
+        "Reversible with /mod undo 1."
+    )
     assert "No answers yet" in (await tutor.progress(ada, picture=False)).text
     assert "Ada" not in await board(tutor, ada)
     assert (await tutor.review(ada)).text.startswith("Nothing to review right now. Try /quiz")
@@ -45,7 +49,10 @@ async def test_reset_hides_progress_and_undo_brings_it_back(tutor, store, bank, 
     # Ada answers once after the reset; undo must keep that answer too.
     clock.advance(minutes=1)
     await answer_all(tutor, ada, ("2",))
-    assert (await mods.undo(MOD, 1, "mistake")).text == "Undid action #1 (recorded as #2)."
+    assert (await mods.undo(MOD, 1, "mistake")).text == (
+        "Undid action #1 (reset of Ada's progress by Mo on 2026-11-01 12:00 UTC, reason: "
+        "shared account), recorded as #2."
+    )
     # The answer given in between stays: it was a first answer for the reset learner.
     after = (await tutor.progress(ada, picture=False)).text
     assert "Answers: 5" in after and "XP: 80" in after
@@ -104,23 +111,59 @@ async def test_log_records_who_what_and_why(tutor, store, bank, clock):
     assert "no action #1" in (await mods.undo(other, 1, "x")).text  # not theirs to undo
 
 
-async def test_export_is_a_csv_of_leaderboard_and_attempts(tutor, store, bank, clock):
+async def test_export_is_two_csv_tables_in_a_zip(tutor, store, bank, clock):
     await answer_all(tutor, learner("=cmd|' /C calc'!A0"), ("2",))
     await answer_all(tutor, learner("Bob"), ("1",))
+    await answer_all(tutor, learner("Cy"), ("2",))
     mods = Moderator(bank, store.moderation, now=clock)
+    await mods.exclude(MOD, "cy", "alt account")
     reply = await mods.export(MOD, Window.WEEK)
-    assert reply.attachment is not None and reply.attachment.name.endswith(".csv")
-    rows = list(csv.reader(io.StringIO(reply.attachment.data.decode())))
-    assert rows[0] == ["section", "rank", "learner", "xp", "answers", "correct"]
-    assert rows[1] == ["leaderboard", "1", "'=cmd|' /C calc'!A0", "10", "1", "1"]
-    assert rows[2] == ["leaderboard", "2", "Bob", "0", "1", "0"]
-    attempts = [r for r in rows if r and r[0] == "attempt"]
-    assert [(r[1], r[3], r[5]) for r in attempts] == [
-        ("'=cmd|' /C calc'!A0", "easy-choice", "1"),
-        ("Bob", "easy-choice", "0"),
+    assert reply.text.startswith(
+        "2 learners on the leaderboard, 1 excluded learner listed apart, 2 answers (week)"
+    )
+    tables = unzip(reply)
+    assert set(tables) == {"leaderboard-week-20261101.csv", "attempts-week-20261101.csv"}
+    board = tables["leaderboard-week-20261101.csv"]
+    assert board == [
+        ["rank", "user_id", "learner", "status", "xp", "answers", "correct"],
+        ["1", "=cmd|' /c calc'!a0", "'=cmd|' /C calc'!A0", "on leaderboard", "10", "1", "1"],
+        ["2", "bob", "Bob", "on leaderboard", "0", "1", "0"],
+        ["", "cy", "Cy", "excluded", "10", "1", "1"],
+    ]
+    attempts = tables["attempts-week-20261101.csv"]
+    assert attempts[0][:9] == [
+        "answered_at", "user_id", "learner", "question_id", "topic", "difficulty", "answer",
+        "correct", "xp",
+    ]  # fmt: skip
+    assert [row[1:9] for row in attempts[1:]] == [
+        [
+            "=cmd|' /c calc'!a0",
+            "'=cmd|' /C calc'!A0",
+            "easy-choice",
+            "basics",
+            "1",
+            "Right one",
+            "1",
+            "10",
+        ],
+        ["bob", "Bob", "easy-choice", "basics", "1", "Wrong one", "0", "0"],
     ]
     clock.advance(days=8)
-    assert "0 learners, 0 answers (week)" in (await mods.export(MOD, Window.WEEK)).text
+    assert (
+        "0 learners on the leaderboard, 0 answers (week)"
+        in (await mods.export(MOD, Window.WEEK)).text
+    )
+
+
+def unzip(reply) -> dict[str, list[list[str]]]:
+    """The CSV tables of an export, by file name (read as a spreadsheet would: UTF-8 with its
+    byte order mark)."""
+    assert reply.attachment is not None and reply.attachment.name.endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(reply.attachment.data)) as archive:
+        return {
+            name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
+            for name in archive.namelist()
+        }
 
 
 async def test_learner_report_and_flags(tutor, store, bank, clock):
@@ -219,5 +262,7 @@ async def test_a_refused_undo_leaves_the_action_undoable(tutor, store, bank, clo
         "Only members with Manage Server can undo that action (it would change the moderator role)."
     )
     assert await store.moderation.moderator_role("test", "g1") == "role-1"
-    assert (await mods.undo(MOD, 1, "fine")).text == "Undid action #1 (recorded as #2)."
+    assert (await mods.undo(MOD, 1, "fine")).text.startswith(
+        "Undid action #1 (moderator role change by Mo on 2026-11-01 12:00 UTC, reason: study "
+    )
     assert await store.moderation.moderator_role("test", "g1") is None

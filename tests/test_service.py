@@ -176,9 +176,11 @@ async def test_progress_and_leaderboard(tutor):
     assert "XP: 10" in text
     assert "correct: 1 (50%)" in text
     assert "shapes █████░░░░░ 1/2" in text
-    (table,) = (await tutor.leaderboard(ada, Window.WEEK)).blocks
+    mine, table = (await tutor.leaderboard(ada, Window.WEEK)).blocks
+    assert [line.plain for line in mine.lines()] == ["You: rank 1 of 2 · 10 XP"]
     board = [line.plain for line in table.lines()]
-    assert board == ["1. Ada · 10 XP · 1/2 correct", "2. Bob · 10 XP · 1/1 correct"]
+    # Equal XP, equal rank (more right answers only orders the rows).
+    assert board == ["1. Ada · 10 XP · 1/2 correct", "1. Bob · 10 XP · 1/1 correct"]
 
 
 async def test_unknown_topic_and_direct_messages(tutor):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 
@@ -36,12 +37,14 @@ if TYPE_CHECKING:
     from bot.client import TutorBot
 
 
-def leaderboard_view(window: Window, topic: str | None, page: Page) -> discord.ui.View:
+def leaderboard_view(
+    window: Window, topic: str | None, page: Page, asker: int | None
+) -> discord.ui.View:
     """Previous and Next, from the reply's page alone (never from its text)."""
     view = discord.ui.View(timeout=None)
-    back = PageButton(window, page.number - 1, topic, "◀ Previous")
+    back = PageButton(window, page.number - 1, asker, topic, "◀ Previous")
     back.item.disabled = not page.has_previous
-    forward = PageButton(window, page.number + 1, topic, "Next ▶")
+    forward = PageButton(window, page.number + 1, asker, topic, "Next ▶")
     forward.item.disabled = not page.has_more
     view.add_item(back)
     view.add_item(forward)
@@ -49,10 +52,13 @@ def leaderboard_view(window: Window, topic: str | None, page: Page) -> discord.u
 
 
 def leaderboard_message(
-    reply: Reply, window: Window, topic: str | None
+    reply: Reply, window: Window, topic: str | None, asker: int | None
 ) -> tuple[discord.Embed, discord.ui.View | None]:
-    """A page of the leaderboard with its buttons (a refusal has no page, and no buttons)."""
-    view = None if reply.page is None else leaderboard_view(window, topic, reply.page)
+    """A page of the leaderboard with its buttons (a refusal, or a board of one page, has
+    none)."""
+    page = reply.page
+    paged = page is not None and (page.has_more or page.has_previous)
+    view = leaderboard_view(window, topic, page, asker) if page is not None and paged else None
     return embed_for(reply), view
 
 
@@ -62,24 +68,38 @@ class PageButton(
     parts=(
         Part("window", "week|month|all", Window),
         Part("page", "[0-9]{1,7}", int),
+        # Whose board it is (its rank line is theirs); absent on buttons made before it was
+        # added. Topics are words, so a number here is always the asker.
+        Part("asker", "[0-9]{1,20}", int, optional=True),
         Part("topic", "[a-z0-9_-]{1,60}", optional=True),
     ),
 ):
-    """Anyone may page through a leaderboard; window, page and topic are in the custom_id."""
+    """Anyone may page through a leaderboard; window, page, asker and topic are in the
+    custom_id."""
 
-    def __init__(self, window: Window, page: int, topic: str | None, label: str = "") -> None:
+    def __init__(
+        self,
+        window: Window,
+        page: int,
+        asker: int | None = None,
+        topic: str | None = None,
+        label: str = "",
+    ) -> None:
         style = discord.ButtonStyle.secondary
-        super().__init__(window.value, max(page, 0), topic, label=label or "…", style=style)
-        self.window, self.page, self.topic = window, max(page, 1), topic
+        super().__init__(window.value, max(page, 0), asker, topic, label=label or "…", style=style)
+        self.window, self.page, self.asker, self.topic = window, max(page, 1), asker, topic
 
     async def clicked(self, interaction: discord.Interaction) -> None:
         await defer_silently(interaction)
         tutor = bot_of(interaction).services.tutor
-        reply = await tutor.leaderboard(learner(interaction), self.window, self.page, self.topic)
+        who = learner(interaction)
+        if self.asker is not None:
+            who = replace(who, user_id=str(self.asker))
+        reply = await tutor.leaderboard(who, self.window, self.page, self.topic)
         if reply.page is None:  # refused: said privately, the board stays as it is
             await send_reply(interaction, reply)
             return
-        embed, view = leaderboard_message(reply, self.window, self.topic)
+        embed, view = leaderboard_message(reply, self.window, self.topic, self.asker)
         await interaction.edit_original_response(embed=embed, view=view)
 
 
@@ -128,7 +148,7 @@ class Progress(commands.Cog):
             await defer_thinking(interaction, ephemeral=False)
             chosen = Window(window)
             reply = await self.tutor.leaderboard(who, chosen, 1, topic)
-            embed, view = leaderboard_message(reply, chosen, topic)
+            embed, view = leaderboard_message(reply, chosen, topic, interaction.user.id)
             await send(interaction, embed=embed, ephemeral=reply.ephemeral, view=view)
 
     leaderboard.autocomplete("topic")(_topics)

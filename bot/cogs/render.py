@@ -115,13 +115,20 @@ def markdown(text: Text) -> str:
     return "".join(literal(piece) if theirs else piece for piece, theirs in text.pieces())
 
 
+def mention(user_id: str) -> str:
+    """A Discord user mention for a Discord id; anything else (a terminal learner) as text."""
+    return f"<@{user_id}>" if user_id.isdigit() and user_id.isascii() else literal(user_id)
+
+
 def block_markdown(block: Block) -> str:
     """One of a Reply's structures as Discord markdown."""
     if isinstance(block, Text):
         return markdown(block)
     if isinstance(block, Table):
         # Rows as lines: Discord's font is proportional, so padding would not align them.
-        body = [markdown(line) for line in block.lines()]
+        # People as mentions (who they are, whatever name they chose); the client's
+        # allowed_mentions keeps them from pinging, and an embed never pings.
+        body = [markdown(line) for line in block.lines(person=mention)]
     elif isinstance(block, Bars):
         # Bars need a fixed-width font; their labels are the course's topics.
         body = [code_block("\n".join(block.lines()), 2000)]

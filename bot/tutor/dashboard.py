@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.tutor.moderation import ActionKind
-from bot.tutor.moderator import Actor, Authority, Query, _done, _error, refusal
+from bot.tutor.moderator import Actor, Authority, Query, _done, _error, places, refusal
 from bot.tutor.replies import Reply
 
 # Answers look like the moderator's own (_done, _error): private, a confirmation or an error.
@@ -119,8 +119,8 @@ class WebAccess:
         where = f" at {self.leaderboard_url(actor.platform, actor.guild_id)}" if on else ""
         state = "public" if on else "no longer public"
         return _done(
-            f"This server's leaderboard is {state}{where} (action #{action}). "
-            f"Undo with /mod undo {action}."
+            f"{places(actor.platform).capitalize()} leaderboard is {state}{where} "
+            f"(action #{action}). Reversible with /mod undo {action}."
         )
 
     async def dashboard_link(self, actor: Actor) -> Reply:
@@ -135,7 +135,8 @@ class WebAccess:
         return _done(
             f"Your moderator dashboard (works for {minutes} minutes, for you only; do not "
             f"share it): {self.base_url}/dashboard/login/{token}\n"
-            "Revoke every dashboard link of this server with /mod dashboard revoke:True."
+            f"/mod dashboard with revoke revokes every one of {places(actor.platform)} dashboard "
+            "links."
         )
 
     async def open(self, token: str) -> Link | None:

@@ -9,15 +9,27 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.tutor.content import Bank
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Align, Column, Kind, Page, Reply, Table, Text, verbatim
+from bot.tutor.replies import (
+    Align,
+    Block,
+    Column,
+    Kind,
+    Page,
+    Reply,
+    Table,
+    Text,
+    counted,
+    verbatim,
+)
 from bot.tutor.review import fast_threshold_s
 
 # An answer faster than this share of the time needed just to read the question is suspicious.
@@ -27,6 +39,8 @@ TOO_FAST_MIN = 5
 # A run of at least this many right answers starting right after a reset is worth a look.
 PERFECT_RUN_AFTER_RESET = 10
 REPORT_WEEKS = 8
+RECENT_ANSWERS = 8  # shown in a learner's report
+ANSWER_CHARS = 40  # of each recent answer's text
 
 
 class ActionKind(StrEnum):
@@ -60,6 +74,9 @@ class ReportAttempt:
     reset: bool  # hidden by a reset (still shown to moderators)
     revealed: bool = False  # the learner ran the question's own code first (also hinted)
     retry: bool = False  # less than a day after the answer was shown (no XP)
+    answer: str = ""  # as the learner gave it
+    points: int = 0  # XP awarded
+    user_id: str = ""  # the learner's platform id (filled in for exports)
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,8 @@ class Report:
     flags: tuple[str, ...]
     revealed: int = 0  # answers after running the question's own code
     retries: int = 0  # answers less than a day after the answer was shown
+    actions: tuple[ModActionRow, ...] = ()  # resets, exclusions, ... of this learner, newest first
+    recent: tuple[ReportAttempt, ...] = ()  # the latest answers (reset ones too), newest first
 
 
 def report(
@@ -82,6 +101,7 @@ def report(
     resets: Sequence[datetime],
     bank: Bank,
     now: datetime,
+    actions: Sequence[ModActionRow] = (),
 ) -> Report:
     live = [a for a in attempts if not a.reset]
     week0 = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -102,6 +122,8 @@ def report(
         flags=tuple(_flags(live, resets, bank)),
         revealed=sum(a.revealed for a in live),
         retries=sum(a.retry for a in live),
+        actions=tuple(sorted(actions, key=lambda r: r.id, reverse=True)),
+        recent=tuple(reversed(attempts[-RECENT_ANSWERS:])),
     )
 
 
@@ -119,7 +141,7 @@ def _flags(live: Sequence[ReportAttempt], resets: Sequence[datetime], bank: Bank
     revealed_right = sum(a.revealed and a.correct for a in live)
     if revealed_right:
         flags.append(
-            f"{revealed_right} right answer{'s' * (revealed_right != 1)} followed running the "
+            f"{counted(revealed_right, 'right answer')} followed running the "
             "question's own code, which shows the answer (graded as hinted)"
         )
     if too_fast >= TOO_FAST_MIN:
@@ -162,12 +184,65 @@ def report_reply(r: Report) -> Reply:
         ((t, f"{right}/{n}", f"({right / n:.0%})") for t, right, n in r.topics),
         caption="Accuracy per topic",
     )
+    blocks: list[Block] = [accuracy] if r.topics else []
+    blocks.append(Text("\n".join(rest)))
+    blocks.append(
+        Table(LOG_COLUMNS[1:], (_action_cells(a)[1:] for a in r.actions), caption="Moderation")
+        if r.actions
+        else Text("Moderation: no resets or exclusions.")
+    )
+    if r.recent:
+        blocks.append(
+            Table(
+                RECENT_COLUMNS,
+                (_recent_cells(a) for a in r.recent),
+                caption=f"Latest answers (newest first, at most {RECENT_ANSWERS})",
+            )
+        )
     return Reply(
         text="\n".join(lines),
         kind=Kind.INFO,
         title=f"Learner report · {verbatim(r.name)}",
         ephemeral=True,
-        blocks=(*([accuracy] if r.topics else []), Text("\n".join(rest))),
+        blocks=tuple(blocks),
+    )
+
+
+# "2026-11-01 12:00 UTC · basics-shapes · “(None, 5)” · right, 10 XP (hinted)"
+RECENT_COLUMNS = (Column(), Column(), Column(), Column())
+
+
+def _recent_cells(a: ReportAttempt) -> tuple[str, str, str, str]:
+    text = " ".join(a.answer.split())
+    text = text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 1] + "…"
+    notes = [
+        label
+        for label, on in (
+            ("ran its code", a.revealed),
+            ("hinted", a.hinted and not a.revealed),
+            ("retry", a.retry),
+            ("hidden by a reset", a.reset),
+        )
+        if on
+    ]
+    result = f"{'right' if a.correct else 'wrong'}, {a.points} XP"
+    return (
+        f"{a.answered_at:%Y-%m-%d %H:%M} UTC",
+        a.question_id,
+        f"“{verbatim(text)}”",
+        result + (f" ({', '.join(notes)})" if notes else ""),
+    )
+
+
+def _action_cells(r: ModActionRow) -> tuple[str, str, str, str, str]:
+    return (
+        f"#{r.id}",
+        f"{r.created_at:%Y-%m-%d %H:%M} UTC",
+        verbatim(r.moderator_name),
+        f"{r.action}"
+        + (f" {verbatim(r.learner_name)}" if r.learner_name else "")
+        + (f" (undone by #{r.undone_by})" if r.undone_by else ""),
+        verbatim(r.reason),
     )
 
 
@@ -191,71 +266,102 @@ def log_reply(rows: Sequence[ModActionRow], page: Page) -> Reply:
             ephemeral=True,
             page=page,
         )
-    table = Table(
-        LOG_COLUMNS,
-        (
-            (
-                f"#{r.id}",
-                f"{r.created_at:%Y-%m-%d %H:%M} UTC",
-                verbatim(r.moderator_name),
-                f"{r.action}"
-                + (f" {verbatim(r.learner_name)}" if r.learner_name else "")
-                + (f" (undone by #{r.undone_by})" if r.undone_by else ""),
-                verbatim(r.reason),
-            )
-            for r in rows
-        ),
-    )
+    table = Table(LOG_COLUMNS, (_action_cells(r) for r in rows))
     return Reply(
         text="", kind=Kind.INFO, title="Moderator log", ephemeral=True, blocks=(table,), page=page
     )
 
 
-def export_csv(
-    leaders: Sequence[LeaderRow], attempts: Sequence[tuple[str, ReportAttempt]]
-) -> bytes:
-    """The leaderboard, then every counted attempt, as one CSV file (UTF-8)."""
+LEADERBOARD_CSV = ("rank", "user_id", "learner", "status", "xp", "answers", "correct")
+ATTEMPTS_CSV = (
+    "answered_at",
+    "user_id",
+    "learner",
+    "question_id",
+    "topic",
+    "difficulty",
+    "answer",
+    "correct",
+    "xp",
+    "hinted",
+    "revealed",
+    "retry",
+    "time_to_answer_ms",
+)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "rank", "learner", "xp", "answers", "correct"])
-    for r in leaders:
-        writer.writerow(
-            ["leaderboard", r.rank, _cell(r.display_name), r.score, r.attempts, r.correct]
+    writer.writerow(header)
+    writer.writerows(rows)
+    # With a byte order mark: spreadsheet programs then read the file as UTF-8 (names, answers).
+    return out.getvalue().encode("utf-8-sig")
+
+
+def leaderboard_csv(leaders: Sequence[LeaderRow], excluded: Sequence[LeaderRow]) -> bytes:
+    """One table: the ranked learners (shared ranks), then the excluded ones, without a rank."""
+    ranked = [
+        (
+            r.rank,
+            r.user_id,
+            sheet_cell(r.display_name),
+            "on leaderboard",
+            r.score,
+            r.attempts,
+            r.correct,
         )
-    writer.writerow([])
-    writer.writerow(
-        [
-            "section",
-            "learner",
-            "answered_at",
-            "question_id",
-            "topic",
-            "correct",
-            "hinted",
-            "time_to_answer_ms",
-            "revealed",
-            "retry",
-        ]
-    )
-    for name, a in attempts:
-        writer.writerow(
-            [
-                "attempt",
-                _cell(name),
+        for r in leaders
+    ]
+    left_out = [
+        ("", r.user_id, sheet_cell(r.display_name), "excluded", r.score, r.attempts, r.correct)
+        for r in excluded
+    ]
+    return _csv(LEADERBOARD_CSV, [*ranked, *left_out])
+
+
+def attempts_csv(attempts: Sequence[tuple[str, ReportAttempt]], bank: Bank) -> bytes:
+    """One table: every answer that counts, one row each, oldest first."""
+
+    def difficulty(question_id: str) -> int | str:
+        question = bank.get(question_id)
+        return question.difficulty if question is not None else ""
+
+    return _csv(
+        ATTEMPTS_CSV,
+        (
+            (
                 a.answered_at.isoformat(),
+                a.user_id,
+                sheet_cell(name),
                 a.question_id,
                 a.topic,
+                difficulty(a.question_id),
+                sheet_cell(a.answer),
                 int(a.correct),
+                a.points,
                 int(a.hinted),
-                a.time_to_answer_ms,
                 int(a.revealed),
                 int(a.retry),
-            ]
-        )
-    return out.getvalue().encode("utf-8")
+                a.time_to_answer_ms,
+            )
+            for name, a in attempts
+        ),
+    )
 
 
-def _cell(text: str) -> str:
-    # Display names are chosen by users: a name such as "=HYPERLINK(...)" must stay text when
-    # the file is opened in a spreadsheet.
+def zipped(files: Sequence[tuple[str, bytes]]) -> bytes:
+    """Files in one ZIP archive (Discord takes one attachment as easily as two; a terminal
+    writes one file)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def sheet_cell(text: str) -> str:
+    """Text typed by people, as a CSV cell that a spreadsheet keeps as text."""
+    # Display names and answers are typed by users: a name such as "=HYPERLINK(...)" must stay
+    # text when the file is opened in a spreadsheet.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

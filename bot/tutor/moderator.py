@@ -18,7 +18,7 @@ from bot.tutor import moderation
 from bot.tutor.content import Bank
 from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
 from bot.tutor.progress import LeaderRow
-from bot.tutor.replies import Attachment, Kind, Page, Reply, verbatim
+from bot.tutor.replies import Attachment, Kind, Page, Reply, counted, verbatim
 from bot.tutor.service import Window
 
 MAX_REASON_CHARS = 500
@@ -41,6 +41,8 @@ class Query(StrEnum):
     LOG = "log"
     EXPORT = "export"
     DASHBOARD = "dashboard"  # a link to the web dashboard (bot/tutor/dashboard.py)
+    REPORTS = "reports"  # learners' reports of problems with questions (bot/tutor/reports.py)
+    QUESTIONS = "questions"  # per-question statistics
 
 
 NOT_A_MODERATOR = (
@@ -60,6 +62,8 @@ RULES: dict[ActionKind | Query, tuple[Authority, str]] = {
     ActionKind.INCLUDE: (Authority.MODERATOR, "put a learner back on the leaderboards"),
     ActionKind.SET_ROLE: (Authority.MANAGER, "change the moderator role"),
     Query.DASHBOARD: (Authority.MODERATOR, "open the web dashboard"),
+    Query.REPORTS: (Authority.MODERATOR, "read the learners' reports on questions"),
+    Query.QUESTIONS: (Authority.MODERATOR, "see how the questions fare"),
     ActionKind.WEB_LEADERBOARD: (Authority.MODERATOR, "publish the leaderboard on the web"),
     # To ask for an undo at all; the undo itself then needs what the undone action needs.
     ActionKind.UNDO: (Authority.MODERATOR, "undo actions"),
@@ -154,7 +158,69 @@ class ModerationStore(Protocol):
         limit: int,
         offset: int,
         topic: str | None = None,
+        excluded: bool = False,
     ) -> Sequence[LeaderRow]: ...
+
+    async def action(self, platform: str, guild_id: str, action_id: int) -> ModActionRow | None:
+        """One action of the guild, as the log shows it."""
+        ...
+
+    async def learner_actions(self, learner_id: int) -> Sequence[ModActionRow]:
+        """The actions done to one learner (resets, exclusions, their undos)."""
+        ...
+
+    async def reset_impact(self, learner_id: int) -> tuple[int, int]:
+        """What a reset of the learner would hide now: (answers, review cards)."""
+        ...
+
+
+# Where learners are ranked together, as a learner of the platform says it: a Discord guild is
+# a server; the terminal's learners share one leaderboard per computer (its database).
+PLACES = {"terminal": ("on this computer", "this computer's")}
+SERVER = ("in this server", "this server's")
+
+
+def place(platform: str) -> str:
+    """Where, as in "in this server" or "on this computer"."""
+    return PLACES.get(platform, SERVER)[0]
+
+
+def places(platform: str) -> str:
+    """Whose, as in "this server's" or "this computer's"."""
+    return PLACES.get(platform, SERVER)[1]
+
+
+def not_here(platform: str) -> str:
+    return f"That member has not answered any question {place(platform)}."
+
+
+# What undoing each kind of action does, after "That ".
+UNDOES: dict[ActionKind, str] = {
+    ActionKind.RESET: "brings back the answers and review cards the reset hid",
+    ActionKind.EXCLUDE: "puts the learner back on the leaderboards",
+    ActionKind.INCLUDE: "leaves the learner out of the leaderboards again",
+    ActionKind.SET_ROLE: "puts back the moderator role as it was before",
+    ActionKind.WEB_LEADERBOARD: "sets the web leaderboard back as it was before",
+}
+DONE: dict[ActionKind, str] = {
+    ActionKind.RESET: "reset of {learner}'s progress",
+    ActionKind.EXCLUDE: "exclusion of {learner}",
+    ActionKind.INCLUDE: "{learner} put back on the leaderboards",
+    ActionKind.UNDO: "an undo",
+    ActionKind.SET_ROLE: "moderator role change",
+    ActionKind.WEB_LEADERBOARD: "web leaderboard switch",
+}
+
+
+def describe(row: ModActionRow) -> str:
+    """What action #N was, in a few words: "reset of Ada's progress by Mo on 2026-11-30 12:00
+    UTC, reason: spam"."""
+    learner = verbatim(row.learner_name) if row.learner_name else "a learner"
+    return (
+        DONE[row.action].format(learner=learner)
+        + f" by {verbatim(row.moderator_name)} on {row.created_at:%Y-%m-%d %H:%M} UTC"
+        + f", reason: {verbatim(row.reason)}"
+    )
 
 
 def _error(text: str) -> Reply:
@@ -208,12 +274,66 @@ class Moderator:
             return _error(refused)
         target = await self._target(actor, user_id)
         if target is None:
-            return _error("That member has not answered any question in this server.")
+            return _error(not_here(actor.platform))
         attempts, resets = await self.store.report_attempts(target.learner_id)
+        actions = await self.store.learner_actions(target.learner_id)
         report = moderation.report(
-            target.name, target.excluded, attempts, resets, self.bank, self.now()
+            target.name, target.excluded, attempts, resets, self.bank, self.now(), actions
         )
         return report, attempts
+
+    async def preview(
+        self, actor: Actor, what: ActionKind, user_id: str = "", action_id: int = 0
+    ) -> Reply:
+        """What ``what`` would do, to ask before doing it (kind INFO); or, when it cannot be
+        done (refused, nobody to act on, already done or undone), why not (kind ERROR), to say
+        without asking."""
+        if refused := refusal(actor, what):
+            return _error(refused)
+        if what is ActionKind.UNDO:
+            return await self._undo_preview(actor, action_id)
+        target = await self._target(actor, user_id)
+        if target is None:
+            return _error(not_here(actor.platform))
+        name = verbatim(target.name)
+        if what is ActionKind.RESET:
+            answers, cards = await self.store.reset_impact(target.learner_id)
+            return _done(
+                f"Reset {name}'s progress {place(actor.platform)}? This hides "
+                f"{counted(answers, 'answer')} and {counted(cards, 'review card')} from their "
+                "progress and the leaderboards (kept, so /mod undo can bring them back)."
+            )
+        if what is ActionKind.EXCLUDE:
+            if target.excluded:
+                return _error(f"{name} is already excluded from leaderboards.")
+            return _done(
+                f"Exclude {name} from {places(actor.platform)} leaderboards? They keep studying "
+                "and keep their progress; their XP stops counting on the leaderboards until "
+                "/mod include or /mod undo."
+            )
+        if what is ActionKind.INCLUDE:
+            if not target.excluded:
+                return _error(f"{name} is not excluded.")
+            return _done(
+                f"Put {name} back on {places(actor.platform)} leaderboards, with all their XP?"
+            )
+        raise ValueError(f"no preview for {what}")
+
+    async def _undo_preview(self, actor: Actor, action_id: int) -> Reply:
+        row = await self.store.action(actor.platform, actor.guild_id, action_id)
+        if row is None:
+            return _error(f"There is no action #{action_id} {place(actor.platform)}.")
+        what = describe(row)
+        if row.undone_by is not None:
+            return _error(f"Action #{row.id} ({what}) was already undone by #{row.undone_by}.")
+        if row.action is ActionKind.UNDO:
+            return _error(
+                f"Action #{row.id} ({what}) is an undo, which cannot be undone; do the action "
+                "again instead."
+            )
+        if refused := refusal(actor, row.action, undoing=True):
+            return _error(refused)
+        return _done(f"Undo action #{row.id} ({what})? That {UNDOES[row.action]}.")
 
     async def reset(self, actor: Actor, user_id: str, reason: str) -> Reply:
         return await self._act(actor, user_id, reason, ActionKind.RESET)
@@ -232,23 +352,27 @@ class Moderator:
             return _error("Give a reason: it goes into the moderator log.")
         target = await self._target(actor, user_id)
         if target is None:
-            return _error("That member has not answered any question in this server.")
+            return _error(not_here(actor.platform))
         now = self.now()
         name = verbatim(target.name)
         if what is ActionKind.RESET:
+            answers, cards = await self.store.reset_impact(target.learner_id)
             action = await self.store.reset(actor, target, why, now)
-            text = f"Reset {name}'s progress in this server"
+            text = (
+                f"Reset {name}'s progress {place(actor.platform)}: hid "
+                f"{counted(answers, 'answer')} and {counted(cards, 'review card')}"
+            )
         elif what is ActionKind.EXCLUDE:
             if target.excluded:
                 return _error(f"{name} is already excluded from leaderboards.")
             action = await self.store.set_excluded(actor, target, True, why, now)
-            text = f"Excluded {name} from this server's leaderboards"
+            text = f"Excluded {name} from {places(actor.platform)} leaderboards"
         else:
             if not target.excluded:
                 return _error(f"{name} is not excluded.")
             action = await self.store.set_excluded(actor, target, False, why, now)
-            text = f"{name} is back on this server's leaderboards"
-        return _done(f"{text} (action #{action}). Undo with /mod undo {action}.")
+            text = f"{name} is back on {places(actor.platform)} leaderboards"
+        return _done(f"{text} (action #{action}). Reversible with /mod undo {action}.")
 
     async def undo(self, actor: Actor, action_id: int, reason: str) -> Reply:
         if refused := refusal(actor, ActionKind.UNDO):
@@ -259,11 +383,13 @@ class Moderator:
                 raise ModerationError(refused)
 
         why = self._reason(reason) or "no reason given"
+        row = await self.store.action(actor.platform, actor.guild_id, action_id)
         try:
             undo_id = await self.store.undo(actor, action_id, why, self.now(), authorise)
         except ModerationError as exc:
             return _error(str(exc))
-        return _done(f"Undid action #{action_id} (recorded as #{undo_id}).")
+        what = f" ({describe(row)})" if row is not None else ""
+        return _done(f"Undid action #{action_id}{what}, recorded as #{undo_id}.")
 
     async def set_role(self, actor: Actor, role_id: str | None, reason: str) -> Reply:
         if refused := refusal(actor, ActionKind.SET_ROLE):
@@ -291,12 +417,25 @@ class Moderator:
         leaders = await self.store.leaderboard(
             actor.platform, actor.guild_id, since, EXPORT_MAX_LEARNERS, 0
         )
+        excluded = await self.store.leaderboard(
+            actor.platform, actor.guild_id, since, EXPORT_MAX_LEARNERS, 0, excluded=True
+        )
         attempts = await self.store.export_attempts(actor.platform, actor.guild_id, since)
-        data = moderation.export_csv(leaders, attempts)
-        name = f"leaderboard-{window}-{self.now():%Y%m%d}.csv"
+        stem = f"{window}-{self.now():%Y%m%d}"
+        data = moderation.zipped(
+            (
+                (f"leaderboard-{stem}.csv", moderation.leaderboard_csv(leaders, excluded)),
+                (f"attempts-{stem}.csv", moderation.attempts_csv(attempts, self.bank)),
+            )
+        )
+        left_out = (
+            f", {counted(len(excluded), 'excluded learner')} listed apart" if excluded else ""
+        )
         return Reply(
-            text=f"{len(leaders)} learners, {len(attempts)} answers ({window}).",
+            text=f"{counted(len(leaders), 'learner')} on the leaderboard{left_out}, "
+            f"{counted(len(attempts), 'answer')} ({window}): two CSV tables in one ZIP file, "
+            "leaderboard and attempts.",
             kind=Kind.INFO,
             ephemeral=True,
-            attachment=Attachment(name, data),
+            attachment=Attachment(f"export-{stem}.zip", data),
         )

@@ -6,8 +6,8 @@ XP for early repeats, so totals are plain sums; the store's leaderboard sums the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,8 @@ from bot.tutor.replies import (
     Page,
     Reply,
     Table,
+    Text,
+    counted,
     verbatim,
 )
 from bot.tutor.review import CardState
@@ -74,11 +76,40 @@ class Progress:
 
 @dataclass(frozen=True)
 class LeaderRow:
-    rank: int
+    rank: int  # shared by equal scores: 1, 2, 2, 4 (``shared_ranks``)
     display_name: str
     score: int  # XP in the window
     attempts: int
     correct: int
+    user_id: str = ""  # the learner's platform id (Discord: to show the name as a mention)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one learner stands on a leaderboard, and how many it ranks."""
+
+    rank: int | None  # None: not on it (no answer in the window, or excluded)
+    score: int
+    learners: int
+
+
+def shared_ranks(
+    rows: Iterable[LeaderRow], first_rank: int = 1, offset: int = 0
+) -> list[LeaderRow]:
+    """Competition ranking ("1224") of rows sorted by XP, highest first: learners with the same
+    XP share a rank, and the next rank counts everyone above it. For a page that starts
+    ``offset`` rows down the board: ``first_rank`` is its first row's rank (1 + the learners
+    with more XP)."""
+    ranked: list[LeaderRow] = []
+    for i, row in enumerate(rows):
+        if not ranked:
+            rank = first_rank
+        elif ranked[-1].score == row.score:
+            rank = ranked[-1].rank
+        else:
+            rank = offset + i + 1
+        ranked.append(replace(row, rank=rank))
+    return ranked
 
 
 def compute(
@@ -108,6 +139,14 @@ def compute(
     )
 
 
+# Learners see a topic's mastery drop minutes after a right answer and ask why: say it once.
+WHY_MASTERY_FALLS = (
+    f"Mastery counts the questions you would still recall now ({review.MASTERY_RETRIEVABILITY:.0%} "
+    "sure or more). Memory fades fastest right after you learn something, so a question answered "
+    "minutes ago can drop out until reviews make it stick; a wrong answer takes it out too."
+)
+
+
 def progress_reply(name: str, progress: Progress) -> Reply:
     title = f"{verbatim(name)}'s progress"
     if not progress.attempts:
@@ -119,7 +158,7 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         f"XP: {progress.xp}",
         f"Answers: {progress.attempts} · correct: {progress.correct} ({accuracy})"
         f" · hints used: {progress.hints}",
-        f"Daily streak: {streak.days} day{'s' * (streak.days != 1)}{today}"
+        f"Daily streak: {counted(streak.days, 'day')}{today}"
         f" · best {streak.best} · freezes held: {streak.freezes}",
         f"Reviews due now: {progress.due}" + (" (/review)" if progress.due else ""),
     ]
@@ -130,7 +169,7 @@ def progress_reply(name: str, progress: Progress) -> Reply:
         tuple(Bar(t.topic, t.mastered, t.total) for t in progress.topics),
         caption="Mastery (questions you would recall now)",
     )
-    blocks: tuple[Block, ...] = (mastery,)
+    blocks: tuple[Block, ...] = (mastery, Text(WHY_MASTERY_FALLS))
     if progress.leeches:
         leeches = Table(
             (Column(), Column()),
@@ -159,14 +198,24 @@ LEADERBOARD_COLUMNS = (
 )
 
 
-def leaderboard_reply(rows: Sequence[LeaderRow], title: str, page: Page) -> Reply:
-    """One page of a leaderboard; ``page`` says which, and whether another follows."""
+def leaderboard_reply(
+    rows: Sequence[LeaderRow],
+    title: str,
+    page: Page,
+    standing: Standing | None = None,
+    page_size: int = 10,
+    user_id: str = "",
+) -> Reply:
+    """One page of a leaderboard; ``page`` says which, and whether another follows.
+    ``standing``: where the asking learner stands (a "your rank" line) and how many are ranked."""
+    pages = max(1, -(-standing.learners // page_size)) if standing is not None else None
+    mine = _your_rank(standing, user_id)
     if not rows:
-        text = (
-            "Nobody has answered yet. Be the first: /quiz"
-            if page.number == 1
-            else f"Page {page.number} is past the end of this leaderboard."
-        )
+        if page.number == 1:
+            text = "Nobody has answered yet. Be the first: /quiz"
+        else:
+            last = f" (it has {counted(pages, 'page')}; try page {pages})" if pages else ""
+            text = f"Page {page.number} is past the end of this leaderboard{last}."
         return Reply(text=text, kind=Kind.LEADERBOARD, title=title, page=page)
     table = Table(
         LEADERBOARD_COLUMNS,
@@ -179,5 +228,22 @@ def leaderboard_reply(rows: Sequence[LeaderRow], title: str, page: Page) -> Repl
             )
             for r in rows
         ),
+        people=[r.user_id for r in rows],
+        person_column=1,
     )
-    return Reply(text="", kind=Kind.LEADERBOARD, title=title, blocks=(table,), page=page)
+    if pages is not None and pages > 1:
+        title = f"{title} · page {page.number} of {pages}"
+    blocks: tuple[Block, ...] = (table,) if mine is None else (mine, table)
+    return Reply(text="", kind=Kind.LEADERBOARD, title=title, blocks=blocks, page=page)
+
+
+def _your_rank(standing: Standing | None, user_id: str) -> Table | None:
+    """ "You: rank 3 of 12 · 120 XP", as a row about the asking learner (Discord shows them
+    there, since others read the board too)."""
+    if standing is None:
+        return None
+    if standing.rank is None:
+        where = "not on this leaderboard yet (answer a question with /quiz)"
+    else:
+        where = f"rank {standing.rank} of {standing.learners} · {standing.score} XP"
+    return Table((Column(after=": "), Column()), [("You", where)], people=[user_id])

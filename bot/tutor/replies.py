@@ -8,7 +8,7 @@ changes how a frontend reads a reply (no frontend parses the text).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +25,12 @@ def verbatim(text: str) -> str:
     not read it there. Put it in a Reply's text or title, or in a table cell; they take the marks
     out and keep where they were (``Text.spans``), so the text stays plain for every frontend."""
     return _OPEN + text.replace(_OPEN, "").replace(_CLOSE, "") + _CLOSE
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``number`` and ``noun`` as a person says them: "1 answer", "2 answers", "0 answers"
+    (``plural`` for nouns that do not just take an "s")."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _unmark(marked: str) -> tuple[str, tuple[Span, ...]]:
@@ -130,26 +136,40 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Text, ...], ...]
     caption: str | None
+    # Per row, the platform id of the person the row is about (empty: none), whose name is in
+    # column ``person_column``: a frontend that can (Discord) shows the person there instead.
+    people: tuple[str, ...]
+    person_column: int
 
     def __init__(
         self,
         columns: Sequence[Column],
         rows: Iterable[Sequence[str]],
         caption: str | None = None,
+        people: Sequence[str] = (),
+        person_column: int = 0,
     ) -> None:
         cells = tuple(tuple(Text.of(cell) for cell in row) for row in rows)
         if not columns or any(len(row) != len(columns) for row in cells):
             raise ValueError("every row needs one cell per column")
+        if people and len(people) != len(cells):
+            raise ValueError("people: one id per row")
         object.__setattr__(self, "columns", tuple(columns))
         object.__setattr__(self, "rows", cells)
         object.__setattr__(self, "caption", caption)
+        object.__setattr__(self, "people", tuple(people))
+        object.__setattr__(self, "person_column", person_column)
 
-    def lines(self) -> tuple[Text, ...]:
-        """Each row as one line: its cells joined by their columns' separators, unpadded."""
+    def lines(self, person: Callable[[str], str] | None = None) -> tuple[Text, ...]:
+        """Each row as one line: its cells joined by their columns' separators, unpadded.
+        ``person``: how to show the person of a row (from their id) in place of their name."""
         out = []
-        for row in self.rows:
-            line = row[0]
-            for before, cell in zip(self.columns, row[1:], strict=False):
+        for i, row in enumerate(self.rows):
+            cells = list(row)
+            if person is not None and i < len(self.people) and self.people[i]:
+                cells[self.person_column] = Text(person(self.people[i]))
+            line = cells[0]
+            for before, cell in zip(self.columns, cells[1:], strict=False):
                 line = line + Text(before.after) + cell
             out.append(line)
         return tuple(out)

@@ -17,7 +17,7 @@ from typing import Protocol
 from bot.tutor import chart, grading, practice_mode, progress, review, session, streaks, study
 from bot.tutor.content import Bank, Question, is_practice
 from bot.tutor.practice_mode import PracticeSource, PracticeUnavailable
-from bot.tutor.progress import AttemptRow, LeaderRow
+from bot.tutor.progress import AttemptRow, LeaderRow, Standing
 from bot.tutor.replies import Kind, Page, Reply, Text, verbatim
 from bot.tutor.review import CardState
 from bot.tutor.session import InvalidAnswer, OpenQuestion
@@ -144,6 +144,17 @@ class Store(Protocol):
         topic: str | None = None,
     ) -> Sequence[LeaderRow]:
         """Ranked by XP; excluded learners and reset attempts do not count."""
+        ...
+
+    async def standing(
+        self,
+        platform: str,
+        guild_id: str,
+        since: datetime | None,
+        topic: str | None,
+        user_id: str,
+    ) -> Standing:
+        """Where one learner stands on that leaderboard."""
         ...
 
 
@@ -739,18 +750,23 @@ class Tutor:
             return _error(f"Pages go from 1 to {MAX_PAGE:,}.")
         page = max(1, page)
         # One row more than a page: whether another page follows, without counting them all.
+        since = window.since(self.now())
         rows = await self.store.leaderboard(
             who.platform,
             who.guild_id,
-            window.since(self.now()),
+            since,
             LEADERBOARD_PAGE_SIZE + 1,
             (page - 1) * LEADERBOARD_PAGE_SIZE,
             topic,
         )
+        mine = await self.store.standing(who.platform, who.guild_id, since, topic, who.user_id)
         label = {Window.WEEK: "this week", Window.MONTH: "this month", Window.ALL: "all time"}
         about = f" · {topic}" if topic else ""
         return progress.leaderboard_reply(
             rows[:LEADERBOARD_PAGE_SIZE],
-            f"Leaderboard{about} · {label[window]} · page {page}",
+            f"Leaderboard{about} · {label[window]}",
             Page(page, has_more=len(rows) > LEADERBOARD_PAGE_SIZE),
+            mine,
+            LEADERBOARD_PAGE_SIZE,
+            who.user_id,
         )

@@ -18,7 +18,7 @@ from fsrs import Rating
 
 from bot.tutor import grading, review
 from bot.tutor.content import Bank, Question
-from bot.tutor.replies import Action, Kind, Reply
+from bot.tutor.replies import Action, Kind, Reply, counted
 from bot.tutor.review import CardState
 
 XP_PER_DIFFICULTY = 10
@@ -291,7 +291,7 @@ def when(due: datetime, now: datetime) -> str:
         count, unit = round(seconds / 3600), "hour"
     else:
         count, unit = max(1, round(seconds / 60)), "minute"
-    return f"in {count} {unit}{'s' * (count != 1)}"
+    return f"in {counted(count, unit)}"
 
 
 def ask(pick: Pick, hinted: bool = False, order: Sequence[int] = (), note: str = "") -> Reply:

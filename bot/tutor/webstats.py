@@ -3,11 +3,13 @@ per-question statistics and the geometry of the server-drawn SVG bar charts. Pur
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.tutor import progress
 from bot.tutor.moderation import ReportAttempt
 from bot.tutor.progress import LeaderRow
 
@@ -23,12 +25,12 @@ class Ranked:
 
 def shared_ranks(rows: Iterable[LeaderRow]) -> list[Ranked]:
     """Competition ranking ("1224") by XP over rows sorted by XP, highest first: learners with
-    the same XP share a rank, and the next rank counts everyone above it."""
-    ranked: list[Ranked] = []
-    for i, row in enumerate(rows):
-        rank = ranked[-1].rank if ranked and ranked[-1].score == row.score else i + 1
-        ranked.append(Ranked(rank, row.display_name, row.score, row.attempts, row.correct))
-    return ranked
+    the same XP share a rank, and the next rank counts everyone above it (the one rule,
+    ``progress.shared_ranks``, which /leaderboard uses too)."""
+    return [
+        Ranked(row.rank, row.display_name, row.score, row.attempts, row.correct)
+        for row in progress.shared_ranks(rows)
+    ]
 
 
 def search(ranked: Sequence[Ranked], query: str, limit: int = 20) -> list[Ranked]:
@@ -69,6 +71,8 @@ class QuestionStat:
     answered: int
     wrong: int
     hinted: int
+    median_s: float | None = None  # median time to answer
+    reports: int = 0  # learners' reports of a problem with it
 
     @property
     def miss_rate(self) -> float:
@@ -79,15 +83,25 @@ class QuestionStat:
         return self.hinted / self.answered if self.answered else 0.0
 
 
-def question_stats(attempts: Iterable[tuple[str, ReportAttempt]]) -> list[QuestionStat]:
-    """Per question: answers, wrong answers, hinted answers; most missed first."""
+def question_stats(
+    attempts: Iterable[tuple[str, ReportAttempt]], reports: Mapping[str, int] | None = None
+) -> list[QuestionStat]:
+    """Per question: answers, wrong answers, hinted answers, median time and reports (of
+    ``reports``: per question id); most missed first."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    times: dict[tuple[str, str], list[int]] = defaultdict(list)
     for _name, a in attempts:
-        c = counts[(a.question_id, a.topic)]
+        key = (a.question_id, a.topic)
+        c = counts[key]
         c[0] += 1
         c[1] += not a.correct
         c[2] += a.hinted
-    stats = [QuestionStat(q, t, n, w, h) for (q, t), (n, w, h) in counts.items()]
+        times[key].append(a.time_to_answer_ms)
+    reported = reports or {}
+    stats = [
+        QuestionStat(q, t, n, w, h, statistics.median(times[(q, t)]) / 1000, reported.get(q, 0))
+        for (q, t), (n, w, h) in counts.items()
+    ]
     return sorted(stats, key=lambda s: (-s.miss_rate, -s.answered, s.question_id))
 
 

@@ -140,7 +140,9 @@ async def overview(request: Request, s: Session) -> Response:
         learners_chart=bar_chart([(f"{d.day:%m-%d}", d.learners) for d in days]),
         days=days,
         total_answers=sum(d.answers for d in days),
-        stats=question_stats(attempts)[:15],
+        stats=question_stats(
+            attempts, await services.reports.store.report_counts(actor.platform, actor.guild_id)
+        )[:15],
         learners=learners if isinstance(learners, list) else [],
         log=log_rows[:LOG_PAGE],
         log_page=page,
@@ -179,7 +181,8 @@ async def export(request: Request, s: Session) -> Response:
         return _refused(s, reply)
     return Response(
         reply.attachment.data,
-        media_type="text/csv; charset=utf-8",
+        # Two CSV tables (leaderboard, attempts) in one ZIP file, as /mod export sends them.
+        media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{reply.attachment.name}"'},
     )
 
@@ -293,7 +296,7 @@ def routes() -> list[Route]:
         Route("/dashboard/login/{token}", login),
         Route("/dashboard", _authed(overview)),
         Route("/dashboard/learner/{user_id}", _authed(learner)),
-        Route("/dashboard/export.csv", _authed(export)),
+        Route("/dashboard/export.zip", _authed(export)),
         Route("/dashboard/ask", _authed(ask), methods=["POST"]),
         Route("/dashboard/act", _authed(act), methods=["POST"]),
         Route("/dashboard/revoke", _authed(revoke), methods=["POST"]),

@@ -65,6 +65,17 @@ def text_of(message: Any) -> str:
     return re.sub(r"\\([^0-9A-Za-z\s])", r"\1", raw_text_of(message))
 
 
+def as_read(env: simcord.Env, message: Any) -> str:
+    """``text_of`` with user mentions (``<@id>``) shown as a Discord client shows them: the
+    member's name after an @."""
+    users = env.backend.users
+    return re.sub(
+        r"<@!?([0-9]+)>",
+        lambda m: "@" + users[int(m[1])].name if int(m[1]) in users else m[0],
+        text_of(message),
+    )
+
+
 def refusals(env: simcord.Env) -> list[str]:
     """The user errors the bot answered through its error handler (acknowledging them for
     SimCord, which otherwise fails a test whose bot raised)."""

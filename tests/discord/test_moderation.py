@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import discord
 import pytest
 import simcord
 
-from tests.discord.helpers import buttons, confirm, question_of, refusals, text_of, world
+from tests.discord.helpers import as_read, buttons, confirm, question_of, refusals, text_of, world
 
 
 def mod_actions(db_path: Path) -> list[tuple[int, str, str, str]]:
@@ -42,23 +43,28 @@ async def test_reset_then_undo_restores_progress(env, db_path):
     _, channel, alice, boss = await setup_world(env)
 
     asked = await boss.slash(channel, "mod reset", user=alice, reason="shared account")
-    assert "Reset alice's progress" in text_of(asked.response) and "shared account" in text_of(
-        asked.response
+    asked_text = text_of(asked.response)
+    assert "Reset alice's progress in this server? This hides 1 answer and 1 review card" in (
+        asked_text
     )
+    assert "Reason: shared account" in asked_text
     assert mod_actions(db_path) == []  # nothing happens before Confirm
     done = await confirm(boss, asked)
-    assert "Reset alice's progress in this server (action #1)" in done
+    assert "hid 1 answer and 1 review card (action #1). Reversible with /mod undo 1." in done
     assert "No answers yet" in text_of((await alice.slash(channel, "progress")).response)
 
     asked = await boss.slash(channel, "mod undo", action_id=1, reason="wrong person")
-    assert "Undid action #1 (recorded as #2)" in await confirm(boss, asked)
+    assert "Undo action #1 (reset of alice's progress by boss on " in text_of(asked.response)
+    assert ", recorded as #2." in await confirm(boss, asked)
     assert "XP: 10" in text_of((await alice.slash(channel, "progress")).response)
     assert [(a[0], a[1], a[3]) for a in mod_actions(db_path)] == [
         (1, "reset", "shared account"),
         (2, "undo", "undo #1: wrong person"),
     ]
+    # Already undone: said at once, privately, with nothing to confirm.
     again = await boss.slash(channel, "mod undo", action_id=1)
-    assert "already undone by #2" in await confirm(boss, again)
+    assert again.ephemeral and not buttons(again.response)
+    assert "was already undone by #2" in text_of(again.response)
 
 
 async def test_non_moderators_are_refused_and_nothing_is_recorded(env, db_path):
@@ -121,30 +127,40 @@ async def test_moderator_role(env, db_path):
     assert [a[1] for a in mod_actions(db_path)] == ["set_role", "exclude", "set_role"]
 
 
-async def read_csv(result: Any) -> list[list[str]]:
+async def read_tables(result: Any) -> dict[str, list[list[str]]]:
+    """The export's two CSV tables (one ZIP attachment), by their first word."""
     (attachment,) = result.response.attachments
-    assert attachment.filename.startswith("leaderboard-all-") and attachment.filename.endswith(
-        ".csv"
-    )
-    return list(csv.reader(io.StringIO((await attachment.read()).decode())))
+    assert attachment.filename.startswith("export-all-") and attachment.filename.endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(await attachment.read())) as archive:
+        return {
+            name.split("-")[0]: list(
+                csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig")))
+            )
+            for name in archive.namelist()
+        }
 
 
 async def test_exclusion_applies_to_the_leaderboard_and_the_export(env):
     _, channel, alice, boss = await setup_world(env)
-    assert "1. alice · 10 XP" in text_of((await alice.slash(channel, "leaderboard")).response)
+    board = as_read(env, (await alice.slash(channel, "leaderboard")).response)
+    assert "1. @alice · 10 XP" in board
     exported = await boss.slash(channel, "mod export")
-    assert exported.ephemeral and "1 learners, 1 answers (all)" in text_of(exported.response)
-    assert ["leaderboard", "1", "alice", "10", "1", "1"] in await read_csv(exported)
+    assert exported.ephemeral and "1 learner on the leaderboard, 1 answer (all)" in text_of(
+        exported.response
+    )
+    board_csv = (await read_tables(exported))["leaderboard"]
+    assert ["1", str(alice.id), "alice", "on leaderboard", "10", "1", "1"] in board_csv
 
     asked = await boss.slash(channel, "mod exclude", user=alice, reason="alt account")
     await confirm(boss, asked)
-    assert "alice" not in text_of((await alice.slash(channel, "leaderboard")).response)
-    rows = await read_csv(await boss.slash(channel, "mod export"))
-    assert not any("alice" in row for row in rows)
+    assert "1. @alice" not in as_read(env, (await alice.slash(channel, "leaderboard")).response)
+    tables = await read_tables(await boss.slash(channel, "mod export"))
+    assert ["", str(alice.id), "alice", "excluded", "10", "1", "1"] in tables["leaderboard"]
+    assert len(tables["attempts"]) == 1  # the header: her answers do not count
 
     asked = await boss.slash(channel, "mod include", user=alice, reason="verified")
     assert "alice is back on this server's leaderboards" in await confirm(boss, asked)
-    assert "1. alice · 10 XP" in text_of((await alice.slash(channel, "leaderboard")).response)
+    assert "1. @alice · 10 XP" in as_read(env, (await alice.slash(channel, "leaderboard")).response)
 
 
 async def test_log_lists_actions_with_reasons_and_learner_report(env):
@@ -228,9 +244,10 @@ async def test_a_role_moderator_cannot_undo_a_role_change(env, db_path):
     guild, channel, _, boss, carol = await role_world(env)
     role_id = str(guild.roles["tutors"].id)
 
+    # Refused before anything is asked: no Confirm button to press.
     asked = await carol.slash(channel, "mod undo", action_id=1, reason="mine now")
-    refused = await confirm(carol, asked)
-    assert "Only members with Manage Server can undo that action" in refused
+    assert asked.ephemeral and not buttons(asked.response)
+    assert "Only members with Manage Server can undo that action" in text_of(asked.response)
     assert moderator_role(db_path) == role_id  # carol is still a moderator; nothing changed
     assert [a[1] for a in mod_actions(db_path)] == ["set_role"]
 
@@ -268,6 +285,9 @@ async def test_every_mod_command_follows_the_core_rule(env, db_path, who):
     ]
     for name, options, expected in confirmed:
         asked = await actor.slash(channel, name, **options)
+        if expected.startswith("Only "):  # refused at once, nothing to confirm
+            assert not buttons(asked.response) and expected in text_of(asked.response)
+            continue
         assert expected in await confirm(actor, asked), (name, options)
     role = await actor.slash(channel, "mod settings role", role=guild.roles["tutors"])
     expected = "set the moderator role" if manager else "Only members with Manage Server"

@@ -37,7 +37,7 @@ async def test_quiz_then_right_answer_is_stored(env, db_path):
     assert "Correct! +10 XP" in text_of(feedback)
     assert "the base keeps what it learned" in text_of(feedback)
     assert "Freeze the pretrained base, train the new head" in text_of(feedback)
-    assert set(buttons(feedback)) == {"Next question"}  # no snippet: no "Run it"
+    assert set(buttons(feedback)) == {"Next question", "Report a problem"}  # no "Run it"
     # The question message now shows the choice, and cannot be answered again.
     after = buttons(question_of(asked))
     assert all(b.get("disabled") for b in after.values())
@@ -86,7 +86,7 @@ async def test_short_answer_through_the_modal(env, db_path):
     assert [row[:3] for row in attempts(db_path)] == [("head-output-shape", "[None, 5]", 1)]
     feedback = submitted.followups[0]
     assert "Correct! +20 XP" in text_of(feedback)
-    assert set(buttons(feedback)) == {"Next question", "Run it"}
+    assert set(buttons(feedback)) == {"Next question", "Run it", "Report a problem"}
     assert all(b.get("disabled") for b in buttons(question_of(asked)).values())
 
 

@@ -88,8 +88,9 @@ def test_every_persistent_button_shares_one_base():
     ours = {c for c in items if issubclass(c, PersistentButton)}
     assert ours and ours == items
     keys = {c.key for c in ours if c.key}
-    # The seven buttons, and a run result's three: edit and run, layers, delete.
-    assert keys == {"a", "sa", "h", "s", "n", "r", "lb", "rx", "rl", "rd"}
+    # The quiz's seven, "Report a problem", and a run result's three: edit and run, layers,
+    # delete.
+    assert keys == {"a", "sa", "h", "s", "n", "r", "lb", "rq", "rx", "rl", "rd"}
     # Each declares only what differs: no button parses its custom_id or checks the clicker.
     for cls in ours - {PersistentButton}:
         assert "from_custom_id" not in vars(cls) and "interaction_check" not in vars(cls), cls

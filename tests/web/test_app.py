@@ -4,8 +4,10 @@ revocation, one guild only, rate limit, no token in logs), CSRF, confirmation an
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import zipfile
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from tests.web.helpers import (
     link_token,
     populate,
     web_services,
+    who,
 )
 
 LIMIT = 8  # token checks per client and minute, in these tests
@@ -168,8 +171,11 @@ async def test_terminal_learners_have_their_own_page(client, services):
 
 
 async def test_a_dashboard_link_opens_its_own_guild_only(client, services):
+    await services.reports.report(who("Bob"), "easy-choice", "Two choices look right.")
     await logged_in(client, services)
     page = await client.get("/dashboard")
+    assert '<th class="num">Reports</th>' in page.text
+    assert re.search(r"<code>easy-choice</code>.*?<td class=\"num\">1</td></tr>", page.text)
     assert page.status_code == 200
     assert "Moderator dashboard" in page.text and "signed in as Mo" in page.text
     assert "Ada" in page.text and "Gus" not in page.text
@@ -316,10 +322,13 @@ async def test_the_login_cookie_is_http_only_and_strict(client, services):
 
 async def test_the_export_is_the_moderator_csv(client, services):
     await logged_in(client, services)
-    response = await client.get("/dashboard/export.csv", params={"window": "all"})
+    response = await client.get("/dashboard/export.zip", params={"window": "all"})
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
-    assert "leaderboard,1,Ada,70" in response.text and "Gus" not in response.text
+    assert response.headers["content-type"].startswith("application/zip")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        (board,) = [n for n in archive.namelist() if n.startswith("leaderboard-")]
+        text = archive.read(board).decode("utf-8-sig")
+    assert "1,ada,Ada,on leaderboard,70" in text and "Gus" not in text
 
 
 async def test_the_store_keeps_only_a_hash_of_the_token(services, store, tokens):

@@ -9,6 +9,7 @@ to anyone in Integrations.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -20,7 +21,7 @@ from bot.cogs.render import PLATFORM, defer_thinking, embed_for, send, send_repl
 from bot.errors import UserError
 from bot.tutor.moderation import ActionKind
 from bot.tutor.moderator import MAX_REASON_CHARS, Actor, Authority, Query, refusal
-from bot.tutor.replies import Kind, Reply, verbatim
+from bot.tutor.replies import Kind, Reply, Text, verbatim
 from bot.tutor.service import Window
 from bot.tutor.study import Mode
 
@@ -43,6 +44,8 @@ RULE_OF: dict[str, ActionKind | Query] = {
     # Any moderator may choose how the server studies (a setting, not an action on a learner:
     # not in the moderator log), so it needs what reading the log needs.
     "study": Query.LOG,
+    "reports": Query.REPORTS,
+    "questions": Query.QUESTIONS,
 }
 MODES = Literal["auto", "thread", "ephemeral", "channel"]
 NOT_EVERYONE = "@everyone cannot be the moderator role: that would make every member a moderator."
@@ -77,6 +80,7 @@ class Moderation(
         self.bot = bot
         self.moderator = bot.services.moderator
         self.web = bot.services.web
+        self.notes = bot.services.reports
 
     async def actor_of(self, interaction: discord.Interaction) -> Actor:
         """The member as a moderator: what Discord grants them here, looked up on every use."""
@@ -107,19 +111,50 @@ class Moderation(
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await reply)
 
+    async def _page(
+        self, interaction: discord.Interaction, reply: Awaitable[Reply], older: str
+    ) -> None:
+        """A page of a longer list, with where the next one is (``older`` page:N+1)."""
+        async with self.bot.work():
+            await defer_thinking(interaction, ephemeral=True)
+            shown = await reply
+            embed = embed_for(shown)
+            if shown.page is not None and shown.page.has_more:
+                embed.set_footer(text=f"{older} page:{shown.page.number + 1}")
+            await send(interaction, embed=embed, ephemeral=True)
+
     async def _confirm(
         self,
         interaction: discord.Interaction,
         what: ActionKind,
-        question: str,
+        preview: Reply,
         action: Callable[[Actor], Awaitable[Reply]],
+        reason: str = "",
     ) -> None:
-        """Ask first; the action runs only when this moderator presses Confirm, as the member
-        they are at that moment (a role can be taken away in between)."""
+        """Say what the action will do and ask first (or say why it cannot be done, without
+        asking); the action runs only when this moderator presses Confirm, as the member they
+        are at that moment (a role can be taken away in between)."""
+        if preview.kind is Kind.ERROR:
+            await send_reply(interaction, preview)
+            return
         view = ConfirmView(interaction.user.id, what, action, self.actor_of)
         view.asked = interaction
-        embed = embed_for(Reply(text=question, kind=Kind.INFO, ephemeral=True))
-        await send(interaction, embed=embed, ephemeral=True, view=view)
+        if reason:
+            preview = replace(
+                preview, blocks=(*preview.blocks, Text.of(f"Reason: {verbatim(reason)}"))
+            )
+        await send(interaction, embed=embed_for(preview), ephemeral=True, view=view)
+
+    async def _preview(
+        self,
+        interaction: discord.Interaction,
+        what: ActionKind,
+        user: discord.Member | None = None,
+        action_id: int = 0,
+    ) -> Reply:
+        actor = await self.actor_of(interaction)
+        user_id = str(user.id) if user is not None else ""
+        return await self.moderator.preview(actor, what, user_id, action_id)
 
     @app_commands.command(description="A learner's activity, accuracy and flags")
     @app_commands.describe(user="the member to look at")
@@ -135,9 +170,9 @@ class Moderation(
         await self._confirm(
             interaction,
             ActionKind.RESET,
-            f"Reset {verbatim(user.display_name)}'s progress in this server?\n"
-            f"Reason: {verbatim(reason)}",
+            await self._preview(interaction, ActionKind.RESET, user),
             lambda actor: self.moderator.reset(actor, str(user.id), reason),
+            reason,
         )
 
     @app_commands.command(description="Leave a learner out of this server's leaderboards")
@@ -148,9 +183,9 @@ class Moderation(
         await self._confirm(
             interaction,
             ActionKind.EXCLUDE,
-            f"Exclude {verbatim(user.display_name)} from this server's leaderboards?\n"
-            f"Reason: {verbatim(reason)}",
+            await self._preview(interaction, ActionKind.EXCLUDE, user),
             lambda actor: self.moderator.exclude(actor, str(user.id), reason),
+            reason,
         )
 
     @app_commands.command(description="Put an excluded learner back on the leaderboards")
@@ -161,9 +196,9 @@ class Moderation(
         await self._confirm(
             interaction,
             ActionKind.INCLUDE,
-            f"Put {verbatim(user.display_name)} back on this server's leaderboards?\n"
-            f"Reason: {verbatim(reason)}",
+            await self._preview(interaction, ActionKind.INCLUDE, user),
             lambda actor: self.moderator.include(actor, str(user.id), reason),
+            reason,
         )
 
     @app_commands.command(description="Reverse a moderator action (see /mod log)")
@@ -177,8 +212,9 @@ class Moderation(
         await self._confirm(
             interaction,
             ActionKind.UNDO,
-            f"Undo action #{action_id}?" + (f"\nReason: {verbatim(reason)}" if reason else ""),
+            await self._preview(interaction, ActionKind.UNDO, action_id=action_id),
             lambda actor: self.moderator.undo(actor, action_id, reason),
+            reason,
         )
 
     @app_commands.command(description="The leaderboard and the answers behind it, as CSV")
@@ -195,13 +231,29 @@ class Moderation(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
     ) -> None:
         actor = await self.actor_of(interaction)
-        async with self.bot.work():
-            await defer_thinking(interaction, ephemeral=True)
-            reply = await self.moderator.log(actor, page)
-            embed = embed_for(reply)
-            if reply.page is not None and reply.page.has_more:
-                embed.set_footer(text=f"Older actions: /mod log page:{reply.page.number + 1}")
-            await send(interaction, embed=embed, ephemeral=True)
+        await self._page(interaction, self.moderator.log(actor, page), "Older actions: /mod log")
+
+    @app_commands.command(description="Learners' reports of problems with questions")
+    @app_commands.describe(
+        page="page number (10 reports each)", export="all of them as a CSV file instead"
+    )
+    async def reports(
+        self,
+        interaction: discord.Interaction,
+        page: app_commands.Range[int, 1, 10_000] = 1,
+        export: bool = False,
+    ) -> None:
+        actor = await self.actor_of(interaction)
+        if export:
+            await self._answer(interaction, self.notes.export(actor))
+            return
+        older = "Older reports: /mod reports"
+        await self._page(interaction, self.notes.listing(actor, page), older)
+
+    @app_commands.command(description="How the questions fare here: most missed, hints, time")
+    async def questions(self, interaction: discord.Interaction) -> None:
+        actor = await self.actor_of(interaction)
+        await self._answer(interaction, self.notes.questions(actor))
 
     @settings.command(name="role", description="Set (or, without a role, clear) the moderator role")
     @app_commands.describe(role="members with this role may use /mod; leave empty to clear")
@@ -239,7 +291,7 @@ class Moderation(
         await self._confirm(
             interaction,
             ActionKind.WEB_LEADERBOARD,
-            question,
+            Reply(text=question, kind=Kind.INFO, ephemeral=True),
             lambda actor: self.web.set_leaderboard(actor, on),
         )
 

@@ -23,6 +23,7 @@ from bot.cogs.components import (
 )
 from bot.cogs.quiz._places import REPLACED, attribution, mode_for, present
 from bot.cogs.render import defer_silently, embed_for, learner, send, send_reply
+from bot.cogs.reports import ReportButton
 from bot.tutor.content import is_practice
 from bot.tutor.replies import Action, Kind, Reply
 from bot.tutor.service import MAX_ANSWER_CHARS, is_stale
@@ -67,6 +68,8 @@ def feedback_view(reply: Reply, owner: int) -> discord.ui.View:
     runs = reply.run_id or reply.question_id
     if Action.RUN in reply.actions and runs:
         view.add_item(RunIt(runs))
+    if reply.question_id:
+        view.add_item(ReportButton(reply.question_id))  # handled by bot.cogs.reports
     return view
 
 
