@@ -352,7 +352,10 @@ async def main(settings: Settings) -> int:
         "else the machine runs: CPU seconds per snippet of the floor (p50), and of the whole "
         "generation during the round (zygote, children, inits, workers: forks, set-up, the "
         "snippet, teardown, warm-ups) divided by the snippets; their quotient is what the ratio "
-        "would be on an otherwise idle machine if the floor used one core.",
+        "would be on an otherwise idle machine if the floor used one core. Each snippet runs "
+        "in a session of its own, as the floor's process does: Linux shares a busy machine "
+        "between sessions (autogroups) first, so the comparison is one share per running "
+        "snippet on both sides.",
         "",
         "Memory when idle (RSS, PSS in MiB; PSS shares pages among the processes using them):",
         "",

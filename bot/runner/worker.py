@@ -808,6 +808,10 @@ def zygote(config: dict[str, Any]) -> int:
         started = time.perf_counter()
         import keras  # noqa: F401  (imports TensorFlow)
 
+        # Each child reseeds numpy's generator (reseed), which imports numpy.random: ~12 ms of
+        # CPU per snippet when every child does it, once here (a module import, no op).
+        import numpy.random  # noqa: F401
+
         patch_weights(config["weights_dir"])
         watch_training()
         if not no_op_ran():
@@ -1110,6 +1114,13 @@ def serve(config: dict[str, Any], request: dict[str, Any]) -> NoReturn:
         os._exit(1)
 
     code = read_code(config["code_limit_bytes"])
+    # A session of its own for the snippet, as each bwrap sandbox had (--new-session) before
+    # the zygote: Linux's scheduler shares the CPU between sessions (autogroups) first, so
+    # children left in the zygote's session would share one slice of a busy machine between
+    # all the snippets running at once (measured: 0.24 snippets/s against 0.66 with this, the
+    # same CPU per snippet). Here, not before the warm-up: a warming worker stays in the
+    # zygote's session, at its lower priority, behind every running snippet.
+    os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     sys.stdout.flush()

@@ -129,6 +129,47 @@ async def test_the_zygote_runs_no_op_and_holds_no_learner_state(runner: Runner):
             assert os.readlink(f"/proc/{worker_pid}/ns/{ns}") != link
 
 
+SESSION = r"""
+import json, os
+try:
+    with open("/proc/self/autogroup") as f:
+        group = f.read().split()[0]
+except OSError:
+    group = None  # a kernel without autogroups
+print(json.dumps({"sid": os.getsid(0), "pid": os.getpid(), "autogroup": group}))
+"""
+
+
+def autogroup(pid: int | None) -> str | None:
+    try:
+        with open(f"/proc/{pid}/autogroup") as f:
+            return f.read().split()[0]
+    except OSError:
+        return None
+
+
+async def test_each_snippet_runs_in_a_session_and_scheduling_group_of_its_own(runner: Runner):
+    # Linux shares a busy machine's CPU between sessions (autogroups) before processes: snippets
+    # left in the zygote's session would share one slice between them (bench/RESULTS-runner.md).
+    first, second = await asyncio.gather(
+        runner.run(SESSION, user="session-a", use_cache=False),
+        runner.run(SESSION, user="session-b", use_cache=False),
+    )
+    seen = []
+    for result in (first, second):
+        assert result.status is Status.OK, result.render()
+        seen.append(json.loads(result.stdout))
+    for snippet in seen:
+        assert snippet["sid"] == snippet["pid"]  # a session leader, not in the zygote's session
+    zygote = runner.zygote
+    assert zygote is not None
+    zygote_group = autogroup(zygote.host_pid())
+    if zygote_group is None:
+        pytest.skip("no autogroups on this kernel (the sessions were checked)")
+    groups = {snippet["autogroup"] for snippet in seen}
+    assert len(groups) == 2 and zygote_group not in groups
+
+
 async def test_a_zygote_in_which_an_op_ran_forks_nothing(tmp_path: Path):
     # A child forked after an op hangs in its first one (FACTS.md); the zygote checks before it
     # says ready, and before every fork. Here its import runs an op: no worker may come of it.
