@@ -3,15 +3,19 @@ kept and sequences moved past them; a target holding data is refused unless --re
 
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.tutor.moderator import Actor, Authority, Moderator
+from bot.tutor.reports import Reports
 from bot.tutor.service import Tutor
 from db import open_store
 from db.models import Base
+from db.reports import ReportQueries
+from db.web import WebQueries
 from tests.helpers import ROOT, learner
 
 pytestmark = pytest.mark.postgres
@@ -19,7 +23,8 @@ MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 
 
 async def _history(url, bank, clock):
-    """Something in every table: answers, a hint, an open question, every kind of action."""
+    """Something in every table: answers, a hint, an open question, every kind of action, a
+    report on a question, a dashboard link."""
     store = await open_store(url)
     tutor, mods = Tutor(bank, store, now=clock), Moderator(bank, store.moderation, now=clock)
     for name in ("Ada", "Bob", "Cy"):
@@ -35,6 +40,10 @@ async def _history(url, bank, clock):
     await mods.reset(MOD, "cy", "spam")
     await mods.exclude(MOD, "ada", "test account")
     await mods.set_role(MOD, "role-7", "leads")
+    reports = Reports(bank, ReportQueries(store.database, store.learner_id), store.moderation)
+    await reports.report(learner("Ada"), "easy-choice", "Two choices look right.")
+    now = clock()
+    await WebQueries(store.database).add_link(MOD, "0" * 64, now, now + timedelta(hours=1))
     await store.close()
 
 
