@@ -200,7 +200,7 @@ class Chat:
                 return await self.admin.handle(args)
             case "run":
                 return await self._run_command(rest)
-            case "layers" if self.runner is not None:
+            case "layers":
                 return self._layers()
             case "report":
                 return await self._report(rest)

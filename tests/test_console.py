@@ -250,7 +250,8 @@ def test_help_aligns_the_commands_and_bars_align_their_labels():
     reply = help_reply(Frontend.TERMINAL, ("basics", "shapes"), listed(Frontend.TERMINAL))
     lines = render(reply).split("\n")
     width = len("  /leaderboard [week|month|all] [topic] [page]  ")
-    assert lines[1].startswith("  /quiz [topic]  ") and lines[1].index("the next") == width
+    assert lines[1].startswith("  /quiz [topic] [level] [N] [clear]  ")
+    assert lines[1].index("the next") == width
     assert all(line.index(" ", 3) <= width for line in lines[1:9])
     assert "Topics: basics, shapes" in lines
     bars = Reply(text="", blocks=(Bars((Bar("a", 1, 2), Bar("longer", 0, 2)), "Mastery"),))

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.services import build_web_access
 from bot.settings import Settings
 from bot.tutor.moderator import Actor, Authority, Moderator
+from bot.tutor.reports import Reports
 from bot.tutor.service import Tutor
 from bot.tutor.study import Filters, Mode, ServerStudy, StudyState
 from db import open_store
 from db.models import Base
+from db.reports import ReportQueries
 from tests.helpers import ROOT, learner
 
 pytestmark = pytest.mark.postgres
@@ -22,7 +24,8 @@ MOD = Actor("test", "g1", "mod-1", "Mo", Authority.MANAGER)
 
 
 async def _history(url, bank, clock):
-    """Something in every table: answers, a hint, an open question, every kind of action."""
+    """Something in every table: answers, a hint, an open question, every kind of action, a
+    report on a question, a dashboard link."""
     store = await open_store(url)
     tutor = Tutor(bank, store, now=clock, shuffle=False)
     mods = Moderator(bank, store.moderation, now=clock)
@@ -44,6 +47,8 @@ async def _history(url, bank, clock):
     await store.study.save_server("test", "g1", ServerStudy(Mode.THREAD, False, ("7",)))
     await store.study.save_state(ada, StudyState(Mode.EPHEMERAL, Filters("shapes", 2)))
     await store.study.save_thread(ada, "7", "8")
+    reports = Reports(bank, ReportQueries(store.database, store.learner_id), store.moderation)
+    await reports.report(learner("Ada"), "easy-choice", "Two choices look right.")
     await store.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -232,9 +233,10 @@ async def test_moderators_see_revealed_answers_flagged(grades: Bank, store: SqlS
     assert "1 right answer followed running the question's own code" in report
     export = await Moderator(grades, store.moderation, now=clock).export(MOD, Window.ALL)
     assert export.attachment is not None
-    table = list(csv.reader(io.StringIO(export.attachment.data.decode())))
-    header = next(r for r in table if r[:2] == ["section", "learner"])
-    rows = [dict(zip(header, r, strict=True)) for r in table if r[:1] == ["attempt"]]
+    with zipfile.ZipFile(io.BytesIO(export.attachment.data)) as archive:
+        (name,) = [n for n in archive.namelist() if n.startswith("attempts-")]
+        text = archive.read(name).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert [(r["question_id"], r["hinted"], r["revealed"], r["retry"]) for r in rows] == [
         ("printed-shape", "1", "1", "0")
     ]

@@ -39,10 +39,9 @@ def _mod(name: str, summary: str, terminal: str | None) -> Entry:
 
 
 REGISTRY: tuple[Entry, ...] = (
+    # The topic and level (easy, medium, hard) stay in force until cleared; N: a set of N.
     Entry(
-        "quiz",
-        "the next question: due reviews first, then new ones (topic and level stay until cleared)",
-        "[topic] [easy|medium|hard] [N] [clear]",
+        "quiz", "the next question: due reviews first, then new ones", "[topic] [level] [N] [clear]"
     ),
     Entry("review", "only questions that are due for review", "[topic]"),
     Entry("practice", "a generated question, its answer computed by running it", "[topic]"),

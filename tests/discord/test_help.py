@@ -34,7 +34,8 @@ async def test_help_fits_a_phone_with_each_commands_real_options(env):
     lines = text_of(shown.response).split("\n")
     # One line a command, its options as Discord names them (read from the tree).
     assert "`/leaderboard window topic` the ranking, with your rank" in lines
-    assert "`/quiz topic difficulty` the next question: due reviews first, then new ones" in lines
+    quiz = "`/quiz topic difficulty count clear` the next question: due reviews first, then new ones"  # noqa: E501
+    assert quiz in lines
     assert "`/settings timezone name` the time zone your daily streak counts in" in lines
     assert not any("/mod" in line or "/quit" in line or "/report" in line for line in lines)
     assert any(line.startswith("Click the number of your answer") for line in lines)

@@ -57,7 +57,7 @@ async def test_practice_is_answered_in_the_modal_and_next_keeps_practising(env, 
     feedback = submitted.followups[0]
     assert "Correct! +2 XP (practice: 25% of the XP)" in text_of(feedback)
     assert "Next review" not in text_of(feedback)
-    assert set(buttons(feedback)) == {"Next question", "Run it"}
+    assert set(buttons(feedback)) == {"Next question", "Run it", "Report a problem"}
     assert all(b.get("disabled") for b in buttons(question).values())
 
     # "Run it" runs the variant's own code; nothing else ran (the answers were cached).

@@ -81,7 +81,8 @@ async def test_help_lists_commands_with_their_usage_as_code(env):
     shown = (await alice.slash(channel, "help")).response.embeds[0]
 
     lines = shown.description.split("\n")
-    assert "`/quiz topic difficulty` the next question: due reviews first, then new ones" in lines
+    quiz = "`/quiz topic difficulty count clear` the next question: due reviews first, then new ones"  # noqa: E501
+    assert quiz in lines
     assert "`/leaderboard window topic` the ranking, with your rank" in lines
     assert any(line.startswith("`/run` run a TensorFlow snippet") for line in lines)
     assert "Topics: basics, shapes" in lines

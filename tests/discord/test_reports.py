@@ -9,7 +9,7 @@ import sqlite3
 
 import discord
 
-from tests.discord.helpers import as_read, buttons, restart, text_of, world
+from tests.discord.helpers import as_read, buttons, question_of, restart, text_of, world
 
 
 async def answered(env):
@@ -18,7 +18,7 @@ async def answered(env):
     admins = guild.create_role("admins", permissions=discord.Permissions(manage_guild=True))
     boss = guild.add_member(env.create_user("boss"), roles=[admins])
     asked = await alice.slash(channel, "quiz", topic="basics", difficulty="easy")
-    clicked = await alice.click(asked.response, label="1")
+    clicked = await alice.click(question_of(asked), label="1")
     return guild, channel, alice, boss, clicked.followups[0]
 
 

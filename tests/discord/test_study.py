@@ -279,7 +279,7 @@ async def test_run_it_under_private_feedback_answers_privately(env, runner):
 
     ran = await alice.click(feedback, label="Run it")
 
-    assert ran.ephemeral and "Snippet of head-output-shape" in text_of(ran.response)
+    assert ran.ephemeral and "What is `model.output_shape`?" in text_of(ran.response)
     assert channel.history(viewer=bob) == []
 
 
