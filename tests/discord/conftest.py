@@ -57,7 +57,9 @@ def settings(
         content_dir=content_dir,
         discord=DiscordSettings(shard_count=1, study_mode=study_mode),
         quiz=QuizSettings(shuffle_choices=shuffle_choices),
-        runner=RunnerSettings(cache_dir=cache_dir),
+        # Given whole, so the environment's TUTOR_RUNNER__PREFILL_CACHE=false (tests/conftest.py)
+        # does not reach it: a runner service would otherwise fill the cache in the background.
+        runner=RunnerSettings(cache_dir=cache_dir, prefill_cache=False),
     )
 
 
