@@ -75,7 +75,7 @@ async def test_the_answer_is_computed_in_the_sandbox_and_explained(
     text = text_of(feedback)
     assert "Not quite. The answer is: ValueError" in text  # computed, never written by hand
     assert FEATURES_EXPLAINED in text  # the runner's explanation of this outcome
-    assert set(buttons(feedback)) == {"Next question", "Run it"}
+    assert set(buttons(feedback)) == {"Next question", "Run it", "Report a problem"}
     assert [row[1:3] for row in attempts(db_path)] == [("(None, 3)", 0)]
     # Cached by code and TensorFlow version, where `content check --execute` looks too.
     [variant] = practice_variants(content_dir / TEMPLATES_DIR)
