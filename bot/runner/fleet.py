@@ -37,9 +37,8 @@ from bot.runner.pool import (
     AlreadyRunning,
     PositionCallback,
     QueueFull,
-    RunnerClosed,
     RunRefused,
-    SnippetTooLarge,
+    refuse_before_admitting,
 )
 from bot.runner.result import RunResult, lost_result
 from bot.runner.wire import decode, final
@@ -226,11 +225,7 @@ class FleetRunner:
         *,
         use_cache: bool = True,
     ) -> RunResult:
-        if self._closed:
-            raise RunnerClosed()
-        limit = self.settings.code_limit_bytes
-        if len(code.encode()) > limit:
-            raise SnippetTooLarge(limit)
+        refuse_before_admitting(self._closed, code, self.settings.code_limit_bytes)
         await self.start()
         try:
             job_id = await self._admit(code, user, use_cache)

@@ -68,6 +68,16 @@ class RunnerClosed(RunRefused):
         super().__init__("The runner is shutting down.")
 
 
+def refuse_before_admitting(closed: bool, code: str, limit_bytes: int) -> None:
+    """What every runner (this pool, a fleet client) refuses before anything else: a runner
+    that is closing, and a snippet over the limit, counted in UTF-8 bytes as the sandbox reads
+    it."""
+    if closed:
+        raise RunnerClosed()
+    if len(code.encode()) > limit_bytes:
+        raise SnippetTooLarge(limit_bytes)
+
+
 class RunnerRecovering(RunRefused):
     """Workers keep failing to start; the pool retries by itself. ``__cause__`` says why."""
 
@@ -207,10 +217,7 @@ class Runner:
         ``on_position(n)`` is called (and awaited in the background if it is a coroutine
         function) whenever the snippet's place in the queue changes, n = 1 being next.
         """
-        if self._closed:
-            raise RunnerClosed()
-        if len(code.encode()) > self.settings.code_limit_bytes:
-            raise SnippetTooLarge(self.settings.code_limit_bytes)
+        refuse_before_admitting(self._closed, code, self.settings.code_limit_bytes)
         if use_cache and self.cache is not None and (hit := self.cache.get(code)) is not None:
             return hit
         if user in self._users:
