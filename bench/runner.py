@@ -141,18 +141,26 @@ async def _pool(
             result = await runner.run(code, "bench", use_cache=False)
             times.append(time.perf_counter() - started)
             assert result.status is Status.OK, result.render()
-        rounds = []
-        for _ in range(ROUNDS):
-            await runner.wait_idle()
-            load = os.getloadavg()[0]
-            floor, floor_cpu = _floor(settings, code)
-            await runner.wait_idle()
-            cpu = _generation_cpu_s(runner)
-            latencies, total = await _load(runner, code)
-            await asyncio.sleep(1)  # the last children reaped
-            cpu = _generation_cpu_s(runner) - cpu
-            rounds.append(Round(load, floor, floor_cpu, latencies, total, cpu))
+        rounds = [await _round(runner, settings, code) for _ in range(ROUNDS)]
+    # The same round with eager ops run as one-op functions, as plain TensorFlow runs them
+    # (worker.run_eager_ops_directly off): what running them directly buys.
+    async with Runner(settings.model_copy(update={"direct_ops": False})) as runner:
+        rounds.append(await _round(runner, settings, code, direct_ops=False))
     return times, rounds, idle
+
+
+async def _round(
+    runner: Runner, settings: RunnerSettings, code: str, direct_ops: bool = True
+) -> Round:
+    await runner.wait_idle()
+    load = os.getloadavg()[0]
+    floor, floor_cpu = _floor(settings, code)
+    await runner.wait_idle()
+    cpu = _generation_cpu_s(runner)
+    latencies, total = await _load(runner, code)
+    await asyncio.sleep(1)  # the last children reaped
+    cpu = _generation_cpu_s(runner) - cpu
+    return Round(load, floor, floor_cpu, latencies, total, cpu, direct_ops)
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,11 @@ class Round:
     latencies: list[float]
     total_s: float
     cpu_s: float  # CPU seconds the generation used during the round (all processes)
+    direct_ops: bool = True  # False: eager ops as one-op functions, as plain TensorFlow
+
+    @property
+    def name(self) -> str:
+        return "" if self.direct_ops else " (one-op functions)"
 
     @property
     def throughput(self) -> float:
@@ -327,7 +340,8 @@ async def main(settings: Settings) -> int:
         _row("(b) warm pool, a worker free", pool),
         _row("(c) floor: warm process, no sandbox", floor),
         *(
-            _row(f"round {n}: {USERS * PER_USER} snippets, {USERS} users back to back", r.latencies)
+            _row(f"round {n}{r.name}: {USERS * PER_USER} snippets, {USERS} users back to back",
+                 r.latencies)
             for n, r in enumerate(rounds, start=1)
         ),
         "",
@@ -341,7 +355,7 @@ async def main(settings: Settings) -> int:
         "| CPU-s per snippet: floor | through the pool | floor / pool |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {n} | {r.load:.1f} | {statistics.median(r.floor):.3f} | {r.limit:.2f} "
+            f"| {n}{r.name} | {r.load:.1f} | {statistics.median(r.floor):.3f} | {r.limit:.2f} "
             f"| {r.throughput:.2f} | **{r.throughput / r.limit:.2f}** "
             f"| {statistics.median(r.floor_cpu):.3f} | {r.cpu_per_snippet:.3f} "
             f"| {statistics.median(r.floor_cpu) / r.cpu_per_snippet:.2f} |"
@@ -355,7 +369,9 @@ async def main(settings: Settings) -> int:
         "would be on an otherwise idle machine if the floor used one core. Each snippet runs "
         "in a session of its own, as the floor's process does: Linux shares a busy machine "
         "between sessions (autogroups) first, so the comparison is one share per running "
-        "snippet on both sides.",
+        "snippet on both sides. The last round runs eager ops as one-op functions, as plain "
+        "TensorFlow does (`direct_ops` off): what running them directly buys (docs/runner.md, "
+        "\"Throughput\"); the goal is met or not by the rounds above it.",
         "",
         "Memory when idle (RSS, PSS in MiB; PSS shares pages among the processes using them):",
         "",

@@ -68,6 +68,10 @@ class RunnerSettings(BaseModel):
     # Workers import TensorFlow at this nice value, so a refill yields the CPU to running
     # snippets; a worker is put back to 0 when it gets a snippet (when the bot runs as root).
     spawn_niceness: int = Field(default=10, ge=0, le=19)
+    # Eager ops run directly rather than as one-op functions, with TensorFlow's own messages
+    # kept (worker.run_eager_ops_directly): half a cold snippet's CPU. False: as plain
+    # TensorFlow runs them, for `bench runner` to show what this buys.
+    direct_ops: bool = True
     # A worker that fails to start is retried after this long, doubling up to the maximum, for
     # as long as starts fail; the pool recovers by itself once one starts (docs/runner.md).
     restart_backoff_s: float = Field(default=1.0, gt=0)

@@ -344,6 +344,7 @@ class Sandbox:
                 },
                 "code_limit_bytes": s.code_limit_bytes,
                 "spawn_niceness": s.spawn_niceness,
+                "direct_ops": s.direct_ops,
                 "weights_dir": WEIGHTS,
                 "worker_filter": base64.b64encode(self.worker_filter).decode(),
                 "seccomp_syscall": self.seccomp_syscall,

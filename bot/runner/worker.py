@@ -215,6 +215,109 @@ def patch_weights(weights_dir: str) -> None:
     Model.load_weights = load_weights
 
 
+# Stateful ops that may run directly: a failure of theirs changes no state (it comes from
+# checking the handle, dtype or shape before anything is written), so running the op again as
+# a function, to get plain TensorFlow's message, repeats nothing. Building a model is mostly
+# these (MobileNetV2: 272 VarHandleOp and 272 AssignVariableOp, one signature per variable).
+_RETRY_SAFE_STATEFUL = frozenset(
+    {
+        "VarHandleOp",
+        "VarIsInitializedOp",
+        "ReadVariableOp",
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "DestroyResourceOp",
+    }
+)
+
+
+def run_eager_ops_directly() -> None:
+    """Run eager ops without wrapping each in a one-op function, keeping TensorFlow's messages.
+
+    Plain TensorFlow runs every eager op as a one-op function. Each new op signature then
+    instantiates a function and runs graph passes on it (XLA's and oneDNN's), which a warm
+    process has cached and a fresh child of the zygote has not: that was half of a cold
+    snippet's CPU (docs/runner.md, "Throughput"). Run directly, the op gives the same values
+    (the same oneDNN kernels) but its errors lack the ``{{function_node __wrapped__...}}``
+    prefix that the learner's own TensorFlow prints. So:
+
+    - a stateless op (and a stateful one of ``_RETRY_SAFE_STATEFUL``) runs directly; if it
+      fails, it runs again as a function, and what that raises (or returns) is the answer,
+      exactly plain TensorFlow's;
+    - any other stateful op (iterators, queues, random generators, scatters: a failure may
+      have consumed or written something) runs as a function, as in plain TensorFlow;
+    - calls of real functions (``tf.function``, Keras' train step) are untouched: the setting
+      only concerns primitive ops.
+
+    The mode is one flag of the eager context, shared by threads: it is on (functions) while
+    any thread is inside such a call, so an op never runs directly when it must not, and at
+    worst runs as a function when it could have run directly. Called in the worker only, after
+    the fork: it creates the eager context, which the zygote must never have.
+    """
+    import threading
+
+    from tensorflow.python import pywrap_tfe
+    from tensorflow.python.eager import context, core
+    from tensorflow.python.framework import errors, op_def_registry
+
+    context.ensure_initialized()
+    handle = context.context()._handle
+    set_as_functions = pywrap_tfe.TFE_ContextSetRunEagerOpAsFunction
+    lock = threading.Lock()
+    inside = 0  # calls running as functions, in all threads
+    kinds: dict[str, str] = {}
+    failed = (core._NotOkStatusException, errors.OpError)
+
+    def kind(op: str | bytes) -> str:
+        name = op.decode() if isinstance(op, bytes) else op
+        found = kinds.get(name)
+        if found is None:
+            op_def = op_def_registry.get(name)
+            if op_def is None:
+                found = "function"  # a tf.function's call: its body is a graph anyway
+            elif op_def.is_stateful and name not in _RETRY_SAFE_STATEFUL:
+                found = "as_function"
+            else:
+                found = "direct"
+            kinds[name] = found
+        return found
+
+    def as_function(call: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        nonlocal inside
+        with lock:
+            inside += 1
+            if inside == 1:
+                set_as_functions(handle, True)
+        try:
+            return call(*args)
+        finally:
+            with lock:
+                inside -= 1
+                if inside == 0:
+                    set_as_functions(handle, False)
+
+    def wrap(call: Callable[..., Any], name_at: int) -> Callable[..., Any]:
+        def execute(*args: Any) -> Any:
+            how = kind(args[name_at])
+            if how == "function":
+                return call(*args)
+            if how == "as_function":
+                return as_function(call, args)
+            try:
+                return call(*args)
+            except failed:
+                return as_function(call, args)
+
+        return execute
+
+    # TensorFlow's Python looks these up on the module at every call (gen_*_ops, execute.py).
+    pywrap_tfe.TFE_Py_FastPathExecute = wrap(pywrap_tfe.TFE_Py_FastPathExecute, 1)
+    pywrap_tfe.TFE_Py_Execute = wrap(pywrap_tfe.TFE_Py_Execute, 2)
+    pywrap_tfe.TFE_Py_ExecuteCancelable = wrap(pywrap_tfe.TFE_Py_ExecuteCancelable, 2)
+    set_as_functions(handle, False)
+
+
 def _application_name() -> str | None:
     """The keras.applications constructor being run (e.g. "MobileNetV2"), for the note."""
     frame: FrameType | None = sys._getframe(1)
@@ -1098,6 +1201,8 @@ def serve(config: dict[str, Any], request: dict[str, Any]) -> NoReturn:
         check_no_capabilities()
         apply_limits(config["limits"])
         reseed()
+        if config.get("direct_ops", True):
+            run_eager_ops_directly()
         started = time.perf_counter()
         if request.get("warmup") is not None:
             # Nobody waits for this worker: warm up at a lower priority than running snippets

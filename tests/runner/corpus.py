@@ -117,6 +117,53 @@ images = np.random.rand(64, 32, 32, 3).astype('float32')
 ds = tf.data.Dataset.from_tensor_slices((images, np.zeros((64, 3), 'float32')))
 model.fit(ds.batch(16).batch(4), epochs=1, verbose=0)
 """,
+    # The worker runs eager ops directly and re-runs a failed one as a function, for
+    # TensorFlow's own message (worker.run_eager_ops_directly). These hold it to plain
+    # TensorFlow where that could go wrong: a stateful op whose failure consumed something (a
+    # re-run would read the next element, or the end), errors in threads, seeded random ops,
+    # and a failed update that must leave its variable as it was.
+    "the-only-element-of-a-dataset-fails-its-map": """
+import tensorflow as tf
+ds = tf.data.Dataset.from_tensors(3).map(lambda n: tf.reshape(tf.range(n), [2]))
+for batch in ds:
+    print(batch)
+""",
+    "op-errors-in-threads-read-as-in-the-main-thread": """
+import threading
+import tensorflow as tf
+seen = []
+def reshape(n):
+    try:
+        seen.append(str(tf.reshape(tf.range(6), [n]).shape))
+    except tf.errors.InvalidArgumentError as exc:
+        seen.append(exc.message)
+threads = [threading.Thread(target=reshape, args=(n,)) for n in (4, 6, 5)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(*sorted(seen), sep="\\n")
+tf.reshape(tf.range(6), [4])
+""",
+    "seeded-random-ops-draw-the-same-numbers": """
+import tensorflow as tf
+tf.random.set_seed(5)
+print(tf.random.uniform([3]).numpy().round(5), tf.random.uniform([3]).numpy().round(5))
+print(tf.random.normal([2], seed=2).numpy().round(5), tf.random.shuffle(tf.range(6)).numpy())
+print(tf.random.Generator.from_seed(1).normal([2]).numpy().round(5))
+dense = tf.keras.layers.Dense(2, kernel_initializer=tf.keras.initializers.GlorotUniform(seed=3))
+print(dense(tf.ones([1, 3])).numpy().round(5))
+""",
+    "a-failed-update-leaves-the-variable-as-it-was": """
+import tensorflow as tf
+v = tf.Variable([1.0, 2.0, 3.0])
+try:
+    v.assign_add([1.0, 1.0])
+except tf.errors.InvalidArgumentError as exc:
+    print(exc.message)
+print(v.numpy())
+v.scatter_nd_update([[1], [7]], [5.0, 6.0])
+""",
 }
 
 

@@ -3,6 +3,7 @@ reach the next child of the same zygote, and the zygote itself must stay clean."
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import os
@@ -187,3 +188,46 @@ async def test_a_zygote_in_which_an_op_ran_forks_nothing(tmp_path: Path):
         health = pool.health()
         assert pool.idle_workers == () and pool.zygote is None
     assert "TensorFlow ran an op in the zygote" in str(health.last_error)
+
+
+WRAPPED = r"""
+import tensorflow as tf
+from tensorflow.python.eager import context
+
+def wrapped():  # the one-op functions TensorFlow made since the snippet began, by op
+    names = context.context().list_function_names()
+    ops = {n.split("__wrapped__")[1].split("_")[0] for n in names if "__wrapped__" in n}
+    return sorted(ops - warm_up)
+
+warm_up = set()
+warm_up = set(wrapped())  # the worker's warm-up iterated a dataset (predict)
+
+tf.reshape(tf.range(6.0), [3, 2]) + 1.0
+print("after ops that work:", wrapped())
+try:
+    tf.reshape(tf.range(6), [4])
+except tf.errors.InvalidArgumentError as exc:
+    print("after a failed op:", wrapped(), exc.message.startswith("{{function_node __wrapped__"))
+for pair in tf.data.Dataset.from_tensor_slices((tf.zeros([2]), tf.ones([2]))):  # two outputs
+    pass
+print("after iterating:", wrapped())
+"""
+
+
+async def test_eager_ops_run_directly_and_a_failed_one_again_as_plain_tensorflow_runs_it(
+    runner: Runner,
+):
+    # Plain TensorFlow runs every eager op as a one-op function; the worker runs them directly
+    # (half a fresh child's CPU, docs/runner.md "Throughput"), re-runs a failed one as a function
+    # for TensorFlow's own message, and runs iterators (stateful: a re-run would read on) as
+    # functions from the start. tests/runner/test_runner_equality.py holds the outcomes equal.
+    result = await runner.run(WRAPPED, "direct-ops", use_cache=False)
+    assert result.status is Status.OK, result.render()
+    lines = result.stdout.splitlines()
+    assert lines[0] == "after ops that work: []"
+    assert lines[1] == "after a failed op: ['Reshape'] True"
+    # The dataset's stateful ops ran as functions; the stateless ones around them did not.
+    after = set(ast.literal_eval(lines[2].removeprefix("after iterating: ")))
+    assert "TensorSliceDataset" in after
+    assert after <= {"Reshape", "TensorSliceDataset", "AnonymousIteratorV3", "MakeIterator",
+                     "IteratorGetNext", "DeleteIterator"}, after  # fmt: skip
