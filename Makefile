@@ -44,11 +44,15 @@ chat: install
 	$(PY) -m bot chat
 
 # The whole suite, as CI runs it (.ci/run); the store's tests also run on a PostgreSQL server
-# they start themselves, and fail (not skip) if PostgreSQL is not installed. Content snippets run once, in `content check
-# --execute`: it runs those not verified before (a fresh clone has none) and caches the results
-# in data/runner-cache, which also answers "Run it" on them at once.
+# they start themselves, and fail (not skip) if PostgreSQL is not installed. Content snippets run
+# once, in the equality test's set-up, which caches the verified results in data/runner-cache;
+# `content check --execute` then finds them there (and "Run it" answers from them at once).
+# Two pytest processes (pytest-xdist), a whole file to one at a time: most tests wait on a child
+# (a sandbox, a server, `python -m bot`), and one process left the two cores half idle.
+TEST_PROCESSES ?= 2
 test: lint
-	TUTOR_TEST_POSTGRES=require $(PY) -m pytest -q
+	TUTOR_TEST_POSTGRES=require $(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadfile \
+	  --no-loadscope-reorder
 	$(PY) -m bot content check --execute
 
 # The edit loop: every test that needs neither TensorFlow nor the sandbox (marker `slow`). The
