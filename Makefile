@@ -47,19 +47,20 @@ chat: install
 # they start themselves, and fail (not skip) if PostgreSQL is not installed. Content snippets run
 # once, in the equality test's set-up, which caches the verified results in data/runner-cache;
 # `content check --execute` then finds them there (and "Run it" answers from them at once).
-# Two pytest processes (pytest-xdist), a whole file to one at a time: most tests wait on a child
-# (a sandbox, a server, `python -m bot`), and one process left the two cores half idle.
+# Two pytest processes (pytest-xdist), a whole file to one at a time, in the order collected
+# (longest files first: tests/conftest.py): most tests wait on a child (a sandbox, a server,
+# `python -m bot`), and one process left the two cores half idle. TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= 2
+PARALLEL = -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 test: lint
-	TUTOR_TEST_POSTGRES=require $(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadfile \
-	  --no-loadscope-reorder
+	TUTOR_TEST_POSTGRES=require $(PY) -m pytest -q $(PARALLEL)
 	$(PY) -m bot content check --execute
 
 # The edit loop: every test that needs neither TensorFlow nor the sandbox (marker `slow`). The
 # PostgreSQL runs are skipped, with the reason, where PostgreSQL is not installed;
 # `-m 'not slow and not postgres'` leaves them out.
 test-fast: install
-	$(PY) -m pytest -q -m 'not slow'
+	$(PY) -m pytest -q -m 'not slow' $(PARALLEL)
 
 lint: install
 	$(PY) -m ruff check .
