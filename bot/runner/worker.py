@@ -261,9 +261,15 @@ def run_eager_ops_directly() -> None:
     from tensorflow.python.eager import context, core
     from tensorflow.python.framework import errors, op_def_registry
 
-    context.ensure_initialized()
-    handle = context.context()._handle
     set_as_functions = pywrap_tfe.TFE_ContextSetRunEagerOpAsFunction
+
+    def set_mode(as_functions: bool) -> None:
+        # The context of now (a snippet may reset it: a new one runs ops as functions until
+        # this is next called), never a handle kept from before, which may have been freed.
+        ctx = context.context()
+        ctx.ensure_initialized()
+        set_as_functions(ctx._handle, as_functions)
+
     lock = threading.Lock()
     inside = 0  # calls running as functions, in all threads
     kinds: dict[str, str] = {}
@@ -288,14 +294,14 @@ def run_eager_ops_directly() -> None:
         with lock:
             inside += 1
             if inside == 1:
-                set_as_functions(handle, True)
+                set_mode(True)
         try:
             return call(*args)
         finally:
             with lock:
                 inside -= 1
                 if inside == 0:
-                    set_as_functions(handle, False)
+                    set_mode(False)
 
     def wrap(call: Callable[..., Any], name_at: int) -> Callable[..., Any]:
         def execute(*args: Any) -> Any:
@@ -315,7 +321,7 @@ def run_eager_ops_directly() -> None:
     pywrap_tfe.TFE_Py_FastPathExecute = wrap(pywrap_tfe.TFE_Py_FastPathExecute, 1)
     pywrap_tfe.TFE_Py_Execute = wrap(pywrap_tfe.TFE_Py_Execute, 2)
     pywrap_tfe.TFE_Py_ExecuteCancelable = wrap(pywrap_tfe.TFE_Py_ExecuteCancelable, 2)
-    set_as_functions(handle, False)
+    set_mode(False)
 
 
 def _application_name() -> str | None:
