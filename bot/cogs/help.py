@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.render import PLATFORM, send_reply
-from bot.tutor.commands import Frontend, help_reply, listed
+from bot.tutor.commands import Frontend, describe, help_reply, listed
 from bot.tutor.moderator import Authority
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Help(commands.Cog):
         )
         return authority >= Authority.MODERATOR
 
-    @app_commands.command(name="help", description="What I can do")
+    @app_commands.command(name="help", description=describe("help"))
     async def help_(self, interaction: discord.Interaction) -> None:
         args = discord_args(self.bot.tree)
         lists = [listed(Frontend.DISCORD, discord_args=args.get)]

@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot.cogs.components import topic_choices
 from bot.cogs.quiz import ask
 from bot.cogs.render import defer_thinking, learner, send_reply
+from bot.tutor.commands import describe
 from bot.tutor.service import unknown_topic
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class Practice(commands.Cog):
         self.bot = bot
         self.tutor = bot.services.tutor
 
-    @app_commands.command(description="A generated question, its answer computed by running it")
+    @app_commands.command(description=describe("practice"))
     @app_commands.describe(topic="only practice from this topic")
     async def practice(self, interaction: discord.Interaction, topic: str | None = None) -> None:
         # Checked before deferring: a typo gets a private answer at once.

@@ -20,6 +20,7 @@ from bot.cogs.render import (
     send,
     send_reply,
 )
+from bot.tutor.commands import describe
 from bot.tutor.replies import Page, Reply
 from bot.tutor.review import MAX_RETENTION, MIN_RETENTION
 from bot.tutor.service import (
@@ -120,7 +121,7 @@ class Progress(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return topic_choices(self.tutor.bank.topics, current)
 
-    @app_commands.command(description="Your XP, accuracy, daily streak and mastery per topic")
+    @app_commands.command(description=describe("progress"))
     async def progress(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
@@ -130,7 +131,7 @@ class Progress(commands.Cog):
         # The core's own checks, made before deferring, so that they are answered privately.
         return no_leaderboard_here(who) or unknown_topic(self.tutor.bank.topics, topic)
 
-    @app_commands.command(description="This server's ranking")
+    @app_commands.command(description=describe("leaderboard"))
     @app_commands.describe(
         window="the period that counts (default: all time)", topic="only this topic's questions"
     )
@@ -153,22 +154,20 @@ class Progress(commands.Cog):
 
     leaderboard.autocomplete("topic")(_topics)
 
-    @settings.command(name="timezone", description="The time zone your daily streak counts in")
+    @settings.command(name="timezone", description=describe("settings timezone"))
     @app_commands.describe(name="e.g. Europe/Paris or America/New_York")
     async def timezone(self, interaction: discord.Interaction, name: str) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await self.tutor.set_timezone(learner(interaction), name))
 
-    @settings.command(name="show", description="What you chose, and how to change it")
+    @settings.command(name="show", description=describe("settings show"))
     async def show(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await self.tutor.settings(learner(interaction)))
 
-    @settings.command(
-        name="retention", description="How sure you want to be of an answer when it comes back"
-    )
+    @settings.command(name="retention", description=describe("settings retention"))
     @app_commands.describe(value="0.70 to 0.97 (default 0.90); higher means more reviews")
     async def retention(
         self,
@@ -180,7 +179,7 @@ class Progress(commands.Cog):
             reply = await self.tutor.set_learning(learner(interaction), retention=str(value))
             await send_reply(interaction, reply)
 
-    @settings.command(name="new", description="How many new questions a day, at most")
+    @settings.command(name="new", description=describe("settings new"))
     @app_commands.describe(per_day=f"0 to {MAX_NEW_PER_DAY} (default {DEFAULT_NEW_PER_DAY})")
     async def new(
         self,
@@ -192,9 +191,7 @@ class Progress(commands.Cog):
             reply = await self.tutor.set_learning(learner(interaction), new_per_day=str(per_day))
             await send_reply(interaction, reply)
 
-    @settings.command(
-        name="study", description="Where your questions go (within what the server allows)"
-    )
+    @settings.command(name="study", description=describe("settings study"))
     @app_commands.describe(mode="a study thread of your own, messages only you see, or the channel")
     async def study(
         self,

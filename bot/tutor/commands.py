@@ -17,7 +17,7 @@ from enum import StrEnum
 from bot.tutor.replies import Command, Commands, Kind, Reply, Text
 from bot.tutor.review import LEECH_LAPSES, PARK
 
-__all__ = ["REGISTRY", "Command", "Entry", "Frontend", "help_reply", "listed"]
+__all__ = ["REGISTRY", "Command", "Entry", "Frontend", "describe", "help_reply", "listed"]
 
 
 class Frontend(StrEnum):
@@ -74,6 +74,17 @@ REGISTRY: tuple[Entry, ...] = (
     _mod("settings web-leaderboard", "publish the leaderboard on the web", "on|off"),
     _mod("settings study", "how and where learners study on this server", None),
 )
+
+
+_BY_NAME = {e.name: e for e in REGISTRY}
+DISCORD_DESCRIPTION_LIMIT = 100  # characters Discord allows in a slash command's description
+
+
+def describe(name: str) -> str:
+    """A slash command's description in Discord's command picker: its registry summary,
+    capitalised, so that /help and the picker say the same thing in the same words."""
+    summary = _BY_NAME[name].summary
+    return summary[:1].upper() + summary[1:]
 
 
 def listed(

@@ -9,7 +9,7 @@ from discord import app_commands
 
 from bot.cogs.help import discord_args
 from bot.console import Chat
-from bot.tutor.commands import REGISTRY, Frontend, listed
+from bot.tutor.commands import DISCORD_DESCRIPTION_LIMIT, REGISTRY, Frontend, describe, listed
 from bot.tutor.replies import Kind
 from tests.discord.helpers import text_of, world
 from tests.helpers import learner
@@ -23,6 +23,15 @@ async def test_the_registry_is_the_bots_slash_commands(env):
         if isinstance(c, app_commands.Command)
     }
     assert real == {e.name for e in REGISTRY if e.discord}
+
+
+async def test_the_command_picker_and_help_say_the_same_words(env):
+    """Discord's command picker shows each slash command's description: the registry's summary
+    that /help shows, in Discord's length."""
+    for command in env.bot.tree.walk_commands():
+        if isinstance(command, app_commands.Command):
+            assert command.description == describe(command.qualified_name)
+            assert len(command.description) <= DISCORD_DESCRIPTION_LIMIT
 
 
 async def test_help_fits_a_phone_with_each_commands_real_options(env):

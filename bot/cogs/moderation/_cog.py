@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.cogs.moderation._views import ConfirmView
 from bot.cogs.render import PLATFORM, defer_thinking, embed_for, send, send_reply
 from bot.errors import UserError
+from bot.tutor.commands import describe
 from bot.tutor.moderation import ActionKind
 from bot.tutor.moderator import MAX_REASON_CHARS, Actor, Authority, Query, refusal
 from bot.tutor.replies import Kind, Reply, Text, verbatim
@@ -156,13 +157,13 @@ class Moderation(
         user_id = str(user.id) if user is not None else ""
         return await self.moderator.preview(actor, what, user_id, action_id)
 
-    @app_commands.command(description="A learner's activity, accuracy and flags")
+    @app_commands.command(description=describe("mod learner"))
     @app_commands.describe(user="the member to look at")
     async def learner(self, interaction: discord.Interaction, user: discord.Member) -> None:
         actor = await self.actor_of(interaction)
         await self._answer(interaction, self.moderator.learner(actor, str(user.id)))
 
-    @app_commands.command(description="Hide a learner's progress (recoverable with /mod undo)")
+    @app_commands.command(description=describe("mod reset"))
     @app_commands.describe(user="whose progress", reason="why (goes into the moderator log)")
     async def reset(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
@@ -175,7 +176,7 @@ class Moderation(
             reason,
         )
 
-    @app_commands.command(description="Leave a learner out of this server's leaderboards")
+    @app_commands.command(description=describe("mod exclude"))
     @app_commands.describe(user="who", reason="why (goes into the moderator log)")
     async def exclude(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
@@ -188,7 +189,7 @@ class Moderation(
             reason,
         )
 
-    @app_commands.command(description="Put an excluded learner back on the leaderboards")
+    @app_commands.command(description=describe("mod include"))
     @app_commands.describe(user="who", reason="why (goes into the moderator log)")
     async def include(
         self, interaction: discord.Interaction, user: discord.Member, reason: Reason
@@ -201,7 +202,7 @@ class Moderation(
             reason,
         )
 
-    @app_commands.command(description="Reverse a moderator action (see /mod log)")
+    @app_commands.command(description=describe("mod undo"))
     @app_commands.describe(action_id="the action's number", reason="why (optional)")
     async def undo(
         self,
@@ -217,7 +218,7 @@ class Moderation(
             reason,
         )
 
-    @app_commands.command(description="The leaderboard and the answers behind it, as CSV")
+    @app_commands.command(description=describe("mod export"))
     @app_commands.describe(window="the period (default: all time)")
     async def export(
         self, interaction: discord.Interaction, window: Literal["week", "month", "all"] = "all"
@@ -225,7 +226,7 @@ class Moderation(
         actor = await self.actor_of(interaction)
         await self._answer(interaction, self.moderator.export(actor, Window(window)))
 
-    @app_commands.command(description="Every moderator action, newest first")
+    @app_commands.command(description=describe("mod log"))
     @app_commands.describe(page="page number (15 actions each)")
     async def log(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
@@ -233,7 +234,7 @@ class Moderation(
         actor = await self.actor_of(interaction)
         await self._page(interaction, self.moderator.log(actor, page), "Older actions: /mod log")
 
-    @app_commands.command(description="Learners' reports of problems with questions")
+    @app_commands.command(description=describe("mod reports"))
     @app_commands.describe(
         page="page number (10 reports each)", export="all of them as a CSV file instead"
     )
@@ -250,12 +251,12 @@ class Moderation(
         older = "Older reports: /mod reports"
         await self._page(interaction, self.notes.listing(actor, page), older)
 
-    @app_commands.command(description="How the questions fare here: most missed, hints, time")
+    @app_commands.command(description=describe("mod questions"))
     async def questions(self, interaction: discord.Interaction) -> None:
         actor = await self.actor_of(interaction)
         await self._answer(interaction, self.notes.questions(actor))
 
-    @settings.command(name="role", description="Set (or, without a role, clear) the moderator role")
+    @settings.command(name="role", description=describe("mod settings role"))
     @app_commands.describe(role="members with this role may use /mod; leave empty to clear")
     async def role(
         self, interaction: discord.Interaction, role: discord.Role | None = None
@@ -268,7 +269,7 @@ class Moderation(
         role_id = str(role.id) if role is not None else None
         await self._answer(interaction, self.moderator.set_role(actor, role_id, why))
 
-    @app_commands.command(description="A private link to this server's web dashboard")
+    @app_commands.command(description=describe("mod dashboard"))
     @app_commands.describe(revoke="revoke every dashboard link of this server instead")
     async def dashboard(self, interaction: discord.Interaction, revoke: bool = False) -> None:
         actor = await self.actor_of(interaction)
@@ -276,7 +277,7 @@ class Moderation(
         answer = self.web.revoke(actor) if revoke else self.web.dashboard_link(actor)
         await self._answer(interaction, answer)
 
-    @settings.command(name="web-leaderboard", description="Publish this server's leaderboard")
+    @settings.command(name="web-leaderboard", description=describe("mod settings web-leaderboard"))
     @app_commands.describe(state="on: anyone with the address sees names, XP and ranks")
     async def web_leaderboard(
         self, interaction: discord.Interaction, state: Literal["on", "off"]
@@ -295,7 +296,7 @@ class Moderation(
             lambda actor: self.web.set_leaderboard(actor, on),
         )
 
-    @settings.command(name="study", description="How and where learners study on this server")
+    @settings.command(name="study", description=describe("mod settings study"))
     @app_commands.describe(
         mode="default: a study thread per learner, private messages, or the channel",
         learners_choose="whether learners may pick a private mode with /settings study",

@@ -12,6 +12,7 @@ from bot.cogs._handling import handle
 from bot.cogs.components import modal_value, submitted, topic_choices
 from bot.cogs.quiz._views import ANSWER_FIELD, ANSWER_MODAL, ask, grade
 from bot.cogs.render import defer_thinking, learner, send_reply
+from bot.tutor.commands import describe
 from bot.tutor.service import find_topic
 from bot.tutor.study import MAX_SET
 
@@ -33,7 +34,7 @@ class Quiz(commands.Cog):
             await send_reply(interaction, refused)
         return refused is None
 
-    @app_commands.command(description="Ask me the next question")
+    @app_commands.command(description=describe("quiz"))
     @app_commands.describe(
         topic="only questions from this topic (kept for the next ones)",
         difficulty="only this level (kept for the next ones)",
@@ -65,7 +66,7 @@ class Quiz(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return topic_choices(self.tutor.bank.topics, current)
 
-    @app_commands.command(description="Only questions whose review is due")
+    @app_commands.command(description=describe("review"))
     @app_commands.describe(topic="only questions from this topic")
     async def review(self, interaction: discord.Interaction, topic: str | None = None) -> None:
         if not await self._topic_ok(interaction, topic):
@@ -76,13 +77,13 @@ class Quiz(commands.Cog):
 
     review.autocomplete("topic")(_topics)
 
-    @app_commands.command(description="A hint for your open question (halves its XP)")
+    @app_commands.command(description=describe("hint"))
     async def hint(self, interaction: discord.Interaction) -> None:
         async with self.bot.work():
             await defer_thinking(interaction, ephemeral=True)
             await send_reply(interaction, await self.tutor.hint(learner(interaction)))
 
-    @app_commands.command(description="Put your open question aside and get another")
+    @app_commands.command(description=describe("skip"))
     @app_commands.describe(topic="the next question's topic")
     async def skip(self, interaction: discord.Interaction, topic: str | None = None) -> None:
         if not await self._topic_ok(interaction, topic):

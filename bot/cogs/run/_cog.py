@@ -22,6 +22,7 @@ from bot.cogs.run._code import (
 from bot.cogs.run._state import recent_runs
 from bot.cogs.run._views import Target, execute
 from bot.errors import UserError
+from bot.tutor.commands import describe
 
 if TYPE_CHECKING:
     from bot.client import TutorBot
@@ -48,7 +49,7 @@ class Run(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    @app_commands.command(description="Run a TensorFlow/Keras snippet in the sandbox")
+    @app_commands.command(description=describe("run"))
     async def run(self, interaction: discord.Interaction) -> None:
         await check_runnable(interaction)  # before the learner types anything
         await interaction.response.send_modal(code_modal())
