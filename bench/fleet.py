@@ -195,10 +195,10 @@ async def main(settings: Settings) -> int:
         f"- throughput, {SNIPPETS} small snippets from {SNIPPETS} learners at once: "
         f"**{local:.2f}/s** through the local runner service, **{one:.2f}/s** through Redis "
         f"with one host, **{two:.2f}/s** with two (both hosts on this one machine, sharing its "
-        "cores; single-use workers, so a runner's rate is bound by how fast it imports "
-        "TensorFlow for the next worker)",
+        "cores; single-use workers, so a runner's rate is bound by how fast it forks and "
+        "readies the next worker)",
         f"- load average when it ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-        "(other work on the machine slows the imports, and so the throughput)",
+        "(other work on the machine slows the workers, and so the throughput)",
     ]
     table = "\n".join(lines) + "\n"
     print(table)
