@@ -294,11 +294,14 @@ class Runner:
         """A fleet host says whether jobs wait for it in the shared queue: replacements then
         skip the warm-up, as they do while the pool's own queue has jobs."""
         self._waiting_elsewhere = waiting
+        self._changed.set()  # background work waiting on it may go (wait_free)
 
-    async def wait_free(self) -> None:
+    async def wait_free(self, background: bool = False) -> None:
         """Wait until ``free()``: a fleet host takes a job from the shared queue only then, so
-        no host sits on work another could start."""
-        while not self.free():
+        no host sits on work another could start. ``background``: work nobody waits for (the
+        cache prefill) also waits while a fleet host has said that jobs wait for it
+        (``expect_work``), so that learners in the fleet's queue go first, as in the pool's."""
+        while not self.free() or (background and self._waiting_elsewhere):
             self._changed.clear()
             await self._changed.wait()
 

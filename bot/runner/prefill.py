@@ -2,10 +2,10 @@
 on a fresh deployment answers at once, without anyone having run ``content check --execute``.
 
 One content snippet at a time, each only when the pool is free (a warm worker waiting and no
-learner's snippet queued): learners never wait behind it for more than the one snippet a
-worker is already running. A result is stored only when it matches its question's ``expect``
-(as ``content check --execute`` stores it); snippets without an ``expect`` are not verified,
-so not stored.
+learner's snippet queued, in the pool's queue or, on a fleet host, in the fleet's): learners
+never wait behind it for more than the one snippet a worker is already running. A result is
+stored only when it matches its question's ``expect`` (as ``content check --execute`` stores
+it); snippets without an ``expect`` are not verified, so not stored.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ async def fill_cache(pool: Runner, bank: Bank, cache: ResultCache) -> int:
         code = question.code or ""
         assert question.expect is not None
         while True:
-            await pool.wait_free()
+            await pool.wait_free(background=True)
             try:
                 result = await pool.run(code, USER, use_cache=False)
                 break

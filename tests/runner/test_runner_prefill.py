@@ -67,6 +67,26 @@ async def test_fill_cache_stores_only_results_that_match_their_expect(
     assert await fill_cache(runner, bank, cache) == 0  # nothing left to verify
 
 
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_prefill_lets_a_fleet_hosts_waiting_jobs_go_first(runner: Runner, tmp_path: Path):
+    # A fleet host's queue is in Redis, not in its pool: the host says when jobs wait there
+    # (expect_work), and the prefill waits as it does for the pool's own queue.
+    bank = load_bank(write_bank(tmp_path / "content"))
+    cache = ResultCache(tmp_path / "cache")
+    runner.expect_work(True)
+    try:
+        filling = asyncio.ensure_future(fill_cache(runner, bank, cache))
+        await runner.wait_free()  # a warm worker waits: an ungated prefill would take it now
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            assert runner.stats()["running"] == 0 and runner.stats()["queued"] == 0
+        assert not filling.done()
+    finally:
+        runner.expect_work(False)
+    assert await asyncio.wait_for(filling, 300) == 1  # the fleet's queue drained: it goes on
+    assert cache.get(MATCHES) is not None
+
+
 async def test_a_fresh_runner_service_fills_the_cache_and_then_answers_from_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
