@@ -15,16 +15,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, insert, select, update
 
 from bot.tutor.moderation import ActionKind, ModActionRow, ReportAttempt
-from bot.tutor.moderator import Actor, ModerationError, Target, place
+from bot.tutor.moderator import (
+    SUPERSEDED_BY_LATER,
+    Actor,
+    ModerationError,
+    Target,
+    place,
+    superseded,
+)
 from bot.tutor.progress import LeaderRow
+from bot.tutor.study import change_text, settings_of
 from db import statements as q
 from db.database import Database
 from db.leaderboard import counted_on_leaderboard, leaderboard, rebuild_rollup
 from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewCard, ReviewLog
 from db.statements import Sql, build
+from db.study import read_server, write_server
 
 LEARNER_ACTIONS = 20  # the latest actions on a learner, shown in their report
 
@@ -83,6 +92,33 @@ def _undo_web_leaderboard(conn: Connection, action: Action) -> None:
     )
 
 
+def _later_change(conn: Connection, action: Action) -> int | None:
+    """The newest action of the same kind in the same guild after ``action``, not undone."""
+    return conn.execute(
+        select(func.max(ModAction.id)).where(
+            ModAction.platform == action.platform,
+            ModAction.guild_id == action.guild_id,
+            ModAction.action == action.action,
+            ModAction.id > action.id,
+            ModAction.undone_by.is_(None),
+        )
+    ).scalar_one_or_none()
+
+
+def _undo_study(conn: Connection, action: Action) -> None:
+    """Put back the study settings as they were before the change (a later change not undone
+    was refused before: ``undo``)."""
+    saved = json.loads(action.data or "{}")
+    if read_server(conn, action.platform, action.guild_id) != settings_of(saved["after"]):
+        # Changed outside the log (by hand in the database, or a version that logged nothing):
+        # restoring would throw that away unseen too.
+        raise ModerationError(
+            f"Action #{action.id} cannot be undone: the study settings are no longer what it "
+            "set them to. Set them anew with /mod settings study."
+        )
+    write_server(conn, action.platform, action.guild_id, settings_of(saved["before"]))
+
+
 UndoHandler = Callable[[Connection, Action], None]
 # Every kind of action that can be undone, and how. An undo is not in it: it cannot be undone
 # (the moderator does the action again instead).
@@ -92,6 +128,7 @@ UNDO: Mapping[ActionKind, UndoHandler] = {
     ActionKind.INCLUDE: _undo_exclusion,
     ActionKind.SET_ROLE: _undo_set_role,
     ActionKind.WEB_LEADERBOARD: _undo_web_leaderboard,
+    ActionKind.STUDY: _undo_study,
 }
 
 
@@ -120,6 +157,14 @@ def _log_action(
     key = result.inserted_primary_key
     assert key is not None  # an INSERT of one row
     return int(key[0])
+
+
+def _change(kind: str, data: str | None) -> str:
+    """What a settings change changed, for the log (empty for other actions)."""
+    if kind != ActionKind.STUDY or not data:
+        return ""
+    saved = json.loads(data)
+    return change_text(saved["before"], saved["after"])
 
 
 # A reset keeps the cards it removes in its action's data, as JSON (times in ISO 8601).
@@ -154,9 +199,17 @@ _ATTEMPT_COLUMNS = (
 
 
 class ModerationQueries:
-    def __init__(self, db: Database, changed: Callable[[int], None] = lambda _id: None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        changed: Callable[[int], None] = lambda _id: None,
+        guild_changed: Callable[[str, str], None] = lambda _platform, _guild: None,
+    ) -> None:
+        """``changed(learner_id)`` and ``guild_changed(platform, guild_id)`` are called once an
+        undo is committed, so that the store drops what it caches about them."""
         self._db = db
         self._changed = changed
+        self._guild_changed = guild_changed
 
     async def moderator_role(self, platform: str, guild_id: str) -> str | None:
         def op(conn: Connection) -> str | None:
@@ -275,6 +328,9 @@ class ModerationQueries:
                 )
             kind = ActionKind(action.action)
             authorise(kind)
+            # A setting changed again since is refused (moderator.SUPERSEDED_BY_LATER: why).
+            if kind in SUPERSEDED_BY_LATER and (later := _later_change(conn, action)):
+                raise ModerationError(superseded(kind, action.id, later))
             handler = UNDO.get(kind)
             if handler is None:
                 raise ModerationError("An undo cannot be undone; do the action again instead.")
@@ -290,6 +346,7 @@ class ModerationQueries:
         undo_id, learner_id = await self._db.write(op)
         if learner_id is not None:
             self._changed(learner_id)
+        self._guild_changed(actor.platform, actor.guild_id)  # its settings, maybe
         return int(undo_id)
 
     async def _log_rows(
@@ -304,6 +361,10 @@ class ModerationQueries:
                 ModAction.reason,
                 ModAction.created_at,
                 ModAction.undone_by,
+                # Only a settings change's data says what it changed (a reset's holds cards).
+                case(
+                    (ModAction.action == str(ActionKind.STUDY), ModAction.data), else_=None
+                ).label("data"),
             )
             .outerjoin(Learner, Learner.id == ModAction.learner_id)
             .where(*where)
@@ -314,7 +375,12 @@ class ModerationQueries:
 
         def op(conn: Connection) -> list[ModActionRow]:
             return [
-                build(ModActionRow, row._mapping, action=ActionKind(row.action))
+                build(
+                    ModActionRow,
+                    row._mapping,
+                    action=ActionKind(row.action),
+                    change=_change(row.action, row.data),
+                )
                 for row in conn.execute(query)
             ]
 
@@ -334,6 +400,19 @@ class ModerationQueries:
             limit=1,
         )
         return found[0] if found else None
+
+    async def later_change(self, platform: str, guild_id: str, action_id: int) -> int | None:
+        def op(conn: Connection) -> int | None:
+            row = conn.execute(
+                select(ModAction.__table__).where(
+                    ModAction.id == action_id,
+                    ModAction.platform == platform,
+                    ModAction.guild_id == guild_id,
+                )
+            ).first()
+            return _later_change(conn, build(Action, row._mapping)) if row else None
+
+        return await self._db.read(op)
 
     async def learner_actions(self, learner_id: int) -> Sequence[ModActionRow]:
         return await self._log_rows(ModAction.learner_id == learner_id, limit=LEARNER_ACTIONS)

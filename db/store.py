@@ -115,8 +115,10 @@ class SqlStore:
             cards_cached if sees_others else 0, weigh=_card_count
         )
         self._foreign_writes = self._db.foreign_writes
-        self.moderation = ModerationQueries(self._db, changed=self._forget_learner)
         self.study = StudyQueries(self._db, self._write)
+        self.moderation = ModerationQueries(
+            self._db, changed=self._forget_learner, guild_changed=self.study.forget_server
+        )
 
     @property
     def database(self) -> Database:

@@ -10,13 +10,17 @@ bounded write-through caches, dropped with the store's own when another process 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.tutor.study import Filters, Mode, ServerStudy, StudySet, StudyState
+from bot.tutor.moderation import ActionKind
+from bot.tutor.moderator import Actor
+from bot.tutor.study import Filters, Mode, Names, ServerStudy, StudySet, StudyState, settings_json
 from db.cache import MISSING, Lru
 from db.database import Database
 from db.models import Base, StudyLearner, StudyServer, StudyThread
@@ -40,6 +44,32 @@ def _mode(stored: str | None) -> Mode | None:
     return Mode(stored) if stored in set(Mode) else None
 
 
+def _server_key(platform: str, guild_id: str) -> ColumnElement[bool]:
+    return (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
+
+
+def read_server(conn: Connection, platform: str, guild_id: str) -> ServerStudy:
+    """A server's study settings (the defaults if it chose none)."""
+    # A Connection returns rows of columns, not ORM objects: name the columns.
+    query = select(*StudyServer.__table__.columns).where(_server_key(platform, guild_id))
+    row = conn.execute(query).first()
+    if row is None:
+        return ServerStudy()
+    channels = tuple(c for c in (row.channels or "").split(",") if c)
+    return ServerStudy(_mode(row.default_mode), bool(row.learners_choose), channels)
+
+
+def write_server(conn: Connection, platform: str, guild_id: str, server: ServerStudy) -> None:
+    values = {
+        "platform": platform,
+        "guild_id": guild_id,
+        "default_mode": server.default.value if server.default else None,
+        "learners_choose": server.learners_choose,
+        "channels": ",".join(server.channels) or None,
+    }
+    _save(conn, StudyServer, _server_key(platform, guild_id), values)
+
+
 class StudyQueries:
     def __init__(self, database: Database, write: Write[Any], cached: int = 10_000) -> None:
         self._db = database
@@ -57,38 +87,53 @@ class StudyQueries:
         self._states.clear()
         self._questions.clear()
 
+    def forget_server(self, platform: str, guild_id: str) -> None:
+        """The server's settings changed outside this object (an undo of a change)."""
+        self._servers.forget((platform, guild_id))
+
     async def server(self, platform: str, guild_id: str) -> ServerStudy:
         cached = self._servers.get((platform, guild_id))
         if cached is not MISSING:
             return cached
         mark = self._servers.reserve((platform, guild_id))
-        where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
-
-        def op(conn: Connection) -> ServerStudy:
-            # A Connection returns rows of columns, not ORM objects: name the columns.
-            query = select(*StudyServer.__table__.columns).where(where)
-            row = conn.execute(query).first()
-            if row is None:
-                return ServerStudy()
-            channels = tuple(c for c in (row.channels or "").split(",") if c)
-            return ServerStudy(_mode(row.default_mode), bool(row.learners_choose), channels)
-
-        found: ServerStudy = await self._db.read(op)
+        found: ServerStudy = await self._db.read(lambda conn: read_server(conn, platform, guild_id))
         self._servers.fill((platform, guild_id), mark, found)
         return found
 
     async def save_server(self, platform: str, guild_id: str, server: ServerStudy) -> None:
-        where = (StudyServer.platform == platform) & (StudyServer.guild_id == guild_id)
-        values = {
-            "platform": platform,
-            "guild_id": guild_id,
-            "default_mode": server.default.value if server.default else None,
-            "learners_choose": server.learners_choose,
-            "channels": ",".join(server.channels) or None,
-        }
         self._servers.forget((platform, guild_id))  # unknown until committed
-        await self._write(lambda conn: _save(conn, StudyServer, where, values))
+        await self._write(lambda conn: write_server(conn, platform, guild_id, server))
         self._servers.put((platform, guild_id), server)
+
+    async def change_server(
+        self,
+        actor: Actor,
+        change: Callable[[ServerStudy], ServerStudy],
+        names: Names,
+        reason: str,
+        now: datetime,
+    ) -> tuple[ServerStudy, int | None]:
+        # Imported here: db.moderation reads and writes these settings to undo a change.
+        from db.moderation import _log_action
+
+        key = (actor.platform, actor.guild_id)
+
+        def op(conn: Connection) -> tuple[ServerStudy, int | None]:
+            # Read in the transaction that writes: the logged "before" is what was replaced.
+            before = read_server(conn, *key)
+            after = change(before)
+            if after == before:
+                return after, None
+            write_server(conn, *key, after)
+            data = json.dumps(
+                {"before": settings_json(before, names), "after": settings_json(after, names)}
+            )
+            return after, _log_action(conn, actor, ActionKind.STUDY, None, reason, now, data)
+
+        self._servers.forget(key)  # unknown until committed
+        settings, action = await self._write(op)
+        self._servers.put(key, settings)
+        return settings, action
 
     async def state(self, learner_id: int) -> StudyState:
         cached = self._states.get(learner_id)

@@ -50,6 +50,7 @@ class ActionKind(StrEnum):
     UNDO = "undo"
     SET_ROLE = "set_role"
     WEB_LEADERBOARD = "web_leaderboard"  # turned the public web leaderboard on or off
+    STUDY = "study_settings"  # changed how the server studies (/mod settings study)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class ModActionRow:
     reason: str
     created_at: datetime
     undone_by: int | None
+    # What a settings change changed, as plain text ("study mode: thread -> ephemeral"); empty
+    # for actions that say it otherwise (a learner, a reason).
+    change: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,8 @@ def _action_cells(r: ModActionRow) -> tuple[str, str, str, str, str]:
         verbatim(r.moderator_name),
         f"{r.action}"
         + (f" {verbatim(r.learner_name)}" if r.learner_name else "")
+        # Channel names are the server's to choose: shown as they are, like every name.
+        + (f" ({verbatim(r.change)})" if r.change else "")
         + (f" (undone by #{r.undone_by})" if r.undone_by else ""),
         verbatim(r.reason),
     )

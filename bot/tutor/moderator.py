@@ -65,6 +65,7 @@ RULES: dict[ActionKind | Query, tuple[Authority, str]] = {
     Query.REPORTS: (Authority.MODERATOR, "read the learners' reports on questions"),
     Query.QUESTIONS: (Authority.MODERATOR, "see how the questions fare"),
     ActionKind.WEB_LEADERBOARD: (Authority.MODERATOR, "publish the leaderboard on the web"),
+    ActionKind.STUDY: (Authority.MODERATOR, "change how this server studies"),
     # To ask for an undo at all; the undo itself then needs what the undone action needs.
     ActionKind.UNDO: (Authority.MODERATOR, "undo actions"),
 }
@@ -165,6 +166,11 @@ class ModerationStore(Protocol):
         """One action of the guild, as the log shows it."""
         ...
 
+    async def later_change(self, platform: str, guild_id: str, action_id: int) -> int | None:
+        """The newest action of the guild, after ``action_id`` and not undone, of the same kind
+        (``SUPERSEDED_BY_LATER``); None if there is none."""
+        ...
+
     async def learner_actions(self, learner_id: int) -> Sequence[ModActionRow]:
         """The actions done to one learner (resets, exclusions, their undos)."""
         ...
@@ -201,6 +207,7 @@ UNDOES: dict[ActionKind, str] = {
     ActionKind.INCLUDE: "leaves the learner out of the leaderboards again",
     ActionKind.SET_ROLE: "puts back the moderator role as it was before",
     ActionKind.WEB_LEADERBOARD: "sets the web leaderboard back as it was before",
+    ActionKind.STUDY: "puts back the study settings as they were before",
 }
 DONE: dict[ActionKind, str] = {
     ActionKind.RESET: "reset of {learner}'s progress",
@@ -209,6 +216,7 @@ DONE: dict[ActionKind, str] = {
     ActionKind.UNDO: "an undo",
     ActionKind.SET_ROLE: "moderator role change",
     ActionKind.WEB_LEADERBOARD: "web leaderboard switch",
+    ActionKind.STUDY: "study settings change ({change})",
 }
 
 
@@ -217,9 +225,30 @@ def describe(row: ModActionRow) -> str:
     UTC, reason: spam"."""
     learner = verbatim(row.learner_name) if row.learner_name else "a learner"
     return (
-        DONE[row.action].format(learner=learner)
+        DONE[row.action].format(learner=learner, change=verbatim(row.change))
         + f" by {verbatim(row.moderator_name)} on {row.created_at:%Y-%m-%d %H:%M} UTC"
         + f", reason: {verbatim(row.reason)}"
+    )
+
+
+# Settings that a later action of the same kind can change again. Undoing one of these actions
+# once a later one (not undone) changed the same settings is refused, naming the later action:
+# restoring anyway would silently throw away the later moderator's change, and that loss would
+# be logged nowhere (the later action would still show as in force). Undone newest first, each
+# undo restores exactly the state before its action. Each maps to the command that sets it, for
+# the refusal.
+SUPERSEDED_BY_LATER: dict[ActionKind, str] = {
+    ActionKind.SET_ROLE: "/mod settings role",
+    ActionKind.WEB_LEADERBOARD: "/mod settings web-leaderboard",
+    ActionKind.STUDY: "/mod settings study",
+}
+
+
+def superseded(kind: ActionKind, action_id: int, later_id: int) -> str:
+    return (
+        f"Action #{action_id} cannot be undone: the same setting was changed again since, by "
+        f"action #{later_id}. Undo #{later_id} first (then #{action_id}), or set it anew with "
+        f"{SUPERSEDED_BY_LATER[kind]}."
     )
 
 
@@ -333,6 +362,10 @@ class Moderator:
             )
         if refused := refusal(actor, row.action, undoing=True):
             return _error(refused)
+        if row.action in SUPERSEDED_BY_LATER:
+            later = await self.store.later_change(actor.platform, actor.guild_id, row.id)
+            if later is not None:
+                return _error(superseded(row.action, row.id, later))
         return _done(f"Undo action #{row.id} ({what})? That {UNDOES[row.action]}.")
 
     async def reset(self, actor: Actor, user_id: str, reason: str) -> Reply:

@@ -276,7 +276,7 @@ class Tutor:
         self.rng = rng or random.Random()
         self.shuffle = shuffle
         # Where studying happens (Discord).
-        self.study = StudyDesk(store.study, self._id, study_default)
+        self.study = StudyDesk(store.study, self._id, study_default, now)
         self.practice_source = practice
         self.practice_xp_rate = practice_xp_rate
 

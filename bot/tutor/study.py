@@ -14,11 +14,14 @@ Nothing here does I/O; the tutor service reads and stores the state, the fronten
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.tutor.moderator import Actor
 
 DIFFICULTY_NAMES = {1: "easy", 2: "medium", 3: "hard"}
 MAX_SET = 50  # questions in one set (/quiz count)
@@ -51,6 +54,61 @@ class ServerStudy:
             else "learners may not choose their own mode"
         )
         return f"Study mode: {default}\nStudy channels: {where}\n{choose.capitalize()}."
+
+
+# --- A server's settings in the moderator log -----------------------------------------------------
+# A change of the study settings is a moderator action (/mod log, /mod undo): its log row keeps
+# the settings before and after, as JSON, with each channel's name as it was then (the terminal
+# and the web dashboard cannot look a Discord channel up, and a deleted one has no name left).
+
+Names = Mapping[str, str]  # channel id -> its name
+
+
+class SettingsRefused(Exception):
+    """A change that cannot be made (too many study channels). Safe to show."""
+
+
+def settings_json(server: ServerStudy, names: Names) -> dict[str, object]:
+    return {
+        "mode": server.default.value if server.default else None,
+        "learners_choose": server.learners_choose,
+        "channels": [[c, names.get(c, "")] for c in server.channels],
+    }
+
+
+def settings_of(saved: Mapping[str, Any]) -> ServerStudy:
+    mode = saved.get("mode")
+    return ServerStudy(
+        Mode(mode) if mode in set(Mode) else None,
+        bool(saved.get("learners_choose", True)),
+        tuple(str(c) for c, _ in saved.get("channels", [])),
+    )
+
+
+def change_text(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What a change did, for the log: "study mode: thread -> ephemeral; study channels: #a,
+    #b -> #a" (only what changed; plain text: the frontend escapes it as a whole)."""
+
+    def mode(saved: Mapping[str, Any]) -> str:
+        return str(saved.get("mode") or "automatic")
+
+    def choose(saved: Mapping[str, Any]) -> str:
+        return "yes" if saved.get("learners_choose", True) else "no"
+
+    def channels(saved: Mapping[str, Any]) -> str:
+        shown = [f"#{name or channel}" for channel, name in saved.get("channels", [])]
+        return ", ".join(shown) or "any channel"
+
+    parts = [
+        f"{label}: {old} -> {new}"
+        for label, show in (
+            ("study mode", mode),
+            ("learners choose", choose),
+            ("study channels", channels),
+        )
+        if (old := show(before)) != (new := show(after))
+    ]
+    return "; ".join(parts) or "no change"
 
 
 @dataclass(frozen=True)
@@ -278,6 +336,20 @@ class StudyStore(Protocol):
     async def server(self, platform: str, guild_id: str) -> ServerStudy: ...
 
     async def save_server(self, platform: str, guild_id: str, server: ServerStudy) -> None: ...
+
+    async def change_server(
+        self,
+        actor: Actor,
+        change: Callable[[ServerStudy], ServerStudy],
+        names: Names,
+        reason: str,
+        now: datetime,
+    ) -> tuple[ServerStudy, int | None]:
+        """A moderator's change: ``change`` (which may raise SettingsRefused) applied to the
+        actor's server's settings as they are in the transaction that saves the result and logs
+        it (ActionKind.STUDY, before and after). Returns the new settings and the action's id
+        (None: nothing changed, nothing logged)."""
+        ...
 
     async def state(self, learner_id: int) -> StudyState: ...
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.tutor.replies import Kind, Reply
 from bot.tutor.study import (
     Mode,
+    Names,
     Room,
     ServerStudy,
+    SettingsRefused,
     StudyStore,
     allowed_modes,
     choice_refusal,
@@ -24,6 +27,7 @@ from bot.tutor.study import (
 )
 
 if TYPE_CHECKING:
+    from bot.tutor.moderator import Actor
     from bot.tutor.service import LearnerRef
 
 MAX_STUDY_CHANNELS = 10
@@ -40,12 +44,15 @@ class StudyDesk:
         store: StudyStore,
         learner_id: Callable[[LearnerRef], Awaitable[int]],
         fallback: Mode | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``learner_id``: the tutor's (a LearnerRef to the learner's id). ``fallback``: the
-        bot's default mode for a server that chose none (None: automatic)."""
+        bot's default mode for a server that chose none (None: automatic). ``now``: the
+        tutor's clock (the time of a logged change)."""
         self.store = store
         self._id = learner_id
         self.fallback = fallback
+        self.now = now
 
     async def _server(self, platform: str, guild_id: str) -> ServerStudy:
         server = await self.store.server(platform, guild_id)
@@ -102,39 +109,58 @@ class StudyDesk:
 
     async def configure(
         self,
-        platform: str,
-        guild_id: str,
+        actor: Actor,
         *,
         default: Mode | str = "keep",
         learners_choose: bool | None = None,
         add_channel: str | None = None,
         remove_channel: str | None = None,
+        names: Names | None = None,
+        reason: str = "",
     ) -> Reply:
         """``/mod settings study``: each option given changes its setting (``default`` "auto":
-        automatic; "keep": unchanged); the result is shown."""
-        settings = await self.store.server(platform, guild_id)
-        if isinstance(default, Mode):
-            settings = replace(settings, default=default)
-        elif default == "auto":
-            settings = replace(settings, default=None)
-        if learners_choose is not None:
-            settings = replace(settings, learners_choose=learners_choose)
-        channels = list(settings.channels)
-        if add_channel is not None and add_channel not in channels:
-            if len(channels) >= MAX_STUDY_CHANNELS:
-                return _private(
-                    f"At most {MAX_STUDY_CHANNELS} study channels; remove one first.",
-                    kind=Kind.ERROR,
-                )
-            channels.append(add_channel)
-        if remove_channel is not None and remove_channel in channels:
-            channels.remove(remove_channel)
-        settings = replace(settings, channels=tuple(channels))
-        await self.store.save_server(platform, guild_id, settings)
+        automatic; "keep": unchanged); the result is shown. A change is a moderator action:
+        logged with the settings before and after (``names``: channel id -> name, for the log)
+        and undone by /mod undo."""
+        # Imported here: bot.tutor.moderator imports the tutor service, which imports this.
+        from bot.tutor.moderation import ActionKind
+        from bot.tutor.moderator import MAX_REASON_CHARS, refusal
+
+        if refused := refusal(actor, ActionKind.STUDY):
+            return _private(refused, kind=Kind.ERROR)
+
+        def change(settings: ServerStudy) -> ServerStudy:
+            if isinstance(default, Mode):
+                settings = replace(settings, default=default)
+            elif default == "auto":
+                settings = replace(settings, default=None)
+            if learners_choose is not None:
+                settings = replace(settings, learners_choose=learners_choose)
+            channels = list(settings.channels)
+            if add_channel is not None and add_channel not in channels:
+                if len(channels) >= MAX_STUDY_CHANNELS:
+                    raise SettingsRefused(
+                        f"At most {MAX_STUDY_CHANNELS} study channels; remove one first."
+                    )
+                channels.append(add_channel)
+            if remove_channel is not None and remove_channel in channels:
+                channels.remove(remove_channel)
+            return replace(settings, channels=tuple(channels))
+
+        why = " ".join(reason.split())[:MAX_REASON_CHARS] or "no reason given"
+        try:
+            settings, action = await self.store.change_server(
+                actor, change, names or {}, why, self.now()
+            )
+        except SettingsRefused as exc:
+            return _private(str(exc), kind=Kind.ERROR)
         note = ""
         if settings.learners_choose:
             modes = ", ".join(sorted(allowed_modes(settings)))
             note = f"\nLearners may choose: {modes}."
-        return _private(settings.describe() + note, title="Study settings saved")
-
-
+        logged = (
+            "\nNothing changed, so nothing was logged."
+            if action is None
+            else f"\nLogged as action #{action}; /mod undo {action} puts the previous ones back."
+        )
+        return _private(settings.describe() + note + logged, title="Study settings saved")

@@ -343,3 +343,16 @@ async def test_the_store_keeps_only_a_hash_of_the_token(services, store, tokens)
 
     table = await store.database.read(stored)
     assert table and tokens.made[0] not in str(table)
+
+
+async def test_the_dashboard_log_shows_a_study_change_escaped(client, services):
+    from bot.tutor.study import Mode
+
+    names = {"1": "<b>x</b>"}  # a channel name is the server's to choose
+    await services.tutor.study.configure(MOD, default=Mode.THREAD, add_channel="1", names=names)
+    await logged_in(client, services)
+    page = await client.get("/dashboard")
+    assert (
+        "study_settings (study mode: automatic -&gt; thread; study channels: any channel -&gt; "
+        "#&lt;b&gt;x&lt;/b&gt;)"
+    ) in page.text

@@ -42,9 +42,8 @@ RULE_OF: dict[str, ActionKind | Query] = {
     "role": ActionKind.SET_ROLE,
     "dashboard": Query.DASHBOARD,
     "web-leaderboard": ActionKind.WEB_LEADERBOARD,
-    # Any moderator may choose how the server studies (a setting, not an action on a learner:
-    # not in the moderator log), so it needs what reading the log needs.
-    "study": Query.LOG,
+    # Showing the settings needs what changing them needs: any moderator.
+    "study": ActionKind.STUDY,
     "reports": Query.REPORTS,
     "questions": Query.QUESTIONS,
 }
@@ -302,6 +301,7 @@ class Moderation(
         learners_choose="whether learners may pick a private mode with /settings study",
         add_channel="a channel where studying happens (none set: any channel)",
         remove_channel="a study channel to remove",
+        reason="why (optional; goes into the moderator log)",
     )
     async def study(
         self,
@@ -310,18 +310,23 @@ class Moderation(
         learners_choose: bool | None = None,
         add_channel: discord.TextChannel | None = None,
         remove_channel: discord.TextChannel | None = None,
+        reason: app_commands.Range[str, 0, MAX_REASON_CHARS] = "",
     ) -> None:
         desk = self.bot.services.tutor.study
         guild = str(interaction.guild_id)
         if mode is None and learners_choose is None and not (add_channel or remove_channel):
             await self._answer(interaction, desk.server(PLATFORM, guild))
             return
+        # The names of the channels as they are now, for the log (it outlives renames and
+        # deletions, and the terminal and web dashboard cannot ask Discord).
+        names = {str(c.id): c.name for c in interaction.guild.channels} if interaction.guild else {}
         reply = desk.configure(
-            PLATFORM,
-            guild,
+            await self.actor_of(interaction),
             default="keep" if mode is None else "auto" if mode == "auto" else Mode(mode),
             learners_choose=learners_choose,
             add_channel=str(add_channel.id) if add_channel else None,
             remove_channel=str(remove_channel.id) if remove_channel else None,
+            names=names,
+            reason=reason,
         )
         await self._answer(interaction, reply)
