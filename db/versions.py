@@ -7,7 +7,8 @@ dashboard's process), a cache must not outlive their writes:
 
 - SQLite: a store notices another connection's commits at its next write (``PRAGMA
   data_version``, db/sqlite.py) and drops every cache. The caches here are then plain
-  (``versioned`` False): an entry is used as long as it is there.
+  (``versioned`` False): an entry is used as long as it is there, and versions are not raised
+  (``bump``).
 - A database server tells nothing, so each learner's row carries ``state_version``, raised by
   one in the same transaction as every write that changes what is cached about them (``bump``:
   the store's writes, moderators' resets, undos and exclusions, study state; ``db copy`` moves
@@ -45,7 +46,14 @@ Entry = tuple[int, V]  # (the learner's version when read or written, the value)
 
 
 def bump(conn: Connection, learner_id: int) -> int:
-    """Raise the learner's version, in ``conn``'s write transaction; the new version."""
+    """Raise the learner's version, in ``conn``'s write transaction; the new version.
+
+    Not on SQLite's own driver: that is db/sqlite.py's store, which sees other writers by
+    ``data_version`` and never reads versions, and the UPDATE would cost it ~35 µs of CPU a
+    write (an answer's ~490 µs became ~555: measured in NOTES-w5-pgcache). Its version stays
+    0 (``db copy`` moves them past the target's anyway)."""
+    if conn.dialect.driver == "pysqlite":
+        return 0
     row = Sql(conn).first(q.BUMP_VERSION, {"learner_id": learner_id})
     return NO_LEARNER if row is None else int(row["state_version"])
 

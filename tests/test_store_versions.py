@@ -1,6 +1,7 @@
 """Every write that changes what a store caches about a learner raises the learner's version
-(db/versions.py), in its own transaction, on every database: stores on a server check it before
-using their caches (tests/test_cluster_store.py shows the caches across processes)."""
+(db/versions.py), in its own transaction, wherever stores check it before using their caches
+(PostgreSQL; SQLAlchemy's async engine, here on a SQLite file). tests/test_cluster_store.py shows
+the caches across processes."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ UNCACHED = {
 async def test_each_write_of_a_learners_cached_state_raises_their_version(
     store: SqlStore, clock: Clock
 ) -> None:
+    # SQLite's own store sees other writers by data_version and never reads versions: it
+    # leaves them at 0 (db/versions.py, ``bump``).
+    versioned = not store.database.sees_foreign_writes
     lid = await store.learner_id(learner("Ada"))
     mod = Actor("test", "g1", "mod", "Mo", Authority.MANAGER)
     target = await store.moderation.find_learner("test", "g1", "ada")
@@ -50,7 +54,7 @@ async def test_each_write_of_a_learners_cached_state_raises_their_version(
         before = await version()
         attempt = NewAttempt("easy-choice", "t", "1", True, False, 10, 1000, clock())
         assert await store.record_answer(lid, asked, lambda _card: (attempt, None))
-        assert await version() > before
+        assert await version() > before if versioned else await version() == 0
 
     async def reset() -> None:
         actions.append(await store.moderation.reset(mod, target, "x", clock()))
@@ -81,4 +85,4 @@ async def test_each_write_of_a_learners_cached_state_raises_their_version(
         before = await version()
         await write()
         clock.advance(seconds=5)
-        assert await version() > before, what
+        assert await version() > before if versioned else await version() == 0, what
