@@ -353,21 +353,21 @@ class SqlStore:
         )
 
     async def new_questions_since(self, learner_id: int, since: datetime) -> int:
-        first_answers = (
-            select(Attempt.question_id)
-            .where(
-                Attempt.learner_id == learner_id,
-                Attempt.reset_by.is_(None),
-                # Practice variants are not new questions of the curriculum (tutor/practice.py).
-                Attempt.question_id.not_like(f"{PRACTICE_PREFIX}%"),
-            )
-            .group_by(Attempt.question_id)
-            .having(func.min(Attempt.answered_at) >= since)
-            .subquery()
-        )
-        query = select(func.count()).select_from(first_answers)
-
         def load(conn: Connection) -> tuple[datetime, int]:
+            # Built here, on a miss only: building it costs more than a cached answer.
+            first_answers = (
+                select(Attempt.question_id)
+                .where(
+                    Attempt.learner_id == learner_id,
+                    Attempt.reset_by.is_(None),
+                    # Practice variants are not new questions of the curriculum (practice.py).
+                    Attempt.question_id.not_like(f"{PRACTICE_PREFIX}%"),
+                )
+                .group_by(Attempt.question_id)
+                .having(func.min(Attempt.answered_at) >= since)
+                .subquery()
+            )
+            query = select(func.count()).select_from(first_answers)
             return since, int(conn.execute(query).scalar_one())
 
         def same_day(counted: tuple[datetime, int]) -> bool:
