@@ -1,7 +1,7 @@
 """Every write that changes what a store caches about a learner raises the learner's version
 (db/versions.py), in its own transaction, wherever stores check it before using their caches
-(PostgreSQL; SQLAlchemy's async engine, here on a SQLite file). tests/test_cluster_store.py shows
-the caches across processes."""
+(PostgreSQL; SQLAlchemy's async engine, here on a SQLite file); SQLite's own store, which never
+checks them, leaves them at 0. tests/test_cluster_store.py shows the caches across processes."""
 
 from __future__ import annotations
 
