@@ -6,8 +6,8 @@ cache is bounded: it holds at most ``capacity`` units of ``weigh(value)`` (one p
 default) and forgets the least recently used entries beyond that, so memory follows the number
 of *active* learners, not of every learner ever seen.
 
-A capacity of 0 keeps nothing: every read goes to the database (a store shared by several
-processes that cannot tell when the others write, db/store.py).
+A capacity of 0 keeps nothing: every read goes to the database (a server's study settings on
+PostgreSQL, db/study.py). Per-learner caches are ``LearnerCache``s (db/versions.py) over these.
 
 A read that misses and then goes to the database can race with a write of the same key: the
 write's result must win. ``reserve`` marks the key before the read; ``fill`` stores the read's

@@ -7,12 +7,14 @@ anyway, or what it writes meanwhile stays behind) and the target written in one 
 either everything is copied or nothing is. Rows keep their ids, so PostgreSQL's sequences are
 then moved past the largest id, or the next learner or answer would collide with a copied one.
 A target that already holds data is refused unless ``replace`` is given, which empties it first
-(in the same transaction).
+(in the same transaction). The learners' version stamps (db/versions.py) are moved past every
+version the target had, so that a process still running on it cannot take a copied learner's
+state for one it cached before.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, delete, func, insert, select
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -20,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.logs import safe_url, url_secrets
 from db.errors import StoreError, classify
-from db.models import Base
+from db.models import Base, Learner
 from db.store import open_store
 
 CHUNK = 1000  # rows per INSERT: bounds memory whatever the size of a table
@@ -54,6 +56,14 @@ def _fix_sequences(conn: Connection) -> None:
         conn.execute(select(func.setval(sequence, largest, False)))
 
 
+def _top_version(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(Learner.state_version), 0))).scalar_one())
+
+
+def _move_versions(conn: Connection, past: int) -> None:
+    conn.execute(update(Learner).values(state_version=Learner.state_version + past + 1))
+
+
 async def copy_database(
     source_url: str, target_url: str, *, replace: bool = False
 ) -> dict[str, int]:
@@ -78,6 +88,7 @@ async def copy_database(
                     f"the target database {where} already holds data ({held}); copy into an "
                     "empty database, or give --replace to empty this one first"
                 )
+            past = await dst.run_sync(_top_version)
             for table in reversed(_tables()):
                 await dst.execute(delete(table))
             copied: dict[str, int] = {}
@@ -88,6 +99,7 @@ async def copy_database(
                     await dst.execute(insert(table), [dict(row._mapping) for row in chunk])
                     copied[table.name] += len(chunk)
             await dst.run_sync(_fix_sequences)
+            await dst.run_sync(_move_versions, past)
             return copied
     except (DBAPIError, OSError) as exc:
         secrets = url_secrets(target.render_as_string(hide_password=False))

@@ -10,7 +10,10 @@ Store operations are plain synchronous functions of a SQLAlchemy ``Connection``.
 - for database servers (e.g. ``postgresql+asyncpg``), on SQLAlchemy's async engine through
   ``run_sync``, where each statement is a network round trip anyway; GroupCommit batches writes,
   several batches at once on their own connections (``WRITE_LANES``), and a transaction the
-  server rolled back for a deadlock or a serialization failure is run again.
+  server rolled back for a deadlock or a serialization failure is run again. Reads run outside
+  any transaction (autocommit), which saves the BEGIN and ROLLBACK round trips around each one
+  (and around the pool's ping): on PostgreSQL, whose default isolation (read committed) gives
+  each statement a snapshot of its own, a read sees exactly what it would in a transaction.
 
 Either way, writes that arrive together share one transaction (group commit), and each returns
 once that transaction is committed. Driver errors leave this module as StoreError subclasses
@@ -58,8 +61,8 @@ class Database(Protocol):
     # on the same file) had written since our previous write: caches of what we wrote are then
     # stale. Always 0 where that cannot be seen (database servers).
     foreign_writes: int
-    # Whether ``foreign_writes`` counts anything: a store caches what other processes may
-    # change only where it does (SQLite's data_version); on a server every read goes to it.
+    # Whether ``foreign_writes`` counts anything (SQLite's data_version): where it does not (a
+    # server), a store checks learners' version stamps before using its caches (db/versions.py).
     sees_foreign_writes: bool
 
     async def read(self, op: Callable[[Connection], T]) -> T: ...
@@ -104,7 +107,13 @@ class AsyncServer(SafeErrors):
     """A database server through SQLAlchemy's async engine (e.g. postgresql+asyncpg)."""
 
     def __init__(self, url: URL, engine: AsyncEngine | None = None) -> None:
-        self._engine = engine or create_async_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE)
+        # Connections are in autocommit unless a write asks for transactions (``_run_batch``).
+        self._engine = engine or create_async_engine(
+            url, pool_pre_ping=True, pool_size=POOL_SIZE, isolation_level="AUTOCOMMIT"
+        )
+        # The level writes run at: the database's default (SQLite knows no READ COMMITTED).
+        sqlite = url.get_backend_name() == "sqlite"
+        self._transactions = "SERIALIZABLE" if sqlite else "READ COMMITTED"
         self._commits: GroupCommit[Operation] = GroupCommit(self._run_batch, lanes=WRITE_LANES)
         super().__init__(url)
 
@@ -120,6 +129,7 @@ class AsyncServer(SafeErrors):
             try:
                 conn = await self._connect()
                 try:
+                    await conn.execution_options(isolation_level=self._transactions)
                     async with conn.begin():
                         return await conn.run_sync(run_all, ops)
                 finally:

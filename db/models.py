@@ -70,6 +70,8 @@ class Learner(Base):
     # /settings: the FSRS desired retention, and how many new questions a day at most.
     desired_retention: Mapped[float] = mapped_column(Float, server_default="0.9")
     daily_new_limit: Mapped[int] = mapped_column(Integer, server_default="20")
+    # Raised by every write that changes what a store caches about the learner (db/versions.py).
+    state_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Attempt(Base):

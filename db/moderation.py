@@ -1,10 +1,11 @@
 """The moderation part of the store: actions, exclusions, recoverable resets, undo, the log and
 the exports (the moderator's ``ModerationStore``).
 
-``SqlStore`` holds one as ``store.moderation``, sharing its ``Database``. Actions that change a
-learner's progress call ``changed(learner_id)`` once committed, so that the store drops what it
-caches about that learner. Every action is written to ``mod_actions`` in the same transaction as
-its effect, so the log can never disagree with what happened.
+``SqlStore`` holds one as ``store.moderation``, sharing its ``Database``. Actions on a learner
+raise their version in their transaction (db/versions.py), so that every process's store reads
+them again, and call ``changed(learner_id)`` once committed, so that this one drops what it
+caches about that learner at once. Every action is written to ``mod_actions`` in the same
+transaction as its effect, so the log can never disagree with what happened.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from db.leaderboard import counted_on_leaderboard, leaderboard, rebuild_rollup
 from db.models import Attempt, GuildSettings, Learner, ModAction, ReviewCard, ReviewLog
 from db.statements import Sql, build
 from db.study import read_server, write_server
+from db.versions import bump
 
 LEARNER_ACTIONS = 20  # the latest actions on a learner, shown in their report
 
@@ -281,6 +283,7 @@ class ModerationQueries:
             rebuild_rollup(conn, target.learner_id)  # none of their attempts counts now
             sql.run(q.DROP_CARDS, learner)
             sql.run(q.DROP_OPEN_QUESTION, learner)
+            bump(conn, target.learner_id)
             return action
 
         action: int = await self._db.write(op)
@@ -296,9 +299,12 @@ class ModerationQueries:
             conn.execute(
                 update(Learner).where(Learner.id == target.learner_id).values(excluded=excluded)
             )
+            bump(conn, target.learner_id)
             return _log_action(conn, actor, kind, target.learner_id, reason, now)
 
-        return await self._db.write(op)
+        action: int = await self._db.write(op)
+        self._changed(target.learner_id)
+        return action
 
     async def undo(
         self,
@@ -335,6 +341,8 @@ class ModerationQueries:
             if handler is None:
                 raise ModerationError("An undo cannot be undone; do the action again instead.")
             handler(conn, action)
+            if action.learner_id is not None:
+                bump(conn, action.learner_id)
             undo_id = _log_action(
                 conn, actor, ActionKind.UNDO, action.learner_id, f"undo #{action.id}: {reason}", now
             )

@@ -66,6 +66,16 @@ SAVE_LEARNER = Statement(
     times=("created_at",),
 )
 
+# A learner's version stamp (db/versions.py): raised with every write that changes what a store
+# caches about them, and read before a store on a database server uses its cache.
+BUMP_VERSION = Statement(
+    """
+    UPDATE learners SET state_version = state_version + 1 WHERE id = :learner_id
+    RETURNING state_version
+    """
+)
+VERSION_OF = Statement("SELECT state_version FROM learners WHERE id = :learner_id")
+
 # --- The open question and hints --------------------------------------------------------------
 
 # The learner's open question, and whether they saw a hint for it (or ran its code: revealed)

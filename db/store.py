@@ -6,18 +6,23 @@ Each method is a small synchronous function of a ``Connection`` handed to the ``
 Every write is committed before its method returns, which is what lets a frontend promise
 "committed before the reply".
 
-What every command reads about a learner (their id and name, open question, review cards) is
-kept in bounded write-through caches, so that an answer costs one transaction and no read. The
-database stays the judge: ``record_answer`` stores an answer only if the question is still open
-as the caller saw it, and grades against the card as stored. Another process (or store) writing
-the same SQLite file is noticed at our next write, which then drops every cache; until then it
-can cost one refused answer or one question chosen from a stale schedule, never a wrong grade.
+What every command reads about a learner (their id and name, open question, review cards,
+settings, the day's new-question count) is kept in bounded write-through caches, so that an
+answer costs one transaction and few reads. The database stays the judge: ``record_answer``
+stores an answer only if the question is still open as the caller saw it, and grades against the
+card as stored.
 
-On a database server (PostgreSQL: several bot processes, a shard cluster) nothing tells a store
-that another process wrote, so what a learner does elsewhere (an answer through another shard's
-process, a moderator's reset on the web dashboard) is read from the database every time: only
-the learner's id is cached there (ids never change; a display name is written again when it
-differs from the one this store last wrote).
+Other processes writing the same learners (db/versions.py):
+
+- SQLite: another process (or store) writing the same file is noticed at our next write, which
+  then drops every cache; until then it can cost one refused answer or one question chosen from
+  a stale schedule, never a wrong grade.
+- A database server (PostgreSQL: several bot processes, a shard cluster, the web dashboard's
+  process): every write that changes a learner's cached state raises their ``state_version`` in
+  its transaction, and every read checks the version before using the cache, in its one round
+  trip: what a learner does elsewhere is seen at once. The learner's id is cached without a
+  check (ids never change; a display name is written again when it differs from the one this
+  store last wrote).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from db.models import Attempt, Learner
 from db.moderation import ModerationQueries
 from db.statements import Sql, build, columns_of
 from db.study import StudyQueries
+from db.versions import LearnerCache, LearnerCaches, bump
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,22 +106,21 @@ class SqlStore:
         self._db = database or connect(self.url)
         # (platform, user id, guild id) -> (learner id, display name as stored)
         self._learners: Lru[LearnerKey, tuple[int, str]] = Lru(learners_cached)
-        # What other processes change is cached only where their writes are seen (SQLite);
-        # a capacity of 0 keeps nothing (the module's docstring).
-        sees_others = self._db.sees_foreign_writes
-        state_cached = learners_cached if sees_others else 0
-        self._open: Lru[int, OpenQuestion | None] = Lru(state_cached)
-        self._settings: Lru[int, LearnerSettings] = Lru(state_cached)
+        # What other processes may change: checked against the learner's version where their
+        # writes are not seen (a server), dropped when they are (SQLite; the module's docstring).
+        self._caches = LearnerCaches(versioned=not self._db.sees_foreign_writes)
+        self._open: LearnerCache[OpenQuestion | None] = self._caches.new(learners_cached)
+        self._settings: LearnerCache[LearnerSettings] = self._caches.new(learners_cached)
         # learner id -> (since, questions first answered since then): /quiz asks it whenever a
         # new question would come next, so it is counted once a day and kept up to date here
-        self._new_since: Lru[int, tuple[datetime, int]] = Lru(state_cached)
+        self._new_since: LearnerCache[tuple[datetime, int]] = self._caches.new(learners_cached)
         # learner id -> their cards, updated in place as answers are recorded; callers get
         # read-only views of it
-        self._cards: Lru[int, dict[str, CardState]] = Lru(
-            cards_cached if sees_others else 0, weigh=_card_count
+        self._cards: LearnerCache[dict[str, CardState]] = self._caches.new(
+            cards_cached, weigh=_card_count
         )
         self._foreign_writes = self._db.foreign_writes
-        self.study = StudyQueries(self._db, self._write)
+        self.study = StudyQueries(self._db, self._write, self._caches)
         self.moderation = ModerationQueries(
             self._db, changed=self._forget_learner, guild_changed=self.study.forget_server
         )
@@ -126,9 +131,7 @@ class SqlStore:
 
     def _forget_learner(self, learner_id: int) -> None:
         """The learner's progress changed outside the answer path (a moderator's reset, undo)."""
-        self._open.forget(learner_id)
-        self._cards.forget(learner_id)
-        self._new_since.forget(learner_id)
+        self._caches.forget(learner_id)
 
     async def _write(self, op: Callable[[Connection], T]) -> T:
         result = await self._db.write(op)
@@ -137,10 +140,7 @@ class SqlStore:
             # (The result of this write is fresh: it was read in a transaction holding the lock.)
             self._foreign_writes = self._db.foreign_writes
             self._learners.clear()
-            self._open.clear()
-            self._settings.clear()
-            self._new_since.clear()
-            self._cards.clear()
+            self._caches.clear()
             self.study.forget_all()
         return result
 
@@ -185,29 +185,23 @@ class SqlStore:
         return learner_id
 
     async def open_question(self, learner_id: int) -> OpenQuestion | None:
-        cached = self._open.get(learner_id)
-        if cached is not MISSING:
-            return cached
-        mark = self._open.reserve(learner_id)
-
-        def op(conn: Connection) -> OpenQuestion | None:
+        def load(conn: Connection) -> OpenQuestion | None:
             row = Sql(conn).first(q.OPEN_QUESTION_OF, {"learner_id": learner_id})
             return build(OpenQuestion, row, order=_order(row["choice_order"])) if row else None
 
-        found: OpenQuestion | None = await self._db.read(op)
-        self._open.fill(learner_id, mark, found)
-        return found
+        return await self._open.read(self._db, learner_id, load)
 
     async def set_open_question(self, learner_id: int, open_: OpenQuestion | None) -> None:
         """Open ``open_`` (or close the open question). ``open_.hinted`` records a hint for its
         question, kept until the learner answers that question; a hint given before is kept
         whatever ``open_.hinted`` says."""
 
-        def op(conn: Connection) -> OpenQuestion | None:
+        def op(conn: Connection) -> tuple[int, OpenQuestion | None]:
             sql = Sql(conn)
+            version = bump(conn, learner_id)
             if open_ is None:
                 sql.run(q.DROP_OPEN_QUESTION, {"learner_id": learner_id})
-                return None
+                return version, None
             params = {"learner_id": learner_id, "question_id": open_.question_id}
             order = ",".join(map(str, open_.order)) or None
             opening = {**params, "asked_at": open_.asked_at, "choice_order": order}
@@ -216,19 +210,22 @@ class SqlStore:
                 sql.run(q.KEEP_HINT, {**params, "revealed": open_.revealed})
             hint = sql.first(q.HINT_OF, params)
             revealed = hint is not None and bool(hint["revealed"])
-            return replace(open_, hinted=hint is not None, revealed=revealed)
+            return version, replace(open_, hinted=hint is not None, revealed=revealed)
 
         self._open.forget(learner_id)  # unknown until committed
-        self._open.put(learner_id, await self._write(op))
+        version, opened = await self._write(op)
+        self._open.put(learner_id, version, opened)
+        self._caches.wrote(learner_id, version)
 
     async def record_answer(
         self, learner_id: int, answering: OpenQuestion, decide: Decide
     ) -> tuple[NewAttempt, CardState | None] | None:
         params = {"learner_id": learner_id, "question_id": answering.question_id}
         first_answer = False
+        version = 0
 
         def op(conn: Connection) -> tuple[NewAttempt, CardState | None] | None:
-            nonlocal first_answer
+            nonlocal first_answer, version
             sql = Sql(conn)
             # Closing the question and storing the answer in one transaction makes a double
             # click (or two frontends) record one attempt, not two. A hint given since the
@@ -241,6 +238,7 @@ class SqlStore:
             }
             if sql.run(q.CLOSE_ANSWERED_QUESTION, closing) != 1:
                 return None
+            version = bump(conn, learner_id)
             if answering.hinted or answering.revealed:
                 sql.run(q.SPEND_HINT, params)  # graded: the hint has been paid for
             row = sql.first(q.CARD_OF, params)
@@ -271,37 +269,38 @@ class SqlStore:
             return attempt, card
 
         self._open.forget(learner_id)
-        counted = self._new_since.get(learner_id)
         recorded: tuple[NewAttempt, CardState | None] | None = await self._write(op)
         if recorded:
-            self._open.put(learner_id, None)
+            # What was cached at the version before this write, and changed by it, is
+            # updated; the rest is moved to this version (db/versions.py).
+            before = version - 1
+            self._open.put(learner_id, version, None)
             if first_answer:  # one more new question: counted, or counted again when asked
+                counted = self._new_since.at(learner_id, before)
                 if counted is not MISSING and counted[0] <= recorded[0].answered_at:
-                    self._new_since.put(learner_id, (counted[0], counted[1] + 1))
+                    self._new_since.put(learner_id, version, (counted[0], counted[1] + 1))
                 else:
                     self._new_since.forget(learner_id)  # also refuses a count being read
             card = recorded[1]
-            cards = self._cards.get(learner_id)
-            if cards is not MISSING and card is not None:
-                cards[card.question_id] = card
-                self._cards.put(learner_id, cards)  # weighs it again
+            if card is not None:
+                cards = self._cards.at(learner_id, before)
+                if cards is MISSING:
+                    self._cards.forget(learner_id)
+                else:
+                    cards[card.question_id] = card
+                    self._cards.put(learner_id, version, cards)  # weighs it again
+            self._caches.wrote(learner_id, version)
         return recorded
 
     async def cards(self, learner_id: int) -> Cards:
         """The learner's review cards by question id: a read-only view, which shows the cards
         this store records from now on too."""
-        cached = self._cards.get(learner_id)
-        if cached is not MISSING:
-            return MappingProxyType(cached)
-        mark = self._cards.reserve(learner_id)
 
-        def op(conn: Connection) -> dict[str, CardState]:
+        def load(conn: Connection) -> dict[str, CardState]:
             rows = Sql(conn).rows(q.CARDS_OF, {"learner_id": learner_id})
             return {row["question_id"]: build(CardState, row) for row in rows}
 
-        cards: dict[str, CardState] = await self._db.read(op)
-        self._cards.fill(learner_id, mark, cards)
-        return MappingProxyType(cards)
+        return MappingProxyType(await self._cards.read(self._db, learner_id, load))
 
     async def attempts(self, learner_id: int) -> Sequence[AttemptRow]:
         query = (
@@ -330,63 +329,53 @@ class SqlStore:
         return await self._db.read(op)
 
     async def set_timezone(self, learner_id: int, name: str) -> None:
-        def op(conn: Connection) -> None:
-            conn.execute(update(Learner).where(Learner.id == learner_id).values(timezone=name))
+        await self._save_settings(learner_id, timezone=name)
 
-        self._settings.forget(learner_id)
-        await self._write(op)
+    async def _save_settings(self, learner_id: int, **values: object) -> None:
+        def op(conn: Connection) -> int:
+            conn.execute(update(Learner).where(Learner.id == learner_id).values(**values))
+            return bump(conn, learner_id)
+
+        self._settings.forget(learner_id)  # read again when next asked
+        self._caches.wrote(learner_id, await self._write(op))
 
     async def learner_settings(self, learner_id: int) -> LearnerSettings:
-        cached = self._settings.get(learner_id)
-        if cached is not MISSING:
-            return cached
-        mark = self._settings.reserve(learner_id)
-
-        def op(conn: Connection) -> LearnerSettings:
+        def load(conn: Connection) -> LearnerSettings:
             columns = (Learner.timezone, Learner.desired_retention, Learner.daily_new_limit)
             row = conn.execute(select(*columns).where(Learner.id == learner_id)).first()
             return LearnerSettings() if row is None else build(LearnerSettings, row._mapping)
 
-        found: LearnerSettings = await self._db.read(op)
-        self._settings.fill(learner_id, mark, found)
-        return found
+        return await self._settings.read(self._db, learner_id, load)
 
     async def save_learning_settings(
         self, learner_id: int, desired_retention: float, daily_new_limit: int
     ) -> None:
-        values = {"desired_retention": desired_retention, "daily_new_limit": daily_new_limit}
-
-        def op(conn: Connection) -> None:
-            conn.execute(update(Learner).where(Learner.id == learner_id).values(**values))
-
-        self._settings.forget(learner_id)
-        await self._write(op)
+        await self._save_settings(
+            learner_id, desired_retention=desired_retention, daily_new_limit=daily_new_limit
+        )
 
     async def new_questions_since(self, learner_id: int, since: datetime) -> int:
-        cached = self._new_since.get(learner_id)
-        if cached is not MISSING and cached[0] == since:
-            return cached[1]
-        mark = self._new_since.reserve(learner_id)
-        first_answers = (
-            select(Attempt.question_id)
-            .where(
-                Attempt.learner_id == learner_id,
-                Attempt.reset_by.is_(None),
-                # Practice variants are not new questions of the curriculum (tutor/practice.py).
-                Attempt.question_id.not_like(f"{PRACTICE_PREFIX}%"),
+        def load(conn: Connection) -> tuple[datetime, int]:
+            # Built here, on a miss only: building it costs more than a cached answer.
+            first_answers = (
+                select(Attempt.question_id)
+                .where(
+                    Attempt.learner_id == learner_id,
+                    Attempt.reset_by.is_(None),
+                    # Practice variants are not new questions of the curriculum (practice.py).
+                    Attempt.question_id.not_like(f"{PRACTICE_PREFIX}%"),
+                )
+                .group_by(Attempt.question_id)
+                .having(func.min(Attempt.answered_at) >= since)
+                .subquery()
             )
-            .group_by(Attempt.question_id)
-            .having(func.min(Attempt.answered_at) >= since)
-            .subquery()
-        )
-        query = select(func.count()).select_from(first_answers)
+            query = select(func.count()).select_from(first_answers)
+            return since, int(conn.execute(query).scalar_one())
 
-        def op(conn: Connection) -> int:
-            return int(conn.execute(query).scalar_one())
+        def same_day(counted: tuple[datetime, int]) -> bool:
+            return counted[0] == since
 
-        count: int = await self._db.read(op)
-        self._new_since.fill(learner_id, mark, (since, count))
-        return count
+        return (await self._new_since.read(self._db, learner_id, load, same_day))[1]
 
     async def leaderboard(
         self,

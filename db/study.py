@@ -5,7 +5,9 @@ update in one transaction, no dialect's upsert.
 ``SqlStore`` holds one as ``store.study``, sharing its ``Database``; its ``write`` is the store's,
 so a write here is seen by the store's check for other writers too. Every question asked and
 every answer reads the learner's state (and asking, the server's settings): they are kept in
-bounded write-through caches, dropped with the store's own when another process writes.
+bounded write-through caches. A learner's are among the store's learner caches (db/versions.py:
+dropped when another process writes a SQLite file, checked against the learner's version on a
+server); a server's settings are cached only on SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.tutor.study import Filters, Mode, Names, ServerStudy, StudySet, StudySt
 from db.cache import MISSING, Lru
 from db.database import Database
 from db.models import Base, StudyLearner, StudyServer, StudyThread
+from db.versions import LearnerCache, LearnerCaches, bump
 
 T = TypeVar("T")
 Write = Callable[[Callable[[Connection], T]], Awaitable[T]]
@@ -71,21 +74,40 @@ def write_server(conn: Connection, platform: str, guild_id: str, server: ServerS
 
 
 class StudyQueries:
-    def __init__(self, database: Database, write: Write[Any], cached: int = 10_000) -> None:
+    def __init__(
+        self, database: Database, write: Write[Any], caches: LearnerCaches, cached: int = 10_000
+    ) -> None:
         self._db = database
         self._write = write
-        # As the store's own caches: kept only where other processes' writes are seen (SQLite);
-        # on a database server every read goes to it (db/store.py's docstring).
-        cached = cached if database.sees_foreign_writes else 0
-        self._servers: Lru[tuple[str, str], ServerStudy] = Lru(cached)
-        self._states: Lru[int, StudyState] = Lru(cached)
-        self._questions: Lru[int, tuple[str, str] | None] = Lru(cached)
+        self._caches = caches
+        # A server's settings have no version: kept only where other processes' writes are seen
+        # (SQLite); on a database server every read of them goes to it.
+        self._servers: Lru[tuple[str, str], ServerStudy] = Lru(
+            cached if database.sees_foreign_writes else 0
+        )
+        self._states: LearnerCache[StudyState] = caches.new(cached)
+        self._questions: LearnerCache[tuple[str, str] | None] = caches.new(cached)
 
     def forget_all(self) -> None:
-        """Another process wrote to the database: trust nothing cached."""
+        """Another process wrote to the database: trust nothing cached (the learners' caches
+        are the store's to drop)."""
         self._servers.clear()
-        self._states.clear()
-        self._questions.clear()
+
+    async def _save_learner(
+        self, cache: LearnerCache[T], learner_id: int, values: dict[str, Any], value: T
+    ) -> None:
+        """Save ``values`` in the learner's row of ``study_learners``, and ``value`` as what
+        ``cache`` holds for them from now on."""
+        where = StudyLearner.learner_id == learner_id
+
+        def op(conn: Connection) -> int:
+            _save(conn, StudyLearner, where, {"learner_id": learner_id, **values})
+            return bump(conn, learner_id)
+
+        cache.forget(learner_id)  # unknown until committed
+        version: int = await self._write(op)
+        cache.put(learner_id, version, value)
+        self._caches.wrote(learner_id, version)
 
     def forget_server(self, platform: str, guild_id: str) -> None:
         """The server's settings changed outside this object (an undo of a change)."""
@@ -136,12 +158,7 @@ class StudyQueries:
         return settings, action
 
     async def state(self, learner_id: int) -> StudyState:
-        cached = self._states.get(learner_id)
-        if cached is not MISSING:
-            return cached
-        mark = self._states.reserve(learner_id)
-
-        def op(conn: Connection) -> StudyState:
+        def load(conn: Connection) -> StudyState:
             query = select(*StudyLearner.__table__.columns).where(
                 StudyLearner.learner_id == learner_id
             )
@@ -152,52 +169,33 @@ class StudyQueries:
             study_set = StudySet(row.set_total, started) if row.set_total and started else None
             return StudyState(_mode(row.mode), Filters(row.topic, row.difficulty), study_set)
 
-        found: StudyState = await self._db.read(op)
-        self._states.fill(learner_id, mark, found)
-        return found
+        return await self._states.read(self._db, learner_id, load)
 
     async def save_state(self, learner_id: int, state: StudyState) -> None:
-        where = StudyLearner.learner_id == learner_id
         values = {
-            "learner_id": learner_id,
             "mode": state.mode.value if state.mode else None,
             "topic": state.filters.topic,
             "difficulty": state.filters.difficulty,
             "set_total": state.set.total if state.set else None,
             "set_started_at": state.set.started_at if state.set else None,
         }
-        self._states.forget(learner_id)
-        await self._write(lambda conn: _save(conn, StudyLearner, where, values))
-        self._states.put(learner_id, state)
+        await self._save_learner(self._states, learner_id, values, state)
 
     async def last_question(self, learner_id: int) -> tuple[str, str] | None:
         """(channel id, message id) of the learner's last public question, if any."""
-        cached = self._questions.get(learner_id)
-        if cached is not MISSING:
-            return cached
-        mark = self._questions.reserve(learner_id)
 
-        def op(conn: Connection) -> tuple[str, str] | None:
+        def load(conn: Connection) -> tuple[str, str] | None:
             columns = (StudyLearner.question_channel, StudyLearner.question_message)
             query = select(*columns).where(StudyLearner.learner_id == learner_id)
             row = conn.execute(query).first()
             return (row[0], row[1]) if row is not None and row[0] and row[1] else None
 
-        found: tuple[str, str] | None = await self._db.read(op)
-        self._questions.fill(learner_id, mark, found)
-        return found
+        return await self._questions.read(self._db, learner_id, load)
 
     async def save_last_question(self, learner_id: int, where: tuple[str, str] | None) -> None:
-        key = StudyLearner.learner_id == learner_id
         channel, message = where or (None, None)
-        values = {
-            "learner_id": learner_id,
-            "question_channel": channel,
-            "question_message": message,
-        }
-        self._questions.forget(learner_id)
-        await self._write(lambda conn: _save(conn, StudyLearner, key, values))
-        self._questions.put(learner_id, where)
+        values = {"question_channel": channel, "question_message": message}
+        await self._save_learner(self._questions, learner_id, values, where)
 
     async def thread(self, learner_id: int, channel_id: str) -> str | None:
         def op(conn: Connection) -> str | None:

@@ -4,15 +4,17 @@ all, at once: nothing a process cached goes stale when another one writes (db/st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.tutor.content import Bank
 from bot.tutor.moderator import Actor, Authority, Moderator
 from bot.tutor.service import Tutor
 from db import SqlStore, open_store
+from db.copy import copy_database
 from tests.helpers import Clock, learner
 
 pytestmark = pytest.mark.postgres
@@ -72,3 +74,141 @@ async def test_settings_changed_through_one_process_hold_in_the_other(
     await store_b.set_timezone(lid, "Europe/Paris")
     settings = await store_a.learner_settings(lid)
     assert (settings.daily_new_limit, settings.timezone) == (3, "Europe/Paris")
+
+
+async def _seen(store: SqlStore, lid: int, since: datetime) -> tuple[object, ...]:
+    """Everything a store caches about a learner, as it answers for it."""
+    return (
+        await store.open_question(lid),
+        dict(await store.cards(lid)),
+        await store.learner_settings(lid),
+        await store.new_questions_since(lid, since),
+        await store.study.state(lid),
+        await store.study.last_question(lid),
+    )
+
+
+async def _truth(url: str, lid: int, since: datetime) -> tuple[object, ...]:
+    """The same, read by a store that has cached nothing yet."""
+    fresh = await open_store(url, migrate=False)
+    try:
+        return await _seen(fresh, lid, since)
+    finally:
+        await fresh.close()
+
+
+async def test_every_kind_of_write_through_one_process_is_seen_by_another_at_once(
+    stores: tuple[SqlStore, SqlStore], bank: Bank, clock: Clock, pg_url: str
+) -> None:
+    """A caches all it can about Ada (db/versions.py), then B writes: each kind of write that
+    changes what A caches is seen by A's next read, without A writing anything."""
+    store_a, store_b = stores
+    b = Tutor(bank, store_b, now=clock, shuffle=False)
+    ada = learner("Ada")
+    lid = await store_a.learner_id(ada)
+    assert await store_b.learner_id(ada) == lid
+    since = clock() - timedelta(hours=1)
+    mod = Actor("test", "g1", "mod", "Mo", Authority.MANAGER)
+    target = await store_b.moderation.find_learner("test", "g1", "ada")
+    assert target is not None
+    actions: list[int] = []
+
+    async def reset() -> None:
+        actions.append(await store_b.moderation.reset(mod, target, "x", clock()))
+
+    async def undo() -> None:
+        await store_b.moderation.undo(mod, actions[-1], "y", clock(), lambda _kind: None)
+
+    writes: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("a question asked", lambda: b.quiz(ada)),
+        ("a hint", lambda: b.hint(ada)),
+        ("an answer", lambda: b.answer(ada, "1")),
+        ("a set started (study state)", lambda: b.quiz(ada, count=3)),
+        ("a skip", lambda: b.skip(ada)),
+        ("the last public question", lambda: store_b.study.save_last_question(lid, ("c", "m"))),
+        ("learning settings", lambda: store_b.save_learning_settings(lid, 0.8, 3)),
+        ("a time zone", lambda: store_b.set_timezone(lid, "Europe/Paris")),
+        ("a moderator's reset", reset),
+        ("its undo", undo),
+    ]
+    for what, write in writes:
+        before = await _seen(store_a, lid, since)  # cached from here on
+        assert await _seen(store_a, lid, since) == before
+        clock.advance(seconds=20)
+        await write()
+        truth = await _truth(pg_url, lid, since)
+        assert truth != before, f"{what} changed nothing: not a test of it"
+        assert await _seen(store_a, lid, since) == truth, what
+
+
+async def test_a_database_copied_over_the_one_a_process_uses_is_seen_by_it(
+    pg_url: str, sqlite_url: str, bank: Bank, clock: Clock
+) -> None:
+    """``db copy --replace`` into a database a process still uses (it should be stopped, but):
+    the copied learner's state is not taken for what the process cached, even where the copy's
+    history made as many writes (the same version numbers)."""
+    running, source = await open_store(pg_url), await open_store(sqlite_url)
+    try:
+        ada = learner("Ada")
+        for store, answer in ((running, "1"), (source, "2")):  # right here, wrong there
+            tutor = Tutor(bank, store, now=clock, shuffle=False)
+            assert (await tutor.quiz(ada)).question_id == "easy-choice"
+            await tutor.answer(ada, answer)
+        lid = await running.learner_id(ada)
+        assert lid == await source.learner_id(ada)
+        cached = dict(await running.cards(lid))
+        copied = dict(await source.cards(lid))
+        assert cached != copied
+        await copy_database(sqlite_url, pg_url, replace=True)
+        assert dict(await running.cards(lid)) == copied
+    finally:
+        await running.close()
+        await source.close()
+
+
+async def test_on_a_server_what_is_cached_is_not_read_again_while_it_holds(
+    pg_url: str, bank: Bank, clock: Clock
+) -> None:
+    """What a learner's /quiz and answers need is read once, then checked by its version only:
+    no statement reads the open question, cards, settings, new-question count or study state
+    again while nobody else writes."""
+    store = await open_store(pg_url)
+    try:
+        tutor = Tutor(bank, store, now=clock, shuffle=False)
+        ada = learner("Ada")
+        for _ in range(2):
+            await tutor.quiz(ada)
+            clock.advance(seconds=20)
+            await tutor.answer(ada, "1")
+        statements: list[str] = []
+
+        def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(" ".join(statement.split()))
+
+        engine = store.database._engine.sync_engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", seen)
+        for _ in range(3):
+            await tutor.quiz(ada)
+            clock.advance(seconds=20)
+            await tutor.answer(ada, "1")
+        event.remove(engine, "before_cursor_execute", seen)
+        versions = [s for s in statements if s.startswith("SELECT state_version FROM learners")]
+        state_reads = [
+            s
+            for s in statements
+            if s.startswith("SELECT")
+            and any(
+                part in s
+                for part in (
+                    "FROM open_questions o",  # the open question
+                    "FROM review_cards WHERE learner_id = $1",  # every card (not just one)
+                    "daily_new_limit",  # settings
+                    "count(*)",  # the day's new questions
+                    "study_learners",  # study state
+                )
+            )
+            and not s.endswith("AND question_id = $2")
+        ]
+        assert versions and state_reads == []
+    finally:
+        await store.close()

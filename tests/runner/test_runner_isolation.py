@@ -441,8 +441,11 @@ for where, tid, existed, refusal in sorted(set(attempts)):
     print("refused", where, "pool thread" if existed else "new thread", refusal)
 filters = set()
 for tid in os.listdir("/proc/self/task"):
-    with open(f"/proc/self/task/{tid}/status") as f:
-        filters |= {line.split()[1] for line in f if line.startswith("Seccomp_filters")}
+    try:
+        with open(f"/proc/self/task/{tid}/status") as f:
+            filters |= {line.split()[1] for line in f if line.startswith("Seccomp_filters")}
+    except FileNotFoundError:  # a thread that ended since the listing (TensorFlow's come and go)
+        pass
 print("threads", len(os.listdir("/proc/self/task")), "filters per thread", sorted(filters))
 """
 
