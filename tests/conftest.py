@@ -143,10 +143,7 @@ async def store(backend: str, db_url: str) -> AsyncIterator[SqlStore]:
 def redis_url() -> Iterator[str]:
     """A Redis server of the test's own (tests/runner/redis_server.py). Skipped where
     redis-server is not installed, but never on CI, which installs it (.ci/run)."""
-    if not redis_server.available():
-        if os.environ.get("CI"):
-            pytest.fail(redis_server.MISSING)
-        pytest.skip(redis_server.MISSING)
+    redis_server.require()
     with redis_server.redis_server() as url:
         yield url
 

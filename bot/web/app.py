@@ -24,7 +24,7 @@ from bot.settings import WebSettings
 from bot.tutor.dashboard import LOCAL
 from bot.tutor.service import Window
 from bot.tutor.webstats import search, shared_ranks
-from bot.web.security import RateLimit, SecurityHeaders
+from bot.web.security import RateLimit, SecurityHeaders, TokenCheckLimit
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 25
@@ -46,7 +46,7 @@ def templates() -> Environment:
 class Web:
     """What the routes share: the services, the templates, the token-check limiter."""
 
-    def __init__(self, services: Services, settings: WebSettings, limiter: RateLimit) -> None:
+    def __init__(self, services: Services, settings: WebSettings, limiter: TokenCheckLimit) -> None:
         self.services = services
         self.settings = settings
         self.env = templates()
@@ -148,13 +148,26 @@ def _page_number(text: str) -> int | None:
     )
 
 
+def token_check_limit(services: Services, settings: WebSettings) -> TokenCheckLimit:
+    """The dashboard's token-check limit: in the shared Redis when there is one (several web
+    processes behind a load balancer then share one budget per client, docs/deploy.md), else
+    in this process's memory."""
+    per_minute = settings.token_checks_per_minute
+    if services.redis is not None:
+        from bot.web.shared_limit import RedisRateLimit  # redis-py: only with a shared Redis
+
+        return RedisRateLimit(services.redis, per_minute)
+    return RateLimit(per_minute)
+
+
 def create_app(
-    services: Services, settings: WebSettings, limiter: RateLimit | None = None
+    services: Services, settings: WebSettings, limiter: TokenCheckLimit | None = None
 ) -> Starlette:
-    """The ASGI app over ``services`` (not started; ``bot.web.serve`` runs it)."""
+    """The ASGI app over ``services`` (not started; ``bot.web.serve`` runs it). ``limiter``:
+    tests give one with their own clock; otherwise ``token_check_limit`` chooses."""
     from bot.web import dashboard
 
-    limiter = limiter or RateLimit(settings.token_checks_per_minute)
+    limiter = limiter or token_check_limit(services, settings)
     app = Starlette(
         routes=[
             Route("/", index),

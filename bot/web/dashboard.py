@@ -70,7 +70,7 @@ def _too_many(web: Web) -> Response:
 
 async def login(request: Request) -> Response:
     web = web_of(request)
-    if not web.limiter.allow(client_key(request)):
+    if not await web.limiter.check(client_key(request)):
         return _too_many(web)
     token = request.path_params["token"]
     link = await web.services.web.open(token)
@@ -97,7 +97,7 @@ async def session_of(request: Request) -> Session | Response:
     link = await web.services.web.open(token) if token else None
     if link is None:
         # A failed check counts against the client's limit; good sessions are not limited.
-        if not web.limiter.allow(client_key(request)):
+        if not await web.limiter.check(client_key(request)):
             return _too_many(web)
         return _gone(web)
     return Session(web, link, token)

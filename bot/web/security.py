@@ -1,5 +1,9 @@
 """What every response and every token check goes through: security headers (CSP), an access log
-that never shows a token, a rate limit on token checks, and CSRF tokens for forms."""
+that never shows a token, a rate limit on token checks, and CSRF tokens for forms.
+
+The rate limit is a ``TokenCheckLimit``: ``RateLimit`` here keeps it in this process's memory;
+``bot.web.shared_limit.RedisRateLimit`` keeps it in Redis, one budget per client for every web
+process. ``bot.web.app.token_check_limit`` chooses; the routes only see the protocol."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -52,9 +57,17 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
+class TokenCheckLimit(Protocol):
+    """The budget of dashboard token checks (login links, failed cookies) per client."""
+
+    async def check(self, client: str) -> bool:
+        """True, and counted, when ``client`` may check one more token now; False: refuse."""
+        ...
+
+
 class RateLimit:
-    """At most ``limit`` events per ``period_s`` per key (a sliding window); the clock is
-    injected so tests move it by hand."""
+    """At most ``limit`` events per ``period_s`` per key (a sliding window), in this process's
+    memory; the clock is injected so tests move it by hand."""
 
     def __init__(
         self,
@@ -82,6 +95,9 @@ class RateLimit:
             return False
         events.append(now)
         return True
+
+    async def check(self, client: str) -> bool:
+        return self.allow(client)
 
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, e in self._events.items() if not e or e[-1] <= now - self.period_s]:

@@ -9,6 +9,7 @@ the tests that need it are skipped with that message (``make test`` on CI always
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,17 @@ def available() -> bool:
     return shutil.which(REDIS_SERVER) is not None
 
 
+def require() -> None:
+    """Skip the calling test where redis-server is not installed; fail it on CI, which
+    installs it (.ci/run)."""
+    import pytest
+
+    if not available():
+        if os.environ.get("CI"):
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,15 +44,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Start a Redis server; yields its URL (``redis://127.0.0.1:PORT/0``)."""
-    port = _free_port()
+def redis_server(port: int | None = None, password: str | None = None) -> Iterator[str]:
+    """Start a Redis server; yields its URL (``redis://127.0.0.1:PORT/0``, with
+    ``:PASSWORD@`` when it asks for one). ``port``: to start one again where a stopped one was
+    (an outage and its end)."""
+    port = port or _free_port()
     workdir = tempfile.mkdtemp(prefix="tutor-redis-")
     process = subprocess.Popen(
         [
             REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", workdir,
             "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
-            "--loglevel", "warning",
+            "--loglevel", "warning", *(["--requirepass", password] if password else []),
         ],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
@@ -52,7 +66,7 @@ def redis_server() -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"redis-server did not start (exit {process.poll()})")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
     finally:
         process.terminate()
         try:

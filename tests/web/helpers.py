@@ -10,6 +10,8 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.services import Services, open_services
 from bot.settings import Settings, WebSettings
 from bot.tutor.content import Bank
@@ -56,9 +58,18 @@ class Tokens:
 
 
 async def web_services(
-    bank: Bank, store: SqlStore, clock: Clock, tokens: Tokens, base: str = BASE
+    bank: Bank,
+    store: SqlStore,
+    clock: Clock,
+    tokens: Tokens,
+    base: str = BASE,
+    redis_url: str | None = None,
 ) -> Services:
-    settings = Settings(web=WebSettings(port=8080, public_url=base))
+    """``redis_url``: as ``TUTOR_REDIS_URL`` (a web process of a cluster)."""
+    settings = Settings(
+        web=WebSettings(port=8080, public_url=base),
+        redis_url=SecretStr(redis_url) if redis_url else None,
+    )
     services = await open_services(settings, bank=bank, store=store, runner=None)
     services.tutor = Tutor(bank, store, now=clock, shuffle=False)
     services.moderator = Moderator(bank, store.moderation, now=clock)
