@@ -1,6 +1,6 @@
 """A version stamp per learner, for the caches of stores on a database server
 
-Revision ID: 0010_w5_pgcache
+Revision ID: 0010_state_version
 Revises: 0009_reports
 Create Date: 2026-11-30
 
@@ -14,7 +14,7 @@ at once (docs/store.md).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_w5_pgcache"
+revision = "0010_state_version"
 down_revision = "0009_reports"
 branch_labels = None
 depends_on = None
