@@ -23,11 +23,12 @@ UNCACHED = {
     SqlStore: {"close", "upgrade", "learner_id", "open_question", "cards", "attempts",
                "timezone", "learner_settings", "new_questions_since", "leaderboard",
                "standing"},
-    StudyQueries: {"server", "save_server", "state", "last_question", "thread",
-                   "save_thread"},
+    # A server's study settings (change_server: /mod settings study) are no learner's state.
+    StudyQueries: {"server", "save_server", "change_server", "state", "last_question",
+                   "thread", "save_thread"},
     ModerationQueries: {"moderator_role", "set_moderator_role", "find_learner", "mod_log",
                         "action", "learner_actions", "reset_impact", "report_attempts",
-                        "export_attempts", "leaderboard"},
+                        "export_attempts", "leaderboard", "later_change"},
 }  # fmt: skip
 
 

@@ -71,6 +71,11 @@ class Site:
             page = self.driver.find_element(By.TAG_NAME, "html")
             self.driver.find_element(By.CSS_SELECTOR, css).click()
             WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(page))
+            # The old page is gone, but the new one may still be loading: a busy machine once
+            # replaced its nodes under the next find_element ("does not belong to the document").
+            WebDriverWait(self.driver, 20).until(
+                lambda driver: driver.execute_script("return document.readyState") == "complete"
+            )
 
         await self.do(click_and_wait)
 
