@@ -145,13 +145,11 @@ async def _pool(
     # The same round with eager ops run as one-op functions, as plain TensorFlow runs them
     # (worker.run_eager_ops_directly off): what running them directly buys.
     async with Runner(settings.model_copy(update={"direct_ops": False})) as runner:
-        rounds.append(await _round(runner, settings, code, direct_ops=False))
+        rounds.append(await _round(runner, settings, code))
     return times, rounds, idle
 
 
-async def _round(
-    runner: Runner, settings: RunnerSettings, code: str, direct_ops: bool = True
-) -> Round:
+async def _round(runner: Runner, settings: RunnerSettings, code: str) -> Round:
     await runner.wait_idle()
     load = os.getloadavg()[0]
     floor, floor_cpu = _floor(settings, code)
@@ -160,7 +158,7 @@ async def _round(
     latencies, total = await _load(runner, code)
     await asyncio.sleep(1)  # the last children reaped
     cpu = _generation_cpu_s(runner) - cpu
-    return Round(load, floor, floor_cpu, latencies, total, cpu, direct_ops)
+    return Round(load, floor, floor_cpu, latencies, total, cpu, runner.settings.direct_ops)
 
 
 @dataclass(frozen=True)
